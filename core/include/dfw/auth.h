@@ -1,0 +1,83 @@
+/* Token provider per tenant: builds token requests, parses responses, caches access tokens per
+ * resource (audience). Transport-free so the engine can run it on the shared HTTP loop and tests
+ * can feed it bodies. Sources: defender-api.md §1 (Microsoft identity platform docs). */
+#ifndef DFW_AUTH_H
+#define DFW_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dfw/cloud.h"
+#include "dfw/config.h"
+#include "dfw/err.h"
+#include "dfw/jwt.h"
+
+struct dfw_auth;
+
+/* A cached access token. Valid until dfw_auth_* next changes the cache for this resource. */
+struct dfw_token {
+    const char *access_token;
+    int64_t expires_at_ms; /* ms since epoch UTC: issue time + expires_in */
+    const struct dfw_claims *claims;
+};
+
+/* Refresh this long before expiry (ms). */
+#define DFW_AUTH_SKEW_MS (5 * 60 * 1000)
+
+/* Create the provider for a tenant. Reads its secret (client secret, private key + certificate, or
+ * refresh token) now, so wrong permissions or missing files fail early with errbuf naming the
+ * tenant and file. login_url is the cloud's or the tenant's override. Returns NULL on error. Not
+ * thread-safe: one thread uses a provider. */
+struct dfw_auth *dfw_auth_new(const struct dfw_tenant_conf *tenant,
+                              const char *login_url,
+                              char *errbuf,
+                              size_t errlen);
+
+/* Free the provider (secrets are zeroed). NULL is a no-op. */
+void dfw_auth_free(struct dfw_auth *auth);
+
+/* The token endpoint URL for this tenant (v1 or v2 per config). Owned by auth. */
+const char *dfw_auth_token_url(const struct dfw_auth *auth);
+
+/* Build the form body (application/x-www-form-urlencoded) of a token request for resource, e.g.
+ * "https://api.security.microsoft.com": v1 sends resource=, v2 scope=<resource>/.default.
+ * *body is malloc'd; it contains a secret: free it with dfw_secret_free and never log it. */
+dfw_err dfw_auth_request_body(struct dfw_auth *auth,
+                              const char *resource,
+                              int64_t now_ms,
+                              char **body,
+                              char *errbuf,
+                              size_t errlen);
+
+/* Feed the token endpoint's answer. 200 with access_token and expires_in (number or string):
+ * caches the token and its decoded claims; a rotated refresh_token is persisted atomically.
+ * Errors: the AADSTS code mapped to an actionable message in errbuf (DFW_ERR_AUTH for
+ * 7000215/7000222/700016/65001/invalid_grant and other 4xx, DFW_ERR_THROTTLED for 429 or
+ * AADSTS90055, DFW_ERR_RETRY for 5xx and malformed bodies). */
+dfw_err dfw_auth_handle_response(struct dfw_auth *auth,
+                                 const char *resource,
+                                 long http_status,
+                                 const char *body,
+                                 size_t len,
+                                 int64_t now_ms,
+                                 char *errbuf,
+                                 size_t errlen);
+
+/* The cached token for resource when it is valid for at least DFW_AUTH_SKEW_MS more, else NULL. */
+const struct dfw_token *dfw_auth_token(const struct dfw_auth *auth, const char *resource, int64_t now_ms);
+
+/* Forget the cached token for resource (after a 401 from the API). */
+void dfw_auth_invalidate(struct dfw_auth *auth, const char *resource);
+
+/* Turn an Entra ID error body into "AADSTSnnnn: <what to do>" for the operator. Writes into
+ * errbuf; returns the mapped dfw_err. Exposed for tests and the `token` command. */
+dfw_err dfw_auth_explain_error(const char *tenant,
+                               long http_status,
+                               const char *body,
+                               size_t len,
+                               char *errbuf,
+                               size_t errlen);
+
+/* The v1 admin-consent URL that a customer's admin opens (defender-api.md §1.8). malloc'd. */
+char *dfw_auth_consent_url(const char *login_url, const char *client_id, const char *tenant_id);
+
+#endif

@@ -1,0 +1,36 @@
+/* A growable byte buffer, always NUL-terminated. */
+#ifndef DFW_BUF_H
+#define DFW_BUF_H
+
+#include <stddef.h>
+#include "dfw/err.h"
+
+struct dfw_buf {
+    char *data; /* owned; NUL-terminated when len > 0 or after any append; may be NULL when empty */
+    size_t len; /* bytes used, excluding the terminating NUL */
+    size_t cap; /* bytes allocated */
+};
+
+#define DFW_BUF_INIT {NULL, 0, 0}
+
+/* Append len bytes. Returns DFW_OK or DFW_ERR_NOMEM (buffer unchanged). */
+dfw_err dfw_buf_append(struct dfw_buf *b, const void *data, size_t len);
+
+/* Append a NUL-terminated string. */
+dfw_err dfw_buf_puts(struct dfw_buf *b, const char *s);
+
+/* Append printf-formatted text. */
+dfw_err dfw_buf_printf(struct dfw_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Set len to 0, keep the allocation. */
+void dfw_buf_reset(struct dfw_buf *b);
+
+/* Free the storage; the buffer is empty and reusable afterwards. */
+void dfw_buf_free(struct dfw_buf *b);
+
+/* Hand the storage to the caller (free() it) and leave the buffer empty. Never NULL: an empty
+ * buffer yields a malloc'd "". Returns NULL only when out of memory. */
+char *dfw_buf_steal(struct dfw_buf *b);
+
+#endif

@@ -1,0 +1,43 @@
+/* One alert or incident as fetched, handed to every output. */
+#ifndef DFW_EVENT_H
+#define DFW_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_object;
+
+enum dfw_event_kind {
+    DFW_EVENT_NEW = 0,   /* the record was created inside the fetched window */
+    DFW_EVENT_UPDATE = 1 /* an older record whose last-update time moved into the window */
+};
+
+/* All pointers are borrowed from the pipeline and valid only during the output call that receives
+ * the event (format or submit); an output that keeps data past that call must copy it. */
+struct dfw_event {
+    const char *tenant;     /* tenant name from the config ([tenant NAME]) */
+    const char *tenant_id;  /* Entra ID directory (tenant) id, GUID or domain */
+    const char *stream;     /* "m365d-incidents", "mde-alerts", "graph-alerts" */
+    enum dfw_event_kind kind;
+    const char *id;         /* alert or incident id as a string (incidentId is a number upstream) */
+    int64_t updated_ms;     /* last-update time, ms since epoch UTC */
+    const char *updated;    /* last-update time exactly as the API sent it */
+    struct json_object *record; /* the record as the API sent it (json-c, read-only) */
+};
+
+/* A batch: the events of one fetched page that passed deduplication. seq is unique per pipeline
+ * and is what the output passes back to the acknowledgement callback. */
+struct dfw_batch {
+    const struct dfw_event *events;
+    size_t count;
+    uint64_t seq;
+};
+
+/* "new" or "update". */
+const char *dfw_event_kind_name(enum dfw_event_kind kind);
+
+/* The record serialised as compact JSON. The string is owned by the record (json-c) and valid
+ * until the record changes or is freed. */
+const char *dfw_event_json(const struct dfw_event *ev, size_t *len);
+
+#endif

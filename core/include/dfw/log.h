@@ -1,0 +1,21 @@
+/* Leveled key=value logging to stderr. */
+#ifndef DFW_LOG_H
+#define DFW_LOG_H
+
+enum dfw_log_level { DFW_LOG_ERROR = 0, DFW_LOG_WARN = 1, DFW_LOG_INFO = 2, DFW_LOG_DEBUG = 3 };
+
+/* Set the most verbose level that is written (default DFW_LOG_INFO). Not thread-safe: call at
+ * start-up. */
+void dfw_log_set_level(enum dfw_log_level level);
+
+/* Parse "error", "warn", "info", "debug". Returns 0 and sets *out, or -1 for an unknown name. */
+int dfw_log_level_parse(const char *name, enum dfw_log_level *out);
+
+/* Write one line: "<UTC time> level=<l> component=<c> <message>". The message is printf-formatted
+ * and should itself be key=value pairs (tenant=, stream=, output= for lines about them). CR and LF
+ * in the formatted message are replaced so one call is always one line. Never pass a secret or a
+ * token. Thread-safe (one write(2) per line). */
+void dfw_log(enum dfw_log_level level, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
