@@ -1,6 +1,122 @@
+/* defender-forwarder: argument parsing and dispatch; the work is in libdfw. */
+#include "cli.h"
+#include "dfw/http.h"
+#include "dfw/log.h"
+#include "registry.h"
+
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(FILE *out)
 {
-    puts("defender-forwarder");
-    return 0;
+    fprintf(
+        out,
+        "Usage: defender-forwarder [-c FILE] COMMAND [ARGS]\n"
+        "\n"
+        "Forward Microsoft Defender incidents and alerts to a SIEM (syslog CEF, files, ...).\n"
+        "\n"
+        "Commands:\n"
+        "  run [--once] [--progress]  poll every tenant and stream and deliver to the outputs;\n"
+        "                             --once: read up to now, wait for acknowledgements,\n"
+        "                             print a summary and exit (for timers and cron)\n"
+        "  check-config               validate the configuration, the outputs and the secrets\n"
+        "  token TENANT               get access tokens, print their claims (tid, aud, roles,\n"
+        "                             exp) and the roles the configured streams still lack\n"
+        "  consent-url TENANT         print the admin-consent URL for the tenant's admin\n"
+        "  state show [TENANT]        print the checkpoints\n"
+        "  state reset [TENANT [STREAM]]  delete checkpoints (re-reads initial_lookback)\n"
+        "\n"
+        "Options:\n"
+        "  -c, --config FILE  configuration file (default %s)\n"
+        "  -v, --verbose      debug logging\n"
+        "  -h, --help         this help\n"
+        "  -V, --version      print the version\n"
+        "\n"
+        "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n"
+        "Outputs in this build:",
+        DEFAULT_CONFIG);
+    for (size_t i = 0; dfw_output_registry[i] != NULL; i++) {
+        fprintf(out, " %s", dfw_output_registry[i]->name);
+    }
+    fprintf(out, "\nSee defender-forwarder(1) and defender-forwarder.conf(5).\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *config = DEFAULT_CONFIG;
+    int verbose = 0;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            printf("defender-forwarder %s\n", DFW_VERSION);
+            return EXIT_OK;
+        }
+        if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            verbose = 1;
+        }
+        else if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
+            config = argv[++i];
+        }
+        else {
+            fprintf(stderr, "defender-forwarder: unknown option %s (try --help)\n", a);
+            return EXIT_USAGE;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[i];
+    int cargc = argc - i - 1;
+    char **cargv = argv + i + 1;
+    if (strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    static const char *const known[] = {"run", "check-config", "token", "consent-url", "state"};
+    size_t k;
+    for (k = 0; k < sizeof(known) / sizeof(known[0]) && strcmp(cmd, known[k]) != 0; k++) {
+    }
+    if (k == sizeof(known) / sizeof(known[0])) {
+        fprintf(stderr, "defender-forwarder: unknown command '%s' (try --help)\n", cmd);
+        return EXIT_USAGE;
+    }
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    if (dfw_http_global_init() != DFW_OK) {
+        fprintf(stderr, "defender-forwarder: cannot initialise libcurl\n");
+        return EXIT_RUNTIME;
+    }
+    struct dfw_config *cfg = cli_load_config(config);
+    if (cfg == NULL) {
+        return EXIT_USAGE;
+    }
+    if (verbose) {
+        dfw_log_set_level(DFW_LOG_DEBUG);
+    }
+    int rc;
+    if (strcmp(cmd, "run") == 0) {
+        rc = cmd_run(cfg, cargc, cargv);
+    }
+    else if (strcmp(cmd, "check-config") == 0) {
+        rc = cmd_check_config(cfg, config);
+    }
+    else if (strcmp(cmd, "token") == 0) {
+        rc = cmd_token(cfg, cargc, cargv);
+    }
+    else if (strcmp(cmd, "consent-url") == 0) {
+        rc = cmd_consent_url(cfg, cargc, cargv);
+    }
+    else {
+        rc = cmd_state(cfg, cargc, cargv);
+    }
+    dfw_config_free(cfg);
+    return rc;
 }

@@ -86,8 +86,9 @@ static dfw_err file_format(const void *conf, const struct dfw_event *ev, struct 
     dfw_err err = DFW_OK;
     if (c->envelope) {
         /* tenant and stream names are validated config identifiers; id comes from the API */
-        err = dfw_buf_printf(out, "{\"tenant\":\"%s\",\"stream\":\"%s\",\"kind\":\"%s\",\"record\":",
-                             ev->tenant, ev->stream, dfw_event_kind_name(ev->kind));
+        err = dfw_buf_printf(
+            out, "{\"tenant\":\"%s\",\"stream\":\"%s\",\"kind\":\"%s\",\"record\":", ev->tenant,
+            ev->stream, dfw_event_kind_name(ev->kind));
     }
     if (err == DFW_OK) {
         err = dfw_buf_append(out, json, len);

@@ -11,7 +11,10 @@ struct dfw_buf {
     size_t cap; /* bytes allocated */
 };
 
-#define DFW_BUF_INIT {NULL, 0, 0}
+#define DFW_BUF_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Append len bytes. Returns DFW_OK or DFW_ERR_NOMEM (buffer unchanged). */
 dfw_err dfw_buf_append(struct dfw_buf *b, const void *data, size_t len);

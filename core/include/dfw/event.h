@@ -15,13 +15,13 @@ enum dfw_event_kind {
 /* All pointers are borrowed from the pipeline and valid only during the output call that receives
  * the event (format or submit); an output that keeps data past that call must copy it. */
 struct dfw_event {
-    const char *tenant;     /* tenant name from the config ([tenant NAME]) */
-    const char *tenant_id;  /* Entra ID directory (tenant) id, GUID or domain */
-    const char *stream;     /* "m365d-incidents", "mde-alerts", "graph-alerts" */
+    const char *tenant;    /* tenant name from the config ([tenant NAME]) */
+    const char *tenant_id; /* Entra ID directory (tenant) id, GUID or domain */
+    const char *stream;    /* "m365d-incidents", "mde-alerts", "graph-alerts" */
     enum dfw_event_kind kind;
-    const char *id;         /* alert or incident id as a string (incidentId is a number upstream) */
-    int64_t updated_ms;     /* last-update time, ms since epoch UTC */
-    const char *updated;    /* last-update time exactly as the API sent it */
+    const char *id;      /* alert or incident id as a string (incidentId is a number upstream) */
+    int64_t updated_ms;  /* last-update time, ms since epoch UTC */
+    const char *updated; /* last-update time exactly as the API sent it */
     struct json_object *record; /* the record as the API sent it (json-c, read-only) */
 };
 

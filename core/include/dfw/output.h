@@ -20,13 +20,13 @@ enum dfw_opt_type {
 
 /* One row of an output's option table. The table ends with a row whose name is NULL. */
 struct dfw_option {
-    const char *name;        /* key in [output NAME] */
+    const char *name; /* key in [output NAME] */
     enum dfw_opt_type type;
-    const char *def;         /* default as text, or NULL (no default; 0 / NULL) */
-    size_t offset;           /* offsetof(conf struct, field) */
-    const char *values;      /* DFW_OPT_ENUM: "cef|json"; NULL otherwise */
-    int required;            /* 1: the key must be given */
-    const char *help;        /* one line for --help and the man page */
+    const char *def;    /* default as text, or NULL (no default; 0 / NULL) */
+    size_t offset;      /* offsetof(conf struct, field) */
+    const char *values; /* DFW_OPT_ENUM: "cef|json"; NULL otherwise */
+    int required;       /* 1: the key must be given */
+    const char *help;   /* one line for --help and the man page */
 };
 
 /* Called by an output exactly once per accepted batch: result DFW_OK means every event of the
@@ -36,7 +36,7 @@ struct dfw_option {
 typedef void (*dfw_ack_fn)(void *ack_ctx, uint64_t seq, dfw_err result);
 
 struct dfw_output_plugin {
-    const char *name;                 /* value of "type =" */
+    const char *name; /* value of "type =" */
     const char *description;
     const struct dfw_option *options; /* option table */
     size_t conf_size;                 /* sizeof the conf struct the options fill */
@@ -66,9 +66,9 @@ struct dfw_output_plugin {
 /* An output instance in use: plugin, its conf and its state. */
 struct dfw_output {
     const struct dfw_output_plugin *plugin;
-    char *name;   /* instance name from [output NAME]; owned */
-    void *conf;   /* owned; filled from the option table */
-    void *self;   /* from plugin->init */
+    const char *name; /* instance name from [output NAME]; borrowed from the config */
+    void *conf;       /* owned; filled from the option table */
+    void *self;       /* from plugin->init */
 };
 
 struct dfw_config_kv;
@@ -84,7 +84,8 @@ dfw_err dfw_output_conf_parse(const struct dfw_output_plugin *plugin,
                               char *errbuf,
                               size_t errlen);
 
-/* Free a conf made by dfw_output_conf_parse, including its DFW_OPT_STRING fields. NULL is a no-op. */
+/* Free a conf made by dfw_output_conf_parse, including its DFW_OPT_STRING fields. NULL is a no-op.
+ */
 void dfw_output_conf_free(const struct dfw_output_plugin *plugin, void *conf);
 
 /* Find a plugin in a NULL-terminated registry by name, or NULL. */

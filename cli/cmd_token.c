@@ -1,0 +1,148 @@
+#include "cli.h"
+#include "dfw/auth.h"
+#include "dfw/cloud.h"
+#include "dfw/http.h"
+#include "dfw/secret.h"
+#include "dfw/stream.h"
+#include "dfw/timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct token_call {
+    struct dfw_auth *auth;
+    const char *resource;
+    dfw_err rc;
+    int done;
+    char err[1024];
+};
+
+static void on_token(void *ctx, const struct dfw_http_response *r)
+{
+    struct token_call *tc = ctx;
+    tc->done = 1;
+    if (r->transport != DFW_OK) {
+        tc->rc = r->transport;
+        snprintf(tc->err, sizeof(tc->err), "token request failed: %s", r->error);
+        return;
+    }
+    tc->rc = dfw_auth_handle_response(tc->auth, tc->resource, r->status, r->body, r->len,
+                                      dfw_now_ms(), tc->err, sizeof(tc->err));
+}
+
+static void print_claims(const struct dfw_token *tok)
+{
+    const struct dfw_claims *c = tok->claims;
+    char exp[DFW_TIME_LEN];
+    dfw_time_format(c->exp * 1000, exp, sizeof(exp));
+    printf("  tid:   %s\n  aud:   %s\n  appid: %s\n  exp:   %s (in %lld s)\n  roles:",
+           c->tid ? c->tid : "-", c->aud ? c->aud : "-", c->appid ? c->appid : "-", exp,
+           (long long)(c->exp - dfw_now_ms() / 1000));
+    for (size_t i = 0; i < c->nroles; i++) {
+        printf(" %s", c->roles[i]);
+    }
+    printf("%s\n", c->nroles ? "" : " (none)");
+}
+
+/* One resource: request, print claims, check the roles of the streams that use it. */
+static int token_for(struct dfw_http *http,
+                     struct dfw_auth *auth,
+                     const struct dfw_tenant_conf *t,
+                     const struct dfw_cloud *cloud,
+                     const char *resource)
+{
+    struct token_call tc = {auth, resource, DFW_OK, 0, ""};
+    char *body = NULL;
+    if (dfw_auth_request_body(auth, resource, dfw_now_ms(), &body, tc.err, sizeof(tc.err)) !=
+        DFW_OK) {
+        fprintf(stderr, "defender-forwarder: %s\n", tc.err);
+        return 1;
+    }
+    dfw_err rc = dfw_http_post_form(http, dfw_auth_token_url(auth), body, on_token, &tc);
+    dfw_secret_free(body);
+    if (rc != DFW_OK) {
+        return 1;
+    }
+    while (!tc.done) {
+        dfw_http_run(http, 200);
+    }
+    printf("resource %s:\n", resource);
+    if (tc.rc != DFW_OK) {
+        printf("  error: %s\n", tc.err);
+        return 1;
+    }
+    const struct dfw_token *tok = dfw_auth_token(auth, resource, dfw_now_ms() - DFW_AUTH_SKEW_MS);
+    if (tok == NULL) {
+        printf("  error: the token expired immediately\n");
+        return 1;
+    }
+    print_claims(tok);
+    int missing = 0;
+    for (size_t s = 0; s < t->nstreams; s++) {
+        const struct dfw_stream_def *d = dfw_stream_find(t->streams[s]);
+        if (d == NULL || strcmp(dfw_stream_resource(d, cloud), resource) != 0) {
+            continue;
+        }
+        if (dfw_claims_has_role(tok->claims, d->role) ||
+            (d->role_alt && dfw_claims_has_role(tok->claims, d->role_alt))) {
+            printf("  stream %s: OK (%s)\n", d->name, d->role);
+        }
+        else {
+            printf("  stream %s: MISSING role %s: add the application permission and grant admin "
+                   "consent (defender-forwarder consent-url %s)\n",
+                   d->name, d->role, t->name);
+            missing = 1;
+        }
+    }
+    return missing;
+}
+
+int cmd_token(const struct dfw_config *cfg, int argc, char **argv)
+{
+    if (argc != 1) {
+        fprintf(stderr, "usage: defender-forwarder token TENANT\n");
+        return EXIT_USAGE;
+    }
+    const struct dfw_tenant_conf *t = dfw_config_tenant(cfg, argv[0]);
+    if (t == NULL) {
+        fprintf(stderr, "defender-forwarder: no [tenant %s] in the configuration\n", argv[0]);
+        return EXIT_USAGE;
+    }
+    const struct dfw_cloud *cloud = dfw_cloud_find(t->cloud ? t->cloud : "global");
+    char err[1024];
+    struct dfw_auth *auth =
+        dfw_auth_new(t, t->login_url ? t->login_url : cloud->login_url, err, sizeof(err));
+    if (auth == NULL) {
+        fprintf(stderr, "defender-forwarder: %s\n", err);
+        return EXIT_USAGE;
+    }
+    struct dfw_http_opts ho = {cfg->ca_file, cfg->http_timeout_ms, cfg->connect_timeout_ms, 4,
+                               "defender-forwarder/" DFW_VERSION};
+    struct dfw_http *http = dfw_http_new(&ho, err, sizeof(err));
+    if (http == NULL) {
+        dfw_auth_free(auth);
+        fprintf(stderr, "defender-forwarder: %s\n", err);
+        return EXIT_RUNTIME;
+    }
+    printf("tenant %s (%s), client %s, token endpoint %s\n", t->name, t->tenant_id, t->client_id,
+           dfw_auth_token_url(auth));
+    int failed = 0;
+    const char *done[8];
+    size_t ndone = 0;
+    for (size_t s = 0; s < t->nstreams && ndone < 8; s++) {
+        const struct dfw_stream_def *d = dfw_stream_find(t->streams[s]);
+        const char *res = d ? dfw_stream_resource(d, cloud) : NULL;
+        size_t k;
+        for (k = 0; res && k < ndone && strcmp(done[k], res) != 0; k++) {
+        }
+        if (res == NULL || k < ndone) {
+            continue;
+        }
+        done[ndone++] = res;
+        failed |= token_for(http, auth, t, cloud, res);
+    }
+    dfw_http_free(http);
+    dfw_auth_free(auth);
+    return failed ? EXIT_RUNTIME : EXIT_OK;
+}

@@ -1,0 +1,57 @@
+/* The engine: scheduler + pipeline. Polls every (tenant, stream) on one libcurl multi loop, hands
+ * each fetched page to every output and advances the checkpoint only when every output has
+ * acknowledged it (DESIGN.md §3 pipeline/scheduler, §4). */
+#ifndef DFW_ENGINE_H
+#define DFW_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dfw/config.h"
+#include "dfw/err.h"
+#include "dfw/output.h"
+#include "dfw/state.h"
+
+struct dfw_engine;
+
+struct dfw_engine_summary {
+    size_t tenants;
+    size_t jobs;         /* (tenant, stream) pairs */
+    size_t jobs_failed;  /* jobs that ended (or are) in a failed state */
+    uint64_t fetched;    /* records received from the APIs */
+    uint64_t duplicates; /* records dropped because (id, last-update) was already delivered */
+    uint64_t delivered;  /* events acknowledged by every output */
+    uint64_t bytes;      /* response bytes received */
+    uint64_t api_calls;  /* API page requests */
+    uint64_t throttled;  /* HTTP 429 answers */
+    uint64_t token_requests;
+    int64_t elapsed_ms;
+};
+
+/* Create an engine over cfg (borrowed; must outlive the engine), the created outputs (borrowed)
+ * and an opened, locked state directory (borrowed). Creates a token provider per tenant, which
+ * reads the secrets: a tenant whose secrets cannot be read fails creation with errbuf naming it.
+ * Returns NULL on error. */
+struct dfw_engine *dfw_engine_new(const struct dfw_config *cfg,
+                                  struct dfw_output *outputs,
+                                  size_t noutputs,
+                                  struct dfw_state *state,
+                                  char *errbuf,
+                                  size_t errlen);
+
+/* Run until dfw_engine_stop, or with once != 0 until every (tenant, stream) has completed a sweep
+ * up to the time run started (or failed). progress != 0 prints a progress line to stderr every two
+ * seconds. Returns DFW_OK, or DFW_ERR_AUTH / DFW_ERR_RETRY / DFW_ERR_FORBIDDEN when at least one
+ * job failed (once mode). Single-threaded: call from one thread. */
+dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress);
+
+/* Ask run to return: in-flight deliveries are given a bounded time to be acknowledged.
+ * Async-signal-safe. */
+void dfw_engine_stop(struct dfw_engine *e);
+
+/* Counters so far. */
+void dfw_engine_get_summary(const struct dfw_engine *e, struct dfw_engine_summary *out);
+
+/* Free. NULL is a no-op. */
+void dfw_engine_free(struct dfw_engine *e);
+
+#endif

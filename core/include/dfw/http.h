@@ -1,0 +1,65 @@
+/* All HTTP requests of all tenants on one libcurl multi handle (one event loop, one thread). */
+#ifndef DFW_HTTP_H
+#define DFW_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dfw/err.h"
+
+struct dfw_http;
+
+struct dfw_http_opts {
+    const char *ca_file; /* extra CA bundle; NULL = system store. Verification is always on. */
+    int64_t timeout_ms;  /* whole transfer */
+    int64_t connect_timeout_ms;
+    int max_connections; /* concurrent transfers (CURLMOPT_MAX_TOTAL_CONNECTIONS) */
+    const char *user_agent;
+};
+
+/* The outcome of one request, valid only during the completion callback. */
+struct dfw_http_response {
+    long status;            /* HTTP status, 0 when no response (see error) */
+    const char *body;       /* response body (NUL-terminated), may be empty */
+    size_t len;             /* bytes */
+    int64_t retry_after_ms; /* from Retry-After (seconds or HTTP date), -1 when absent */
+    const char *error;      /* transport error text (curl's error buffer), "" on success */
+    dfw_err transport;      /* DFW_OK when a response arrived, DFW_ERR_RETRY for timeouts and
+                               connection errors, DFW_ERR_INVALID for bad URLs or TLS failures */
+};
+
+/* Called once per request from dfw_http_run (never from inside dfw_http_get/post). */
+typedef void (*dfw_http_done_fn)(void *ctx, const struct dfw_http_response *resp);
+
+/* Create the loop. curl_global_init must have been called once (dfw_http_global_init). */
+struct dfw_http *dfw_http_new(const struct dfw_http_opts *opts, char *errbuf, size_t errlen);
+
+/* Abort every transfer (callbacks are not called) and free. NULL is a no-op. */
+void dfw_http_free(struct dfw_http *http);
+
+/* curl_global_init once per process; call before any thread starts. */
+dfw_err dfw_http_global_init(void);
+
+/* Queue a GET with "Authorization: Bearer <bearer>" (bearer may be NULL). The URL is copied; the
+ * bearer is copied into a header and never logged. Accepts gzip/deflate. */
+dfw_err dfw_http_get(
+    struct dfw_http *http, const char *url, const char *bearer, dfw_http_done_fn done, void *ctx);
+
+/* Queue a POST of an application/x-www-form-urlencoded body (copied; may hold a secret). */
+dfw_err dfw_http_post_form(
+    struct dfw_http *http, const char *url, const char *body, dfw_http_done_fn done, void *ctx);
+
+/* Run transfers for at most timeout_ms and call the callbacks of finished ones. Returns the number
+ * of transfers still running. */
+int dfw_http_run(struct dfw_http *http, int timeout_ms);
+
+/* Transfers queued or running. */
+int dfw_http_pending(const struct dfw_http *http);
+
+/* Wake a dfw_http_run that is waiting (async-signal-safe: for signal handlers). */
+void dfw_http_wakeup(struct dfw_http *http);
+
+/* Exponential backoff with full jitter: a random delay in [base/2, base] where
+ * base = min(max_ms, min_ms * 2^attempt). */
+int64_t dfw_backoff_ms(int attempt, int64_t min_ms, int64_t max_ms);
+
+#endif

@@ -1,0 +1,359 @@
+#include "engine_internal.h"
+#include "dfw/log.h"
+#include "dfw/timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STOP_GRACE_MS 10000
+
+static struct token_slot *slot_for(struct tenant_rt *t, const char *resource)
+{
+    for (size_t i = 0; i < t->nslots; i++) {
+        if (strcmp(t->slots[i].resource, resource) == 0) {
+            return &t->slots[i];
+        }
+    }
+    struct token_slot *s = &t->slots[t->nslots++];
+    memset(s, 0, sizeof(*s));
+    s->tenant = t;
+    s->resource = resource;
+    return s;
+}
+
+static void bucket_init(struct bucket *b, int per_period, int64_t period_ms, int64_t now)
+{
+    b->capacity = per_period > 0 ? per_period : 0;
+    b->tokens = b->capacity;
+    b->per_ms = per_period > 0 ? (double)per_period / (double)period_ms : 0;
+    b->last = now;
+}
+
+static dfw_err tenant_init(struct dfw_engine *e,
+                           struct tenant_rt *t,
+                           const struct dfw_tenant_conf *tc,
+                           char *errbuf,
+                           size_t errlen)
+{
+    t->engine = e;
+    t->conf = tc;
+    t->cloud = dfw_cloud_find(tc->cloud ? tc->cloud : "global");
+    if (t->cloud == NULL) {
+        snprintf(errbuf, errlen, "tenant %s: unknown cloud %s", tc->name, tc->cloud);
+        return DFW_ERR_CONFIG;
+    }
+    t->defender_url = tc->defender_url ? tc->defender_url : t->cloud->defender_url;
+    t->graph_url = tc->graph_url ? tc->graph_url : t->cloud->graph_url;
+    t->auth = dfw_auth_new(tc, tc->login_url ? tc->login_url : t->cloud->login_url, errbuf, errlen);
+    return t->auth ? DFW_OK : DFW_ERR_AUTH;
+}
+
+struct dfw_engine *dfw_engine_new(const struct dfw_config *cfg,
+                                  struct dfw_output *outputs,
+                                  size_t noutputs,
+                                  struct dfw_state *state,
+                                  char *errbuf,
+                                  size_t errlen)
+{
+    if (noutputs == 0 || noutputs > 16) {
+        snprintf(errbuf, errlen, "between 1 and 16 outputs are supported (have %zu)", noutputs);
+        return NULL;
+    }
+    struct dfw_engine *e = calloc(1, sizeof(*e));
+    if (e == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    e->cfg = cfg;
+    e->outputs = outputs;
+    e->noutputs = noutputs;
+    e->state = state;
+    struct dfw_http_opts ho = {
+        .ca_file = cfg->ca_file,
+        .timeout_ms = cfg->http_timeout_ms,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .max_connections = cfg->max_connections,
+        .user_agent = "defender-forwarder/" DFW_VERSION,
+    };
+    e->http = dfw_http_new(&ho, errbuf, errlen);
+    e->tenants = calloc(cfg->ntenants ? cfg->ntenants : 1, sizeof(*e->tenants));
+    size_t njobs = 0;
+    for (size_t i = 0; i < cfg->ntenants; i++) {
+        njobs += cfg->tenants[i].nstreams;
+    }
+    e->jobs = calloc(njobs ? njobs : 1, sizeof(*e->jobs));
+    e->out_acked = calloc(noutputs, sizeof(*e->out_acked));
+    if (e->http == NULL || e->tenants == NULL || e->jobs == NULL || e->out_acked == NULL) {
+        if (e->http != NULL) {
+            snprintf(errbuf, errlen, "out of memory");
+        }
+        dfw_engine_free(e);
+        return NULL;
+    }
+    int64_t now = dfw_mono_ms();
+    for (size_t i = 0; i < cfg->ntenants; i++) {
+        struct tenant_rt *t = &e->tenants[e->ntenants];
+        if (tenant_init(e, t, &cfg->tenants[i], errbuf, errlen) != DFW_OK) {
+            dfw_auth_free(t->auth);
+            dfw_engine_free(e);
+            return NULL;
+        }
+        e->ntenants++;
+        for (size_t s = 0; s < t->conf->nstreams; s++) {
+            struct job *j = &e->jobs[e->njobs];
+            j->tenant = t;
+            j->def = dfw_stream_find(t->conf->streams[s]);
+            if (j->def == NULL) {
+                snprintf(errbuf, errlen, "tenant %s: unknown stream %s", t->conf->name,
+                         t->conf->streams[s]);
+                dfw_engine_free(e);
+                return NULL;
+            }
+            j->resource = dfw_stream_resource(j->def, t->cloud);
+            j->base_url = j->def->host == DFW_HOST_GRAPH ? t->graph_url : t->defender_url;
+            j->slot = slot_for(t, j->resource);
+            j->acks = calloc(noutputs, sizeof(*j->acks));
+            e->njobs++;
+            if (j->acks == NULL || dfw_cursor_init(&j->cursor, 0) != DFW_OK) {
+                snprintf(errbuf, errlen, "out of memory");
+                dfw_engine_free(e);
+                return NULL;
+            }
+            for (unsigned o = 0; o < noutputs; o++) {
+                j->acks[o].job = j;
+                j->acks[o].out = o;
+            }
+            bucket_init(&j->per_min, j->def->rate_per_min, 60000, now);
+            bucket_init(&j->per_hour, j->def->rate_per_hour, 3600000, now);
+        }
+    }
+    return e;
+}
+
+void dfw_engine_free(struct dfw_engine *e)
+{
+    if (e == NULL) {
+        return;
+    }
+    dfw_http_free(e->http); /* before the jobs: pending callbacks point at them */
+    for (size_t i = 0; i < e->njobs; i++) {
+        dfw__job_drop_page(&e->jobs[i]);
+        dfw_cursor_clear(&e->jobs[i].cursor);
+        free(e->jobs[i].acks);
+    }
+    for (size_t i = 0; i < e->ntenants; i++) {
+        dfw_auth_free(e->tenants[i].auth);
+    }
+    free(e->jobs);
+    free(e->tenants);
+    free(e->out_acked);
+    free(e);
+}
+
+void dfw_engine_stop(struct dfw_engine *e)
+{
+    e->stop = 1;
+}
+
+void dfw__job_fail(struct job *j, dfw_err err)
+{
+    j->state = J_FAILED;
+    j->fail_err = err;
+    j->failing = 1;
+    /* in daemon mode a failed job is tried again later: consent may be granted meanwhile */
+    j->due = dfw_mono_ms() + 10 * 60 * 1000;
+}
+
+void dfw__job_retry(struct job *j, int64_t now, int64_t retry_after_ms, const char *why)
+{
+    const struct dfw_config *cfg = j->tenant->engine->cfg;
+    j->attempts++;
+    int64_t delay = retry_after_ms >= 0 ? retry_after_ms : dfw_backoff_ms(j->attempts, 1000, 60000);
+    if (j->attempts > cfg->max_retries && !j->failing) {
+        j->failing = 1;
+        dfw_log(DFW_LOG_ERROR, "fetch",
+                "tenant=%s stream=%s msg=\"still failing after %d attempts; checkpoint held\" "
+                "reason=\"%s\"",
+                j->tenant->conf->name, j->def->name, j->attempts, why);
+        if (j->tenant->engine->once) {
+            dfw__job_fail(j, DFW_ERR_RETRY);
+            return;
+        }
+    }
+    j->due = now + delay;
+}
+
+static void load_checkpoint(struct dfw_engine *e, struct job *j)
+{
+    char err[512];
+    dfw_err rc =
+        dfw_state_load(e->state, j->tenant->conf->name, j->def->name, &j->cursor, err, sizeof(err));
+    if (rc == DFW_ERR_NOTFOUND) {
+        j->cursor.high_water_ms = e->run_start_wall - e->cfg->initial_lookback_ms;
+        dfw_log(DFW_LOG_INFO, "state",
+                "tenant=%s stream=%s msg=\"no checkpoint; starting %lld s back\"",
+                j->tenant->conf->name, j->def->name,
+                (long long)(e->cfg->initial_lookback_ms / 1000));
+    }
+    else if (rc != DFW_OK) {
+        dfw_log(DFW_LOG_ERROR, "state", "tenant=%s stream=%s msg=\"%s\"", j->tenant->conf->name,
+                j->def->name, err);
+        dfw__job_fail(j, rc);
+    }
+}
+
+static int all_done(const struct dfw_engine *e)
+{
+    for (size_t i = 0; i < e->njobs; i++) {
+        if (e->jobs[i].state != J_DONE && e->jobs[i].state != J_FAILED) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int busy(const struct dfw_engine *e)
+{
+    for (size_t i = 0; i < e->njobs; i++) {
+        if (e->jobs[i].state == J_DELIVER) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void step(struct dfw_engine *e, struct job *j, int64_t now)
+{
+    switch (j->state) {
+    case J_IDLE:
+        if (now >= j->due && !e->stop) {
+            dfw_cursor_begin(&j->cursor, dfw_now_ms(), e->cfg->overlap_ms);
+            j->state = J_FETCH;
+            dfw__job_fetch(j, now);
+        }
+        break;
+    case J_FETCH:
+        if (!j->in_flight && now >= j->due && !e->stop) {
+            dfw__job_fetch(j, now);
+        }
+        break;
+    case J_DELIVER:
+        dfw__job_deliver(j, now);
+        break;
+    case J_FAILED:
+        if (!e->once && now >= j->due && !e->stop) {
+            j->state = J_IDLE;
+            j->attempts = 0;
+            j->slot->failed = DFW_OK;
+        }
+        break;
+    case J_DONE:
+        break;
+    }
+}
+
+static void progress_line(const struct dfw_engine *e, int final)
+{
+    struct dfw_engine_summary s;
+    dfw_engine_get_summary(e, &s);
+    size_t done = 0;
+    for (size_t i = 0; i < e->njobs; i++) {
+        done += e->jobs[i].state == J_DONE || e->jobs[i].state == J_FAILED;
+    }
+    double secs = (double)s.elapsed_ms / 1000.0;
+    fprintf(stderr,
+            "\rprogress: %zu/%zu streams done, %llu events delivered (%.0f/s), %llu API "
+            "calls, %llu throttled%s",
+            done, e->njobs, (unsigned long long)s.delivered,
+            secs > 0 ? (double)s.delivered / secs : 0.0, (unsigned long long)s.api_calls,
+            (unsigned long long)s.throttled, final ? "\n" : "   ");
+}
+
+dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
+{
+    e->once = once;
+    e->run_start_wall = dfw_now_ms();
+    e->run_start_mono = dfw_mono_ms();
+    int64_t now = e->run_start_mono;
+    /* spread the first polls of many tenants over a few seconds (not in --once) */
+    int64_t spread =
+        once ? 0 : (e->cfg->poll_interval_ms / 10 < 5000 ? e->cfg->poll_interval_ms / 10 : 5000);
+    for (size_t i = 0; i < e->njobs; i++) {
+        struct job *j = &e->jobs[i];
+        j->state = J_IDLE;
+        j->due = now + (spread > 0 ? rand() % spread : 0);
+        load_checkpoint(e, j);
+    }
+    int64_t last_metrics = now, last_progress = now, stop_at = 0;
+    while (1) {
+        now = dfw_mono_ms();
+        if (e->stop && stop_at == 0) {
+            stop_at = now + STOP_GRACE_MS;
+            dfw_log(DFW_LOG_INFO, "engine",
+                    "msg=\"stopping: waiting for outstanding acknowledgements\"");
+        }
+        for (size_t i = 0; i < e->njobs; i++) {
+            step(e, &e->jobs[i], now);
+        }
+        for (size_t o = 0; o < e->noutputs; o++) {
+            if (e->outputs[o].plugin->poll != NULL) {
+                e->outputs[o].plugin->poll(e->outputs[o].self, 0);
+            }
+        }
+        if (once && all_done(e)) {
+            break;
+        }
+        if (e->stop && (!busy(e) || now >= stop_at)) {
+            break;
+        }
+        dfw_http_run(e->http, 50);
+        now = dfw_mono_ms();
+        if (e->cfg->metrics_file != NULL && now - last_metrics >= 10000) {
+            dfw__engine_write_metrics(e);
+            last_metrics = now;
+        }
+        if (progress && now - last_progress >= 2000) {
+            progress_line(e, 0);
+            last_progress = now;
+        }
+    }
+    for (size_t o = 0; o < e->noutputs; o++) {
+        e->outputs[o].plugin->flush(e->outputs[o].self, 5000);
+    }
+    if (progress) {
+        progress_line(e, 1);
+    }
+    if (e->cfg->metrics_file != NULL) {
+        dfw__engine_write_metrics(e);
+    }
+    dfw_err result = DFW_OK;
+    for (size_t i = 0; i < e->njobs; i++) {
+        if (e->jobs[i].state == J_FAILED) {
+            result = e->jobs[i].fail_err;
+        }
+    }
+    return result;
+}
+
+void dfw_engine_get_summary(const struct dfw_engine *e, struct dfw_engine_summary *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->tenants = e->ntenants;
+    s->jobs = e->njobs;
+    for (size_t i = 0; i < e->njobs; i++) {
+        const struct job *j = &e->jobs[i];
+        s->jobs_failed += j->state == J_FAILED;
+        s->fetched += j->fetched;
+        s->duplicates += j->duplicates;
+        s->delivered += j->delivered;
+        s->bytes += j->bytes;
+        s->api_calls += j->api_calls;
+        s->throttled += j->throttled;
+    }
+    for (size_t i = 0; i < e->ntenants; i++) {
+        s->token_requests += e->tenants[i].token_requests;
+    }
+    s->elapsed_ms = dfw_mono_ms() - e->run_start_mono;
+}

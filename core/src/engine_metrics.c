@@ -1,0 +1,76 @@
+/* Prometheus text exposition written to metrics_file (atomically) for node_exporter's textfile
+ * collector or any scraper. */
+#include "engine_internal.h"
+#include "dfw/log.h"
+#include "dfw/timeutil.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void dfw__engine_write_metrics(const struct dfw_engine *e)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", e->cfg->metrics_file);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) {
+        dfw_log(DFW_LOG_WARN, "metrics", "msg=\"cannot write %s\"", tmp);
+        return;
+    }
+    static const struct {
+        const char *name;
+        const char *help;
+        size_t off;
+    } counters[] = {
+        {"dfw_records_fetched_total", "Records received from the API",
+         offsetof(struct job, fetched)},
+        {"dfw_records_duplicate_total", "Records dropped as already delivered",
+         offsetof(struct job, duplicates)},
+        {"dfw_events_delivered_total", "Events acknowledged by every output",
+         offsetof(struct job, delivered)},
+        {"dfw_api_requests_total", "API page requests", offsetof(struct job, api_calls)},
+        {"dfw_api_throttled_total", "HTTP 429 answers", offsetof(struct job, throttled)},
+        {"dfw_api_response_bytes_total", "Response bytes", offsetof(struct job, bytes)},
+    };
+    for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", counters[c].name, counters[c].help,
+                counters[c].name);
+        for (size_t i = 0; i < e->njobs; i++) {
+            const struct job *j = &e->jobs[i];
+            fprintf(f, "%s{tenant=\"%s\",stream=\"%s\"} %llu\n", counters[c].name,
+                    j->tenant->conf->name, j->def->name,
+                    (unsigned long long)*(const uint64_t *)(const void *)((const char *)j +
+                                                                          counters[c].off));
+        }
+    }
+    int64_t now = dfw_now_ms();
+    fprintf(f, "# HELP dfw_checkpoint_lag_seconds Age of the checkpoint\n"
+               "# TYPE dfw_checkpoint_lag_seconds gauge\n");
+    for (size_t i = 0; i < e->njobs; i++) {
+        const struct job *j = &e->jobs[i];
+        fprintf(f, "dfw_checkpoint_lag_seconds{tenant=\"%s\",stream=\"%s\"} %.3f\n",
+                j->tenant->conf->name, j->def->name,
+                (double)(now - j->cursor.high_water_ms) / 1000.0);
+    }
+    fprintf(f, "# HELP dfw_stream_failing 1 when the stream keeps failing (checkpoint held)\n"
+               "# TYPE dfw_stream_failing gauge\n");
+    for (size_t i = 0; i < e->njobs; i++) {
+        const struct job *j = &e->jobs[i];
+        fprintf(f, "dfw_stream_failing{tenant=\"%s\",stream=\"%s\"} %d\n", j->tenant->conf->name,
+                j->def->name, j->failing || j->state == J_FAILED);
+    }
+    fprintf(f, "# HELP dfw_token_requests_total Access-token requests\n"
+               "# TYPE dfw_token_requests_total counter\n");
+    for (size_t i = 0; i < e->ntenants; i++) {
+        fprintf(f, "dfw_token_requests_total{tenant=\"%s\"} %llu\n", e->tenants[i].conf->name,
+                (unsigned long long)e->tenants[i].token_requests);
+    }
+    fprintf(f, "# HELP dfw_output_events_acked_total Events acknowledged per output\n"
+               "# TYPE dfw_output_events_acked_total counter\n");
+    for (size_t o = 0; o < e->noutputs; o++) {
+        fprintf(f, "dfw_output_events_acked_total{output=\"%s\"} %llu\n", e->outputs[o].name,
+                (unsigned long long)e->out_acked[o]);
+    }
+    if (fclose(f) != 0 || rename(tmp, e->cfg->metrics_file) != 0) {
+        dfw_log(DFW_LOG_WARN, "metrics", "msg=\"cannot write %s\"", e->cfg->metrics_file);
+    }
+}

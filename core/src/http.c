@@ -1,0 +1,317 @@
+#include "dfw/http.h"
+#include "dfw/buf.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct xfer {
+    CURL *easy;
+    struct curl_slist *headers;
+    char *post_body;
+    struct dfw_buf body;
+    int64_t retry_after_ms;
+    dfw_http_done_fn done;
+    void *ctx;
+    char errbuf[CURL_ERROR_SIZE];
+    struct xfer *next;
+    struct xfer *prev;
+};
+
+struct dfw_http {
+    CURLM *multi;
+    struct dfw_http_opts opts;
+    char *ca_file;
+    char *user_agent;
+    struct xfer *active;
+    int pending;
+};
+
+dfw_err dfw_http_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? DFW_OK : DFW_ERR_IO;
+}
+
+struct dfw_http *dfw_http_new(const struct dfw_http_opts *opts, char *errbuf, size_t errlen)
+{
+    struct dfw_http *h = calloc(1, sizeof(*h));
+    if (h == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    h->opts = *opts;
+    h->multi = curl_multi_init();
+    h->ca_file = opts->ca_file ? strdup(opts->ca_file) : NULL;
+    h->user_agent = strdup(opts->user_agent ? opts->user_agent : "defender-forwarder");
+    if (h->multi == NULL || h->user_agent == NULL || (opts->ca_file && h->ca_file == NULL)) {
+        snprintf(errbuf, errlen, "cannot initialise libcurl");
+        dfw_http_free(h);
+        return NULL;
+    }
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                      (long)(opts->max_connections > 0 ? opts->max_connections : 64));
+    curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    return h;
+}
+
+static void xfer_free(struct xfer *x)
+{
+    if (x == NULL) {
+        return;
+    }
+    if (x->easy != NULL) {
+        curl_easy_cleanup(x->easy);
+    }
+    curl_slist_free_all(x->headers);
+    if (x->post_body != NULL) {
+        /* may hold a client secret */
+        memset(x->post_body, 0, strlen(x->post_body));
+        free(x->post_body);
+    }
+    dfw_buf_free(&x->body);
+    free(x);
+}
+
+void dfw_http_free(struct dfw_http *h)
+{
+    if (h == NULL) {
+        return;
+    }
+    struct xfer *x = h->active;
+    while (x != NULL) {
+        struct xfer *next = x->next;
+        curl_multi_remove_handle(h->multi, x->easy);
+        xfer_free(x);
+        x = next;
+    }
+    if (h->multi != NULL) {
+        curl_multi_cleanup(h->multi);
+    }
+    free(h->ca_file);
+    free(h->user_agent);
+    free(h);
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct xfer *x = userdata;
+    size_t n = size * nmemb;
+    return dfw_buf_append(&x->body, ptr, n) == DFW_OK ? n : 0;
+}
+
+/* Retry-After: delay-seconds or an HTTP-date (RFC 9110 §10.2.3). */
+static size_t on_header(char *ptr, size_t size, size_t nitems, void *userdata)
+{
+    struct xfer *x = userdata;
+    size_t n = size * nitems;
+    static const char name[] = "retry-after:";
+    if (n > sizeof(name) && strncasecmp(ptr, name, sizeof(name) - 1) == 0) {
+        char val[64];
+        size_t vlen = n - (sizeof(name) - 1);
+        if (vlen >= sizeof(val)) {
+            vlen = sizeof(val) - 1;
+        }
+        memcpy(val, ptr + sizeof(name) - 1, vlen);
+        val[vlen] = '\0';
+        char *p = val;
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        char *end;
+        long secs = strtol(p, &end, 10);
+        if (end != p && (*end == '\r' || *end == '\n' || *end == '\0') && secs >= 0) {
+            x->retry_after_ms = (int64_t)secs * 1000;
+        }
+        else {
+            time_t when = curl_getdate(p, NULL);
+            if (when > 0) {
+                int64_t d = ((int64_t)when - (int64_t)time(NULL)) * 1000;
+                x->retry_after_ms = d > 0 ? d : 0;
+            }
+        }
+    }
+    return n;
+}
+
+static dfw_err add(struct dfw_http *h,
+                   const char *url,
+                   const char *bearer,
+                   const char *form,
+                   dfw_http_done_fn done,
+                   void *ctx)
+{
+    struct xfer *x = calloc(1, sizeof(*x));
+    if (x == NULL) {
+        return DFW_ERR_NOMEM;
+    }
+    x->retry_after_ms = -1;
+    x->done = done;
+    x->ctx = ctx;
+    x->easy = curl_easy_init();
+    if (x->easy == NULL) {
+        xfer_free(x);
+        return DFW_ERR_NOMEM;
+    }
+    CURL *e = x->easy;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)h->opts.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)h->opts.connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (h->ca_file != NULL) {
+        curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
+    }
+    x->headers = curl_slist_append(NULL, "Accept: application/json");
+    if (bearer != NULL) {
+        struct dfw_buf hdr = DFW_BUF_INIT;
+        if (dfw_buf_printf(&hdr, "Authorization: Bearer %s", bearer) != DFW_OK) {
+            xfer_free(x);
+            return DFW_ERR_NOMEM;
+        }
+        struct curl_slist *l = curl_slist_append(x->headers, hdr.data);
+        memset(hdr.data, 0, hdr.len);
+        dfw_buf_free(&hdr);
+        if (l == NULL) {
+            xfer_free(x);
+            return DFW_ERR_NOMEM;
+        }
+        x->headers = l;
+    }
+    if (form != NULL) {
+        x->post_body = strdup(form);
+        if (x->post_body == NULL) {
+            xfer_free(x);
+            return DFW_ERR_NOMEM;
+        }
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->post_body);
+        x->headers =
+            curl_slist_append(x->headers, "Content-Type: application/x-www-form-urlencoded");
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+        xfer_free(x);
+        return DFW_ERR_NOMEM;
+    }
+    x->next = h->active;
+    if (h->active != NULL) {
+        h->active->prev = x;
+    }
+    h->active = x;
+    h->pending++;
+    return DFW_OK;
+}
+
+dfw_err dfw_http_get(
+    struct dfw_http *h, const char *url, const char *bearer, dfw_http_done_fn done, void *ctx)
+{
+    return add(h, url, bearer, NULL, done, ctx);
+}
+
+dfw_err dfw_http_post_form(
+    struct dfw_http *h, const char *url, const char *body, dfw_http_done_fn done, void *ctx)
+{
+    return add(h, url, NULL, body, done, ctx);
+}
+
+static void finish(struct dfw_http *h, struct xfer *x, CURLcode rc)
+{
+    struct dfw_http_response r;
+    memset(&r, 0, sizeof(r));
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
+    if (dfw_buf_append(&x->body, "", 0) != DFW_OK) {
+        rc = CURLE_OUT_OF_MEMORY;
+    }
+    r.body = x->body.data;
+    r.len = x->body.len;
+    r.retry_after_ms = x->retry_after_ms;
+    if (rc == CURLE_OK) {
+        r.transport = DFW_OK;
+        r.error = "";
+    }
+    else {
+        r.status = 0;
+        r.error = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+        switch (rc) {
+        case CURLE_URL_MALFORMAT:
+        case CURLE_UNSUPPORTED_PROTOCOL:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CACERT_BADFILE:
+            r.transport = DFW_ERR_INVALID;
+            break;
+        default:
+            r.transport = DFW_ERR_RETRY;
+        }
+    }
+    if (x->prev != NULL) {
+        x->prev->next = x->next;
+    }
+    else {
+        h->active = x->next;
+    }
+    if (x->next != NULL) {
+        x->next->prev = x->prev;
+    }
+    h->pending--;
+    curl_multi_remove_handle(h->multi, x->easy);
+    x->done(x->ctx, &r);
+    xfer_free(x);
+}
+
+int dfw_http_run(struct dfw_http *h, int timeout_ms)
+{
+    int running = 0;
+    if (h->pending > 0) {
+        curl_multi_perform(h->multi, &running);
+    }
+    curl_multi_poll(h->multi, NULL, 0, timeout_ms, NULL);
+    curl_multi_perform(h->multi, &running);
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE) {
+            continue;
+        }
+        struct xfer *x = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)(void *)&x);
+        finish(h, x, msg->data.result);
+    }
+    return h->pending;
+}
+
+int dfw_http_pending(const struct dfw_http *h)
+{
+    return h->pending;
+}
+
+void dfw_http_wakeup(struct dfw_http *h)
+{
+    curl_multi_wakeup(h->multi);
+}
+
+int64_t dfw_backoff_ms(int attempt, int64_t min_ms, int64_t max_ms)
+{
+    int64_t base = min_ms;
+    for (int i = 0; i < attempt && base < max_ms; i++) {
+        base *= 2;
+    }
+    if (base > max_ms) {
+        base = max_ms;
+    }
+    int64_t half = base / 2;
+    /* jitter spreads retries of many tenants; not security relevant */
+    return half + (half > 0 ? (int64_t)(rand() % (half + 1)) : 0);
+}

@@ -1,0 +1,209 @@
+#include "dfw/stream.h"
+#include "dfw/timeutil.h"
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Defender XDR incidents: $top max 100, 50 calls/min and 1500/h [S1][S3]. */
+static const struct dfw_stream_def m365d_incidents = {
+    .name = "m365d-incidents",
+    .host = DFW_HOST_DEFENDER,
+    .path = "/api/incidents",
+    .expand = NULL,
+    .id_field = "incidentId",
+    .updated_field = "lastUpdateTime",
+    .created_field = "createdTime",
+    .role = "Incident.Read.All",
+    .role_alt = "Incident.ReadWrite.All",
+    .page_size = 100,
+    .page_size_max = 100,
+    .rate_per_min = 50,
+    .rate_per_hour = 1500,
+};
+
+/* MDE alerts: $top max 10,000, $expand=evidence, 100 calls/min and 1500/h [S8]. */
+static const struct dfw_stream_def mde_alerts = {
+    .name = "mde-alerts",
+    .host = DFW_HOST_MDE,
+    .path = "/api/alerts",
+    .expand = "evidence",
+    .id_field = "id",
+    .updated_field = "lastUpdateTime",
+    .created_field = "alertCreationTime",
+    .role = "Alert.Read.All",
+    .role_alt = "Alert.ReadWrite.All",
+    .page_size = 1000,
+    .page_size_max = 10000,
+    .rate_per_min = 100,
+    .rate_per_hour = 1500,
+};
+
+/* Graph alerts_v2: 150 requests/min per app per tenant [S31]; max $top is not documented, 500
+ * keeps pages moderate. */
+static const struct dfw_stream_def graph_alerts = {
+    .name = "graph-alerts",
+    .host = DFW_HOST_GRAPH,
+    .path = "/v1.0/security/alerts_v2",
+    .expand = NULL,
+    .id_field = "id",
+    .updated_field = "lastUpdateDateTime",
+    .created_field = "createdDateTime",
+    .role = "SecurityAlert.Read.All",
+    .role_alt = "SecurityAlert.ReadWrite.All",
+    .page_size = 500,
+    .page_size_max = 2000,
+    .rate_per_min = 150,
+    .rate_per_hour = 0,
+};
+
+const struct dfw_stream_def *const dfw_streams[] = {&m365d_incidents, &mde_alerts, &graph_alerts,
+                                                    NULL};
+
+const struct dfw_stream_def *dfw_stream_find(const char *name)
+{
+    for (size_t i = 0; dfw_streams[i] != NULL; i++) {
+        if (strcmp(dfw_streams[i]->name, name) == 0) {
+            return dfw_streams[i];
+        }
+    }
+    return NULL;
+}
+
+const char *dfw_stream_resource(const struct dfw_stream_def *def, const struct dfw_cloud *cloud)
+{
+    switch (def->host) {
+    case DFW_HOST_DEFENDER:
+        return cloud->defender_resource;
+    case DFW_HOST_MDE:
+        return cloud->mde_resource;
+    case DFW_HOST_GRAPH:
+        return cloud->graph_resource;
+    }
+    return NULL;
+}
+
+char *dfw_stream_url(
+    const struct dfw_stream_def *def, const char *base_url, int64_t from_ms, int64_t to_ms, int top)
+{
+    char from[DFW_TIME_LEN], to[DFW_TIME_LEN], filter[256];
+    dfw_time_format(from_ms, from, sizeof(from));
+    dfw_time_format(to_ms, to, sizeof(to));
+    snprintf(filter, sizeof(filter), "%s ge %s and %s lt %s", def->updated_field, from,
+             def->updated_field, to);
+    char *enc = curl_easy_escape(NULL, filter, 0);
+    if (enc == NULL) {
+        return NULL;
+    }
+    size_t n = strlen(base_url) + strlen(def->path) + strlen(enc) + 96;
+    char *url = malloc(n);
+    if (url != NULL) {
+        snprintf(url, n, "%s%s?$filter=%s&$top=%d%s%s", base_url, def->path, enc, top,
+                 def->expand ? "&$expand=" : "", def->expand ? def->expand : "");
+    }
+    curl_free(enc);
+    return url;
+}
+
+/* "https://host[:port]" prefix length of a URL, or 0. */
+static size_t origin_len(const char *url)
+{
+    if (strncmp(url, "https://", 8) != 0) {
+        return 0;
+    }
+    const char *slash = strchr(url + 8, '/');
+    return slash ? (size_t)(slash - url) : strlen(url);
+}
+
+dfw_err dfw_stream_parse_page(const char *body,
+                              size_t len,
+                              const char *base_url,
+                              struct dfw_page *page,
+                              char *errbuf,
+                              size_t errlen)
+{
+    memset(page, 0, sizeof(*page));
+    struct json_tokener *tok = json_tokener_new();
+    if (tok == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return DFW_ERR_NOMEM;
+    }
+    struct json_object *root = json_tokener_parse_ex(tok, body, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t used = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (root == NULL || jerr != json_tokener_success) {
+        snprintf(errbuf, errlen, "malformed JSON after %zu of %zu bytes: %s", used, len,
+                 jerr == json_tokener_continue ? "truncated" : json_tokener_error_desc(jerr));
+        json_object_put(root);
+        return DFW_ERR_INVALID;
+    }
+    struct json_object *value;
+    if (!json_object_object_get_ex(root, "value", &value) ||
+        !json_object_is_type(value, json_type_array)) {
+        snprintf(errbuf, errlen, "response has no \"value\" array");
+        json_object_put(root);
+        return DFW_ERR_INVALID;
+    }
+    struct json_object *next;
+    const char *next_link = NULL;
+    if (json_object_object_get_ex(root, "@odata.nextLink", &next) &&
+        json_object_is_type(next, json_type_string)) {
+        next_link = json_object_get_string(next);
+        size_t o = origin_len(base_url);
+        /* never send the bearer token to another host */
+        if (o == 0 || strncmp(next_link, base_url, o) != 0 ||
+            (next_link[o] != '/' && next_link[o] != '\0')) {
+            snprintf(errbuf, errlen, "@odata.nextLink points to another host; refusing it");
+            json_object_put(root);
+            return DFW_ERR_INVALID;
+        }
+    }
+    page->root = root;
+    page->value = value;
+    page->next_link = next_link;
+    return DFW_OK;
+}
+
+dfw_err dfw_stream_record_key(const struct dfw_stream_def *def,
+                              struct json_object *rec,
+                              char *idbuf,
+                              size_t idlen,
+                              const char **updated,
+                              int64_t *updated_ms,
+                              int64_t *created_ms)
+{
+    struct json_object *v;
+    if (!json_object_is_type(rec, json_type_object) ||
+        !json_object_object_get_ex(rec, def->id_field, &v)) {
+        return DFW_ERR_INVALID;
+    }
+    if (json_object_is_type(v, json_type_int)) {
+        snprintf(idbuf, idlen, "%" PRId64, json_object_get_int64(v));
+    }
+    else if (json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0 &&
+             (size_t)json_object_get_string_len(v) < idlen) {
+        snprintf(idbuf, idlen, "%s", json_object_get_string(v));
+    }
+    else {
+        return DFW_ERR_INVALID;
+    }
+    if (!json_object_object_get_ex(rec, def->updated_field, &v) ||
+        !json_object_is_type(v, json_type_string) ||
+        dfw_time_parse(json_object_get_string(v), updated_ms) != DFW_OK) {
+        return DFW_ERR_INVALID;
+    }
+    *updated = json_object_get_string(v);
+    *created_ms = *updated_ms;
+    if (json_object_object_get_ex(rec, def->created_field, &v) &&
+        json_object_is_type(v, json_type_string)) {
+        int64_t c;
+        if (dfw_time_parse(json_object_get_string(v), &c) == DFW_OK) {
+            *created_ms = c;
+        }
+    }
+    return DFW_OK;
+}
