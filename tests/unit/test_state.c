@@ -1,0 +1,131 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dfw/state.h"
+
+static char dir[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/dfw-test-state-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void save_load_round_trip(void **state)
+{
+    (void)state;
+    char err[512];
+    struct dfw_state *st = dfw_state_open(dir, 1, err, sizeof(err));
+    assert_non_null(st);
+    struct dfw_cursor c, d;
+    dfw_cursor_init(&c, 1000);
+    dfw_cursor_init(&d, 0);
+    assert_int_equal(dfw_state_load(st, "contoso", "mde-alerts", &d, err, sizeof(err)),
+                     DFW_ERR_NOTFOUND);
+    c.delivered = 5;
+    assert_int_equal(dfw_state_save(st, "contoso", "mde-alerts", &c, err, sizeof(err)), DFW_OK);
+    assert_int_equal(dfw_state_load(st, "contoso", "mde-alerts", &d, err, sizeof(err)), DFW_OK);
+    assert_int_equal(d.high_water_ms, 1000);
+    assert_int_equal(d.delivered, 5);
+    /* file is private and no temp file is left behind */
+    char path[512];
+    struct stat sb;
+    snprintf(path, sizeof(path), "%s/checkpoints/contoso/mde-alerts.json", dir);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 077, 0);
+    snprintf(path, sizeof(path), "%s/checkpoints/contoso/mde-alerts.json.tmp", dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    dfw_cursor_clear(&c);
+    dfw_cursor_clear(&d);
+    dfw_state_close(st);
+}
+
+static void second_instance_is_locked_out(void **state)
+{
+    (void)state;
+    char err[512];
+    struct dfw_state *a = dfw_state_open(dir, 1, err, sizeof(err));
+    assert_non_null(a);
+    struct dfw_state *b = dfw_state_open(dir, 1, err, sizeof(err));
+    assert_null(b);
+    assert_non_null(strstr(err, "locked by another"));
+    /* read-only access (state show) needs no lock */
+    struct dfw_state *ro = dfw_state_open(dir, 0, err, sizeof(err));
+    assert_non_null(ro);
+    dfw_state_close(ro);
+    dfw_state_close(a);
+    b = dfw_state_open(dir, 1, err, sizeof(err));
+    assert_non_null(b);
+    dfw_state_close(b);
+}
+
+static void corrupt_checkpoint_is_an_error(void **state)
+{
+    (void)state;
+    char err[512], path[512];
+    struct dfw_state *st = dfw_state_open(dir, 1, err, sizeof(err));
+    snprintf(path, sizeof(path), "%s/checkpoints/fabrikam", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof(path), "%s/checkpoints/fabrikam/graph-alerts.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"high_water_ms\": ", f);
+    fclose(f);
+    struct dfw_cursor c;
+    dfw_cursor_init(&c, 77);
+    assert_int_equal(dfw_state_load(st, "fabrikam", "graph-alerts", &c, err, sizeof(err)),
+                     DFW_ERR_INVALID);
+    assert_non_null(strstr(err, "graph-alerts.json"));
+    assert_int_equal(c.high_water_ms, 77);
+    dfw_cursor_clear(&c);
+    dfw_state_close(st);
+}
+
+static void reset_removes_selected(void **state)
+{
+    (void)state;
+    char err[512];
+    struct dfw_state *st = dfw_state_open(dir, 1, err, sizeof(err));
+    struct dfw_cursor c;
+    dfw_cursor_init(&c, 1);
+    dfw_state_save(st, "a", "mde-alerts", &c, err, sizeof(err));
+    dfw_state_save(st, "a", "graph-alerts", &c, err, sizeof(err));
+    dfw_state_save(st, "b", "mde-alerts", &c, err, sizeof(err));
+    size_t removed = 0;
+    assert_int_equal(dfw_state_reset(st, "a", "graph-alerts", &removed, err, sizeof(err)), DFW_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(dfw_state_reset(st, "a", NULL, &removed, err, sizeof(err)), DFW_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(dfw_state_reset(st, NULL, NULL, &removed, err, sizeof(err)), DFW_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(dfw_state_load(st, "b", "mde-alerts", &c, err, sizeof(err)), DFW_ERR_NOTFOUND);
+    dfw_cursor_clear(&c);
+    dfw_state_close(st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(save_load_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(second_instance_is_locked_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(corrupt_checkpoint_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(reset_removes_selected, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

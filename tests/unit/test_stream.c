@@ -1,0 +1,145 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dfw/cloud.h"
+#include "dfw/stream.h"
+
+static void documented_limits(void **state)
+{
+    (void)state;
+    const struct dfw_stream_def *inc = dfw_stream_find("m365d-incidents");
+    const struct dfw_stream_def *mde = dfw_stream_find("mde-alerts");
+    const struct dfw_stream_def *gr = dfw_stream_find("graph-alerts");
+    assert_non_null(inc);
+    assert_non_null(mde);
+    assert_non_null(gr);
+    assert_null(dfw_stream_find("nope"));
+    assert_int_equal(inc->page_size_max, 100);
+    assert_int_equal(inc->rate_per_min, 50);
+    assert_int_equal(mde->page_size_max, 10000);
+    assert_int_equal(mde->rate_per_min, 100);
+    assert_int_equal(gr->rate_per_min, 150);
+    assert_string_equal(mde->role, "Alert.Read.All");
+}
+
+static void url_has_filter_top_expand(void **state)
+{
+    (void)state;
+    const struct dfw_stream_def *mde = dfw_stream_find("mde-alerts");
+    char *url = dfw_stream_url(mde, "https://api.security.microsoft.com", 1574380800000LL,
+                               1574467200000LL, 500);
+    assert_non_null(url);
+    assert_string_equal(url, "https://api.security.microsoft.com/api/alerts?$filter="
+                             "lastUpdateTime%20ge%202019-11-22T00%3A00%3A00.000Z%20and%20"
+                             "lastUpdateTime%20lt%202019-11-23T00%3A00%3A00.000Z&$top=500"
+                             "&$expand=evidence");
+    free(url);
+    url = dfw_stream_url(dfw_stream_find("graph-alerts"), "https://graph.microsoft.com", 0, 1, 10);
+    assert_non_null(strstr(url, "/v1.0/security/alerts_v2?$filter=lastUpdateDateTime%20ge%20"));
+    assert_null(strstr(url, "expand"));
+    free(url);
+}
+
+static void parse_page_and_keys(void **state)
+{
+    (void)state;
+    const char *body = "{\"@odata.context\":\"x\",\"value\":[{\"incidentId\":924521,"
+                       "\"createdTime\":\"2020-09-06T12:18:03.6266667Z\","
+                       "\"lastUpdateTime\":\"2020-09-06T12:18:03.81Z\"}],"
+                       "\"@odata.nextLink\":\"https://api.security.microsoft.com/api/"
+                       "incidents?$skip=100\"}";
+    struct dfw_page p;
+    char err[256];
+    assert_int_equal(dfw_stream_parse_page(body, strlen(body), "https://api.security.microsoft.com",
+                                           &p, err, sizeof(err)),
+                     DFW_OK);
+    assert_string_equal(p.next_link, "https://api.security.microsoft.com/api/incidents?$skip=100");
+    assert_int_equal(json_object_array_length(p.value), 1);
+    char id[64];
+    const char *updated;
+    int64_t ums, cms;
+    assert_int_equal(dfw_stream_record_key(dfw_stream_find("m365d-incidents"),
+                                           json_object_array_get_idx(p.value, 0), id, sizeof(id),
+                                           &updated, &ums, &cms),
+                     DFW_OK);
+    assert_string_equal(id, "924521");
+    assert_string_equal(updated, "2020-09-06T12:18:03.81Z");
+    assert_int_equal(ums, 1599394683810LL);
+    assert_int_equal(cms, 1599394683626LL);
+    json_object_put(p.root);
+}
+
+static void rejects_bad_pages(void **state)
+{
+    (void)state;
+    struct dfw_page p;
+    char err[256];
+    const char *base = "https://api.security.microsoft.com";
+    const char *truncated = "{\"value\":[{\"id\":\"a\",\"lastUpdateTime\":\"2020-";
+    assert_int_equal(
+        dfw_stream_parse_page(truncated, strlen(truncated), base, &p, err, sizeof(err)),
+        DFW_ERR_INVALID);
+    assert_non_null(strstr(err, "truncated"));
+    const char *novalue = "{\"error\":{\"code\":\"x\"}}";
+    assert_int_equal(dfw_stream_parse_page(novalue, strlen(novalue), base, &p, err, sizeof(err)),
+                     DFW_ERR_INVALID);
+    /* a next link to another host would leak the bearer token */
+    const char *evil = "{\"value\":[],\"@odata.nextLink\":\"https://api.security.microsoft.com."
+                       "evil.example/api/alerts\"}";
+    assert_int_equal(dfw_stream_parse_page(evil, strlen(evil), base, &p, err, sizeof(err)),
+                     DFW_ERR_INVALID);
+    const char *plain =
+        "{\"value\":[],\"@odata.nextLink\":\"http://api.security.microsoft.com/x\"}";
+    assert_int_equal(dfw_stream_parse_page(plain, strlen(plain), base, &p, err, sizeof(err)),
+                     DFW_ERR_INVALID);
+}
+
+static void record_without_key_is_invalid(void **state)
+{
+    (void)state;
+    const struct dfw_stream_def *mde = dfw_stream_find("mde-alerts");
+    const char *recs[] = {"{\"lastUpdateTime\":\"2020-09-06T12:18:03Z\"}", "{\"id\":\"a\"}",
+                          "{\"id\":\"a\",\"lastUpdateTime\":null}",
+                          "{\"id\":12.5,\"lastUpdateTime\":\"2020-09-06T12:18:03Z\"}", "[1,2]"};
+    for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+        struct json_object *o = json_tokener_parse(recs[i]);
+        char id[64];
+        const char *u;
+        int64_t a, b;
+        assert_int_equal(dfw_stream_record_key(mde, o, id, sizeof(id), &u, &a, &b),
+                         DFW_ERR_INVALID);
+        json_object_put(o);
+    }
+}
+
+static void resources_per_cloud(void **state)
+{
+    (void)state;
+    const struct dfw_cloud *g = dfw_cloud_find("global");
+    assert_non_null(g);
+    assert_string_equal(dfw_stream_resource(dfw_stream_find("m365d-incidents"), g),
+                        "https://api.security.microsoft.com");
+    assert_string_equal(dfw_stream_resource(dfw_stream_find("mde-alerts"), g),
+                        "https://api.securitycenter.microsoft.com");
+    assert_string_equal(dfw_stream_resource(dfw_stream_find("graph-alerts"), g),
+                        "https://graph.microsoft.com");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(documented_limits),
+        cmocka_unit_test(url_has_filter_top_expand),
+        cmocka_unit_test(parse_page_and_keys),
+        cmocka_unit_test(rejects_bad_pages),
+        cmocka_unit_test(record_without_key_is_invalid),
+        cmocka_unit_test(resources_per_cloud),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
