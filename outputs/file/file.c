@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,23 +83,31 @@ static dfw_err file_format(const void *conf, const struct dfw_event *ev, struct 
 {
     const struct file_conf *c = conf;
     size_t len;
-    const char *json = dfw_event_json(ev, &len);
-    dfw_err err = DFW_OK;
+    const char *json;
+    struct json_object *env = NULL;
     if (c->envelope) {
-        /* tenant and stream names are validated config identifiers; id comes from the API */
-        err = dfw_buf_printf(
-            out, "{\"tenant\":\"%s\",\"stream\":\"%s\",\"kind\":\"%s\",\"record\":", ev->tenant,
-            ev->stream, dfw_event_kind_name(ev->kind));
+        /* json-c escapes every field: ids and names come from outside */
+        env = json_object_new_object();
+        if (env == NULL) {
+            return DFW_ERR_NOMEM;
+        }
+        json_object_object_add(env, "tenant", json_object_new_string(ev->tenant));
+        json_object_object_add(env, "tenant_id", json_object_new_string(ev->tenant_id));
+        json_object_object_add(env, "stream", json_object_new_string(ev->stream));
+        json_object_object_add(env, "kind", json_object_new_string(dfw_event_kind_name(ev->kind)));
+        json_object_object_add(env, "id", json_object_new_string(ev->id));
+        json_object_object_add(env, "record", json_object_get(ev->record));
+        json = json_object_to_json_string_length(
+            env, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     }
+    else {
+        json = dfw_event_json(ev, &len);
+    }
+    dfw_err err = json ? dfw_buf_append(out, json, len) : DFW_ERR_NOMEM;
     if (err == DFW_OK) {
-        err = dfw_buf_append(out, json, len);
+        err = dfw_buf_append(out, "\n", 1);
     }
-    if (err == DFW_OK && c->envelope) {
-        err = dfw_buf_puts(out, "}");
-    }
-    if (err == DFW_OK) {
-        err = dfw_buf_puts(out, "\n");
-    }
+    json_object_put(env);
     return err;
 }
 
