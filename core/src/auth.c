@@ -146,6 +146,16 @@ static char *sbuf_finish(struct sbuf *b)
 
 /* ---- construction ---- */
 
+/* Length of a URL without its trailing slashes, so joining with "/" never doubles one. */
+static size_t len_without_slashes(const char *url)
+{
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/') {
+        n--;
+    }
+    return n;
+}
+
 static int has_source(const struct dfw_secret_ref *ref)
 {
     return ref->file != NULL || ref->credential != NULL || ref->env != NULL;
@@ -273,10 +283,7 @@ struct dfw_auth *dfw_auth_new(const struct dfw_tenant_conf *tenant,
     a->alg = (int)tenant->assertion_alg;
     a->name = strdup(tenant->name);
     a->client_id = strdup(tenant->client_id);
-    size_t base = strlen(login_url);
-    while (base > 0 && login_url[base - 1] == '/') {
-        base--;
-    }
+    size_t base = len_without_slashes(login_url);
     const char *path = a->endpoint == DFW_TOKEN_V1 ? "oauth2/token" : "oauth2/v2.0/token";
     size_t urllen = base + strlen(tenant->tenant_id) + strlen(path) + 3;
     a->token_url = malloc(urllen);
@@ -338,12 +345,8 @@ static void put_resource(const struct dfw_auth *a, struct sbuf *b, const char *r
         sbuf_param(b, "resource", resource);
         return;
     }
-    size_t n = strlen(resource);
-    while (n > 0 && resource[n - 1] == '/') {
-        n--;
-    }
     struct sbuf scope = {0};
-    sbuf_append(&scope, resource, n);
+    sbuf_append(&scope, resource, len_without_slashes(resource));
     sbuf_puts(&scope, "/.default");
     if (scope.failed) {
         b->failed = 1;
@@ -412,12 +415,8 @@ char *dfw_auth_consent_url(const char *login_url, const char *client_id, const c
     if (login_url == NULL || client_id == NULL || tenant_id == NULL) {
         return NULL;
     }
-    size_t base = strlen(login_url);
-    while (base > 0 && login_url[base - 1] == '/') {
-        base--;
-    }
     struct sbuf b = {0};
-    sbuf_append(&b, login_url, base);
+    sbuf_append(&b, login_url, len_without_slashes(login_url));
     sbuf_puts(&b, "/");
     sbuf_escape(&b, tenant_id);
     sbuf_puts(&b, "/oauth2/authorize?prompt=consent&client_id=");

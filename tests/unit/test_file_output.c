@@ -27,7 +27,9 @@ static void on_ack(void *ctx, uint64_t seq, dfw_err result)
 static void *make(const char *path, int envelope, void **conf_out)
 {
     const struct dfw_output_plugin *p = dfw_output_find(dfw_output_registry, "file");
-    struct dfw_config_kv kvs[] = {{"path", (char *)path, "t.conf", 1},
+    static char pathbuf[256];
+    snprintf(pathbuf, sizeof(pathbuf), "%s", path);
+    struct dfw_config_kv kvs[] = {{"path", pathbuf, "t.conf", 1},
                                   {"envelope", envelope ? "yes" : "no", "t.conf", 2}};
     char err[256];
     assert_int_equal(dfw_output_conf_parse(p, kvs, 2, conf_out, err, sizeof(err)), DFW_OK);
