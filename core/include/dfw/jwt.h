@@ -39,12 +39,11 @@ char *dfw_base64url_encode(const unsigned char *data, size_t len);
  * DFW_ERR_INVALID on bad characters. */
 dfw_err dfw_base64url_decode(const char *in, size_t inlen, unsigned char **out, size_t *outlen);
 
-enum dfw_assertion_alg;
-
 /* Build a signed private_key_jwt client assertion (RFC 7523; Microsoft "certificate credentials"):
  * header {alg, typ:"JWT", x5t#S256 (and x5t for RS256)} from cert_pem's DER, claims aud=token_url,
  * iss=sub=client_id, jti=random UUID, nbf=iat=now_s, exp=now_s+600; signed with key_pem (PS256 =
- * RSA-PSS SHA-256, RS256 = PKCS#1 v1.5 SHA-256) using OpenSSL. Returns DFW_OK and a malloc'd
+ * RSA-PSS SHA-256, RS256 = PKCS#1 v1.5 SHA-256; alg is an enum dfw_assertion_alg value from
+ * config.h) using OpenSSL. Returns DFW_OK and a malloc'd
  * assertion in *out, or DFW_ERR_INVALID (unreadable PEM, key/cert mismatch) with errbuf set. */
 dfw_err dfw_client_assertion(const char *client_id,
                              const char *token_url,
