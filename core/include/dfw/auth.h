@@ -65,7 +65,8 @@ dfw_err dfw_auth_handle_response(struct dfw_auth *auth,
 /* The cached token for resource when it is valid for at least DFW_AUTH_SKEW_MS more, else NULL.
  * A token issued for less than 2 * DFW_AUTH_SKEW_MS uses a quarter of its lifetime as the skew
  * (a 60 s token is used for 45 s). */
-const struct dfw_token *dfw_auth_token(const struct dfw_auth *auth, const char *resource, int64_t now_ms);
+const struct dfw_token *
+dfw_auth_token(const struct dfw_auth *auth, const char *resource, int64_t now_ms);
 
 /* Forget the cached token for resource (after a 401 from the API). */
 void dfw_auth_invalidate(struct dfw_auth *auth, const char *resource);

@@ -15,8 +15,8 @@ struct dfw_config_kv {
 };
 
 enum dfw_auth_method {
-    DFW_AUTH_SECRET = 0,      /* client credentials with a client secret */
-    DFW_AUTH_CERTIFICATE = 1, /* client credentials with a private_key_jwt client assertion */
+    DFW_AUTH_SECRET = 0,       /* client credentials with a client secret */
+    DFW_AUTH_CERTIFICATE = 1,  /* client credentials with a private_key_jwt client assertion */
     DFW_AUTH_REFRESH_TOKEN = 2 /* MSSP delegated: refresh token from the authorization-code flow */
 };
 
@@ -29,30 +29,32 @@ enum dfw_assertion_alg { DFW_ALG_PS256 = 0, DFW_ALG_RS256 = 1 };
 
 /* Where a secret is read from; exactly one of the three is set. See dfw/secret.h. */
 struct dfw_secret_ref {
-    char *file;       /* *_file: path, must not be group/world-readable */
-    char *credential; /* *_credential: name inside $CREDENTIALS_DIRECTORY (systemd LoadCredential=) */
-    char *env;        /* *_env: environment variable name */
+    char *file; /* *_file: path, must not be group/world-readable */
+    char *
+        credential; /* *_credential: name inside $CREDENTIALS_DIRECTORY (systemd LoadCredential=) */
+    char *env;      /* *_env: environment variable name */
 };
 
 /* [tenant NAME] */
 struct dfw_tenant_conf {
-    char *name;      /* section name: used in logs, state file names, events */
-    char *tenant_id; /* tenant_id: directory GUID or domain (required) */
-    char *client_id; /* client_id: application id GUID (required) */
-    enum dfw_auth_method auth;            /* auth = secret|certificate|refresh_token (default secret) */
+    char *name;                /* section name: used in logs, state file names, events */
+    char *tenant_id;           /* tenant_id: directory GUID or domain (required) */
+    char *client_id;           /* client_id: application id GUID (required) */
+    enum dfw_auth_method auth; /* auth = secret|certificate|refresh_token (default secret) */
     enum dfw_token_endpoint token_endpoint; /* token_endpoint = v2|v1 (default v2) */
-    struct dfw_secret_ref client_secret;  /* client_secret_file|_credential|_env (auth=secret) */
-    char *certificate_file;               /* PEM certificate (auth=certificate) */
-    struct dfw_secret_ref private_key;    /* private_key_file|_credential|_env, PEM (auth=certificate) */
+    struct dfw_secret_ref client_secret;    /* client_secret_file|_credential|_env (auth=secret) */
+    char *certificate_file;                 /* PEM certificate (auth=certificate) */
+    struct dfw_secret_ref
+        private_key; /* private_key_file|_credential|_env, PEM (auth=certificate) */
     enum dfw_assertion_alg assertion_alg; /* assertion_alg = PS256|RS256 (default PS256) */
-    char *refresh_token_file;             /* auth=refresh_token: rotated token, rewritten atomically */
-    char *cloud;        /* cloud = global|gcc|gcc-high|dod (default global) */
+    char *refresh_token_file; /* auth=refresh_token: rotated token, rewritten atomically */
+    char *cloud;              /* cloud = global|gcc|gcc-high|dod (default global) */
     char *login_url;    /* overrides the cloud's login host (e.g. the emulator); NULL = preset */
     char *defender_url; /* overrides the Defender API base URL */
     char *graph_url;    /* overrides the Microsoft Graph base URL */
     char **streams;     /* streams = m365d-incidents, mde-alerts, graph-alerts */
     size_t nstreams;
-    char *file;         /* where the section started */
+    char *file; /* where the section started */
     int line;
 };
 
@@ -69,18 +71,18 @@ struct dfw_output_conf {
 
 /* [forwarder] plus every tenant and output. Plain data; read-only after dfw_config_load. */
 struct dfw_config {
-    char *state_dir;           /* state_dir (default /var/lib/defender-forwarder) */
-    int64_t poll_interval_ms;  /* poll_interval (default 60s) */
-    int64_t overlap_ms;        /* overlap (default 5m): re-read window behind the checkpoint */
+    char *state_dir;             /* state_dir (default /var/lib/defender-forwarder) */
+    int64_t poll_interval_ms;    /* poll_interval (default 60s) */
+    int64_t overlap_ms;          /* overlap (default 5m): re-read window behind the checkpoint */
     int64_t initial_lookback_ms; /* initial_lookback (default 1d): start of a new checkpoint */
-    int64_t http_timeout_ms;   /* http_timeout (default 60s) */
-    int64_t connect_timeout_ms; /* connect_timeout (default 10s) */
-    int max_retries;           /* max_retries (default 6): per request before the tenant fails */
-    int page_size;             /* page_size (default 0: per-stream documented default) */
-    int max_connections;       /* max_connections (default 64): concurrent HTTP transfers */
-    char *ca_file;             /* ca_file: extra CA bundle for the APIs; NULL = system store */
-    char *log_level;           /* log_level (default info) */
-    char *metrics_file;        /* metrics_file: Prometheus text written after each cycle; NULL */
+    int64_t http_timeout_ms;     /* http_timeout (default 60s) */
+    int64_t connect_timeout_ms;  /* connect_timeout (default 10s) */
+    int max_retries;             /* max_retries (default 6): per request before the tenant fails */
+    int page_size;               /* page_size (default 0: per-stream documented default) */
+    int max_connections;         /* max_connections (default 64): concurrent HTTP transfers */
+    char *ca_file;               /* ca_file: extra CA bundle for the APIs; NULL = system store */
+    char *log_level;             /* log_level (default info) */
+    char *metrics_file;          /* metrics_file: Prometheus text written after each cycle; NULL */
     struct dfw_tenant_conf *tenants;
     size_t ntenants;
     struct dfw_output_conf *outputs;

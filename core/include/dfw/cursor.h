@@ -50,9 +50,9 @@ void dfw_cursor_restart_sweep(struct dfw_cursor *c);
 /* Number of remembered pairs. */
 size_t dfw_cursor_seen_count(const struct dfw_cursor *c);
 
-/* To and from JSON (the checkpoint file format, see defender-forwarder(1) FILES). to_json returns a new object
- * (caller puts it); from_json fills an initialised-or-zeroed cursor, DFW_ERR_INVALID when the
- * object is not a checkpoint. */
+/* To and from JSON (the checkpoint file format, see defender-forwarder(1) FILES). to_json returns a
+ * new object (caller puts it); from_json fills an initialised-or-zeroed cursor, DFW_ERR_INVALID
+ * when the object is not a checkpoint. */
 struct json_object *dfw_cursor_to_json(const struct dfw_cursor *c);
 dfw_err dfw_cursor_from_json(struct dfw_cursor *c, struct json_object *obj);
 

@@ -9,14 +9,14 @@
 
 /* Claims of an Entra ID access token that the forwarder uses. Strings are owned (malloc'd). */
 struct dfw_claims {
-    char *tid;     /* tenant id */
-    char *aud;     /* audience (resource) */
+    char *tid; /* tenant id */
+    char *aud; /* audience (resource) */
     char *iss;
-    char *appid;   /* appid (v1) or azp (v2) */
-    char *ver;     /* "1.0" or "2.0" */
-    char **roles;  /* application permissions, e.g. "Alert.Read.All" */
+    char *appid;  /* appid (v1) or azp (v2) */
+    char *ver;    /* "1.0" or "2.0" */
+    char **roles; /* application permissions, e.g. "Alert.Read.All" */
     size_t nroles;
-    int64_t exp;   /* seconds since epoch; 0 when absent */
+    int64_t exp; /* seconds since epoch; 0 when absent */
     int64_t nbf;
     int64_t iat;
 };

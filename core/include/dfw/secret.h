@@ -12,11 +12,8 @@
  * string the caller frees with dfw_secret_free; *len (may be NULL) gets its length. Errors name
  * the file or variable, never the content: DFW_ERR_NOTFOUND (missing/empty), DFW_ERR_PERM,
  * DFW_ERR_IO, DFW_ERR_CONFIG (no source set). Thread-safe. */
-dfw_err dfw_secret_read(const struct dfw_secret_ref *ref,
-                        char **out,
-                        size_t *len,
-                        char *errbuf,
-                        size_t errlen);
+dfw_err dfw_secret_read(
+    const struct dfw_secret_ref *ref, char **out, size_t *len, char *errbuf, size_t errlen);
 
 /* Check that a path is a regular file with no group/other permission bits. DFW_OK, DFW_ERR_PERM,
  * DFW_ERR_NOTFOUND. */
