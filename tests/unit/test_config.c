@@ -379,6 +379,29 @@ static void test_syntax_tolerance(void **state)
     dfw_config_free(cfg);
 }
 
+/* The shipped example must stay loadable: one tenant per auth method, a syslog and a file output.
+ */
+static void test_packaged_example(void **state)
+{
+    (void)state;
+    char err[1024] = "";
+    struct dfw_config *cfg = dfw_config_load(
+        DFW_TEST_DATA "/../../../packaging/examples/defender-forwarder.conf", err, sizeof(err));
+    if (cfg == NULL) {
+        fail_msg("example does not load: %s", err);
+    }
+    assert_int_equal(cfg->ntenants, 3);
+    assert_int_equal(cfg->tenants[0].auth, DFW_AUTH_SECRET);
+    assert_int_equal(cfg->tenants[1].auth, DFW_AUTH_CERTIFICATE);
+    assert_int_equal(cfg->tenants[2].auth, DFW_AUTH_REFRESH_TOKEN);
+    assert_string_equal(cfg->tenants[2].cloud, "gcc-high");
+    assert_int_equal(cfg->noutputs, 2);
+    assert_string_equal(cfg->outputs[0].type, "syslog");
+    assert_int_equal(cfg->outputs[0].nkvs, 6);
+    assert_string_equal(cfg->outputs[1].type, "file");
+    dfw_config_free(cfg);
+}
+
 /* ---- errors: [forwarder] and syntax ---- */
 
 static void test_errors_forwarder(void **state)
@@ -710,6 +733,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_config_with_includes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_syntax_tolerance, setup, teardown),
+        cmocka_unit_test(test_packaged_example),
         cmocka_unit_test_setup_teardown(test_errors_forwarder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_sections_and_syntax, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_tenant_keys, setup, teardown),
