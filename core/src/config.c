@@ -549,7 +549,10 @@ static int tenant_key(struct frame *f, const char *key, const char *v)
                         "%stenant_id: '%s' is neither a directory GUID nor a domain such as "
                         "contoso.onmicrosoft.com%s",
                         label, v,
-                        strchr(v, '.') ? "" : " (common/organizations do not name a tenant)");
+                        (strcasecmp(v, "common") == 0 || strcasecmp(v, "organizations") == 0 ||
+                         strcasecmp(v, "consumers") == 0)
+                            ? " (common, organizations and consumers do not name a tenant)"
+                            : "");
         }
         return set_str(f, &t->tenant_id, v);
     case TK_CLIENT_ID:
@@ -974,6 +977,21 @@ static int has_magic(const char *s)
     return strpbrk(s, "*?[") != NULL;
 }
 
+/* The directory glob(3) could not read (and why); glob's error callback takes no user pointer. */
+static _Thread_local int glob_errno;
+static _Thread_local char glob_errpath[256];
+
+/* A directory that does not exist matches nothing, like an empty one; anything else stops. */
+static int glob_error(const char *epath, int eerrno)
+{
+    if (eerrno == ENOENT || eerrno == ENOTDIR) {
+        return 0;
+    }
+    glob_errno = eerrno;
+    snprintf(glob_errpath, sizeof(glob_errpath), "%s", epath);
+    return 1;
+}
+
 /* "include = GLOB": matches in sorted order, relative to the including file's directory. */
 static int do_include(struct frame *f, const char *value)
 {
@@ -1004,7 +1022,9 @@ static int do_include(struct frame *f, const char *value)
     }
     glob_t g;
     memset(&g, 0, sizeof(g));
-    int r = glob(pattern, GLOB_ERR, NULL, &g);
+    glob_errno = 0;
+    glob_errpath[0] = '\0';
+    int r = glob(pattern, 0, glob_error, &g);
     free(pattern);
     int ok = 1;
     if (r == GLOB_NOMATCH) {
@@ -1016,7 +1036,8 @@ static int do_include(struct frame *f, const char *value)
         ok = nomem(f);
     }
     else if (r != 0) {
-        ok = fail(f, "include: %s: cannot read the directory", value);
+        ok = fail(f, "include: %s: cannot read %s: %s", value, glob_errpath,
+                  strerror(glob_errno ? glob_errno : EIO));
     }
     else {
         for (size_t i = 0; i < g.gl_pathc && ok; i++) {

@@ -473,7 +473,10 @@ static void test_errors_tenant_keys(void **state)
     expect_error(fx, "[tenant t]\ntenant_id =\n", 2, "[tenant t] tenant_id: empty value");
     expect_error(fx, "[tenant t]\nclient_id = my-app\n", 2,
                  "client_id: 'my-app' is not an application (client) id GUID");
-    expect_error(fx, "[tenant t]\ntenant_id = common\n", 2, "common/organizations");
+    expect_error(fx, "[tenant t]\ntenant_id = common\n", 2,
+                 "'common' is neither a directory GUID nor a domain such as "
+                 "contoso.onmicrosoft.com (common, organizations and consumers do not name a "
+                 "tenant)");
     expect_error(fx, "[tenant t]\ntenant_id = bad_domain.com\n", 2, "tenant_id: 'bad_domain.com'");
     expect_error(fx, "[tenant t]\nauth = password\n", 2,
                  "auth: 'password' is not one of secret, certificate, refresh_token");
@@ -616,7 +619,8 @@ static void test_include_errors(void **state)
     expect_error_in(fx, "main.conf", "b.conf", 2, "include cycle");
 }
 
-/* Matches are read in sorted order whatever the directory order is. */
+/* Matches are read in sorted order whatever the directory order is; a missing directory is
+ * an empty match. */
 static void test_include_sorted(void **state)
 {
     struct fixture *fx = *state;
@@ -629,7 +633,9 @@ static void test_include_sorted(void **state)
         put(fx, rel, text);
     }
     put(fx, "tenants.d/README", "not a config file: *.conf does not match it\n");
-    put(fx, "main.conf", "[forwarder]\ninclude = tenants.d/*.conf\n" OUTPUT_OK);
+    /* A directory that does not exist matches nothing, like an empty one. */
+    put(fx, "main.conf",
+        "[forwarder]\ninclude = tenants.d/*.conf\ninclude = absent.d/*.conf\n" OUTPUT_OK);
     struct dfw_config *cfg = load(fx, "main.conf");
     if (cfg == NULL) {
         fail_msg("load failed: %s", fx->err);
