@@ -1,0 +1,284 @@
+"""Fault injection, rate limiting and counters of the emulator."""
+
+import math
+import threading
+import time
+
+FAULT_KEYS = ("status_5xx", "slow_ms", "truncate", "truncate_mode",
+              "token_lifetime", "rate_scale", "fail_token", "v1_numeric")
+
+
+class FaultSet:
+    """Faults of one scope (all tenants, or one tenant)."""
+
+    def __init__(self):
+        self.status_5xx = 0  # remaining injected 5xx responses
+        self.status_code = 500
+        self.status_endpoint = "api"  # api | token | any
+        self.retry_after = None
+        self.slow_ms = 0
+        self.truncate = 0  # remaining truncated API responses
+        self.truncate_mode = "json"  # json | connection
+        self.token_lifetime = None
+        self.rate_scale = None
+        self.fail_token = None  # AADSTS code (int)
+        self.fail_token_count = None  # None = until reset
+        self.v1_numeric = None
+
+    def describe(self):
+        """Active settings as a dict (for GET /_emulator/faults)."""
+        return {k: v for k, v in vars(self).items()
+                if v not in (None, 0, "json", "api", 500)}
+
+
+def _code(value):
+    text = str(value).upper()
+    if text.startswith("AADSTS"):
+        text = text[6:]
+    return int(text)
+
+
+class Faults:
+    """Global faults plus per-tenant overrides."""
+
+    def __init__(self, rate_scale=1.0):
+        self.lock = threading.Lock()
+        self.base_rate_scale = rate_scale
+        self.reset()
+
+    def reset(self):
+        """Remove every fault (POST /_emulator/reset-faults)."""
+        with self.lock:
+            self.glob = FaultSet()
+            self.per_tenant = {}
+
+    def configure(self, body, known_tenants):
+        """Apply a POST /_emulator/faults body; raise ValueError."""
+        unknown = set(body) - set(FAULT_KEYS) - {"tenant"}
+        if unknown:
+            raise ValueError("unknown fault keys: %s" % sorted(unknown))
+        with self.lock:
+            target = self._scope(body.get("tenant"), known_tenants)
+            if "status_5xx" in body:
+                spec = body["status_5xx"]
+                if isinstance(spec, int):
+                    spec = {"count": spec}
+                target.status_5xx = int(spec.get("count", 1))
+                target.status_code = int(spec.get("status", 500))
+                if not 500 <= target.status_code <= 599:
+                    raise ValueError("status_5xx.status must be 5xx")
+                target.status_endpoint = spec.get("endpoint", "api")
+                if target.status_endpoint not in ("api", "token", "any"):
+                    raise ValueError("status_5xx.endpoint: api|token|any")
+                target.retry_after = spec.get("retry_after")
+            if "slow_ms" in body:
+                target.slow_ms = max(0, int(body["slow_ms"]))
+            if "truncate" in body:
+                target.truncate = max(0, int(body["truncate"]))
+            if "truncate_mode" in body:
+                if body["truncate_mode"] not in ("json", "connection"):
+                    raise ValueError("truncate_mode: json|connection")
+                target.truncate_mode = body["truncate_mode"]
+            if "token_lifetime" in body:
+                value = body["token_lifetime"]
+                target.token_lifetime = None if value is None else \
+                    max(1, int(value))
+            if "rate_scale" in body:
+                value = body["rate_scale"]
+                target.rate_scale = None if value is None else float(value)
+            if "v1_numeric" in body:
+                target.v1_numeric = bool(body["v1_numeric"])
+            if "fail_token" in body:
+                spec = body["fail_token"]
+                if spec is None:
+                    target.fail_token = None
+                else:
+                    if isinstance(spec, (str, int)):
+                        spec = {"error": spec}
+                    scope = self._scope(spec.get("tenant"), known_tenants) \
+                        if spec.get("tenant") else target
+                    scope.fail_token = _code(spec["error"])
+                    count = spec.get("count")
+                    scope.fail_token_count = None if count is None \
+                        else int(count)
+            return self.describe()
+
+    def _scope(self, tenant, known_tenants):
+        if tenant is None:
+            return self.glob
+        if tenant not in known_tenants:
+            raise KeyError(tenant)
+        return self.per_tenant.setdefault(tenant, FaultSet())
+
+    def _sets(self, tenant):
+        own = self.per_tenant.get(tenant) if tenant else None
+        return (own, self.glob) if own else (self.glob,)
+
+    def describe(self):
+        """All active faults."""
+        out = {"global": self.glob.describe()}
+        for name, fs in self.per_tenant.items():
+            out[name] = fs.describe()
+        return out
+
+    # -- queries used while serving -----------------------------------
+    def take_5xx(self, tenant, endpoint):
+        """(status, retry_after) if this response must be a 5xx."""
+        with self.lock:
+            for fs in self._sets(tenant):
+                if fs.status_5xx > 0 and fs.status_endpoint in (endpoint,
+                                                                "any"):
+                    fs.status_5xx -= 1
+                    return fs.status_code, fs.retry_after
+        return None
+
+    def take_truncate(self, tenant):
+        """Truncation mode if this API response must be truncated."""
+        with self.lock:
+            for fs in self._sets(tenant):
+                if fs.truncate > 0:
+                    fs.truncate -= 1
+                    return fs.truncate_mode
+        return None
+
+    def slow_ms(self, tenant):
+        with self.lock:
+            return max(fs.slow_ms for fs in self._sets(tenant))
+
+    def _first(self, tenant, attr):
+        with self.lock:
+            for fs in self._sets(tenant):
+                value = getattr(fs, attr)
+                if value is not None:
+                    return value
+        return None
+
+    def token_lifetime(self, tenant):
+        return self._first(tenant, "token_lifetime")
+
+    def v1_numeric(self, tenant):
+        return bool(self._first(tenant, "v1_numeric"))
+
+    def rate_scale(self, tenant):
+        value = self._first(tenant, "rate_scale")
+        return self.base_rate_scale if value is None else value
+
+    def take_token_failure(self, tenant):
+        """AADSTS code to force for this token request, or None."""
+        with self.lock:
+            for fs in self._sets(tenant):
+                if fs.fail_token is not None:
+                    code = fs.fail_token
+                    if fs.fail_token_count is not None:
+                        fs.fail_token_count -= 1
+                        if fs.fail_token_count <= 0:
+                            fs.fail_token = fs.fail_token_count = None
+                    return code
+        return None
+
+
+class RateLimiter:
+    """Fixed-window quotas per (tenant, API), e.g. 50/min + 1500/h.
+
+    A window starts with the first request after the previous window
+    ended; requests answered 429 do not count.
+    """
+
+    def __init__(self, enabled=True):
+        self.enabled = enabled
+        self.lock = threading.Lock()
+        self.windows = {}  # (tenant, api, seconds) -> [start, count]
+
+    def check(self, tenant, api, limits, scale):
+        """None if allowed (and counted), else (retry_after, limit, secs)."""
+        if not self.enabled:
+            return None
+        now = time.monotonic()
+        with self.lock:
+            states = []
+            for limit, seconds in limits:
+                allowed = max(1, int(round(limit * scale)))
+                key = (tenant, api, seconds)
+                state = self.windows.get(key)
+                if state is None or now >= state[0] + seconds:
+                    state = self.windows[key] = [now, 0]
+                if state[1] >= allowed:
+                    wait = max(1, math.ceil(state[0] + seconds - now))
+                    return wait, allowed, seconds
+                states.append(state)
+            for state in states:
+                state[1] += 1
+        return None
+
+    def reset(self):
+        with self.lock:
+            self.windows.clear()
+
+
+class Stats:
+    """Counters returned by GET /_emulator/stats."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.started = time.time()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.requests = {}  # endpoint -> tenant -> n
+            self.responses = {}  # status -> n
+            self.throttled = {}  # tenant -> api -> n
+            self.tokens_issued = {}  # tenant -> n
+            self.token_errors = {}  # tenant -> AADSTS -> n
+            self.injected_5xx = 0
+            self.truncated = 0
+            self.records_served = 0
+
+    @staticmethod
+    def _bump(table, *keys):
+        for key in keys[:-1]:
+            table = table.setdefault(key, {})
+        table[keys[-1]] = table.get(keys[-1], 0) + 1
+
+    def request(self, endpoint, tenant):
+        with self.lock:
+            self._bump(self.requests, endpoint, tenant or "-")
+
+    def response(self, status):
+        with self.lock:
+            self._bump(self.responses, str(status))
+
+    def throttle(self, tenant, api):
+        with self.lock:
+            self._bump(self.throttled, tenant, api)
+
+    def token_issued(self, tenant):
+        with self.lock:
+            self._bump(self.tokens_issued, tenant)
+
+    def token_error(self, tenant, code):
+        with self.lock:
+            self._bump(self.token_errors, tenant, code)
+
+    def add(self, name, n=1):
+        with self.lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def snapshot(self):
+        """Copy of every counter."""
+        with self.lock:
+            return {
+                "uptime_s": round(time.time() - self.started, 3),
+                "requests": {k: dict(v) for k, v in self.requests.items()},
+                "responses": dict(self.responses),
+                "throttled": {k: dict(v) for k, v in self.throttled.items()},
+                "throttled_total": sum(sum(v.values()) for v in
+                                       self.throttled.values()),
+                "tokens_issued": dict(self.tokens_issued),
+                "tokens_issued_total": sum(self.tokens_issued.values()),
+                "token_errors": {k: dict(v) for k, v in
+                                 self.token_errors.items()},
+                "injected_5xx": self.injected_5xx,
+                "truncated": self.truncated,
+                "records_served": self.records_served,
+            }

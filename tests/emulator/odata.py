@@ -1,0 +1,276 @@
+"""OData list semantics: $filter, $top, $skip, $expand, server-driven paging.
+
+Order: records are served ascending by (last-update time, id).  Microsoft
+does not document an order for these list APIs; this is the emulator's
+choice, made so that cursor-based clients are exercised deterministically.
+
+Paging: when more records match than fit in a page, the remaining ordered
+list of (immutable) rows is stored server side under a random token and
+``@odata.nextLink`` points to ``<same path>?$skiptoken=<token>.<offset>&
+$top=N``.  Following next links therefore walks one consistent result set,
+even while records are added or updated (as Graph's server-driven paging
+does).  Snapshots expire 10 minutes after their last use.
+"""
+
+import re
+import secrets
+import threading
+import time
+import urllib.parse
+
+from timeutil import parse_iso
+
+SNAPSHOT_TTL = 600
+_TOKEN_RE = re.compile(r"\w+'[^']*'|'[^']*'|\(|\)|[^\s()]+")
+_OPS = ("eq", "ge", "gt", "le", "lt")
+# "+00:00" in an unencoded query string arrives as " 00:00"
+_OFFSET_FIX = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)\b")
+
+
+class ODataError(Exception):
+    """A 400 answer: *code* is ``BadRequest`` or ``ODataError``."""
+
+    def __init__(self, message, code="ODataError", status=400):
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class Query:
+    """Validated query options of one list request."""
+
+    def __init__(self):
+        self.top = None
+        self.skip = 0
+        self.expand = False
+        self.count = False
+        self.skiptoken = None
+        self.lower = None  # (ticks, inclusive) on the last-update field
+        self.upper = None
+        self.created = []  # [(op, ticks)] on the created field
+
+
+def parse_params(query_string):
+    """Query string -> {name: value}; duplicate options are an error.
+
+    ``+`` means a space (form encoding), so ``lastUpdateTime+ge+...``
+    works as in Microsoft's examples.  System option names are
+    case-insensitive.
+    """
+    params = {}
+    for key, value in urllib.parse.parse_qsl(query_string,
+                                             keep_blank_values=True):
+        if key.startswith("$"):
+            key = key.lower()
+        if key in params:
+            raise ODataError("Query option '%s' was specified more than "
+                             "once." % key)
+        params[key] = value
+    return params
+
+
+def _tighter(old, new, lower):
+    if old is None:
+        return new
+    if new[0] != old[0]:
+        return new if (new[0] > old[0]) == lower else old
+    return new if not new[1] else old  # exclusive is tighter
+
+
+def _literal(text):
+    if text.startswith("'") or ("'" in text and text.endswith("'")):
+        text = text[text.index("'") + 1:-1]
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise ODataError("The filter literal '%s' is not a valid "
+                         "DateTimeOffset." % text) from None
+
+
+def parse_filter(text, q, update_field, created_field):
+    """Parse ``field op datetime [and ...]`` into *q*'s bounds."""
+    tokens = _TOKEN_RE.findall(_OFFSET_FIX.sub(r"\1+\2", text))
+    fields = {update_field.lower(): "updated",
+              created_field.lower(): "created"}
+    clauses, i = [], 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok in ("(", ")"):
+            i += 1
+            continue
+        if tok.lower() == "and" and clauses:
+            i += 1
+            continue
+        if tok.lower() in ("or", "not"):
+            raise ODataError("'%s' is not supported in $filter by the "
+                             "emulator." % tok)
+        if len(tokens) - i < 3:
+            raise ODataError("Syntax error in $filter at '%s'." % tok)
+        field, op, lit = tokens[i], tokens[i + 1].lower(), tokens[i + 2]
+        if field.lower() not in fields:
+            raise ODataError("Filtering on '%s' is not supported; supported "
+                             "properties: %s, %s." % (field, update_field,
+                                                      created_field))
+        if op not in _OPS:
+            raise ODataError("Operator '%s' is not supported in $filter."
+                             % op)
+        clauses.append((fields[field.lower()], op, _literal(lit)))
+        i += 3
+    if not clauses:
+        raise ODataError("The $filter expression is empty.")
+    for which, op, ticks in clauses:
+        if which == "created":
+            q.created.append((op, ticks))
+            continue
+        if op in ("ge", "gt", "eq"):
+            q.lower = _tighter(q.lower, (ticks, op != "gt"), True)
+        if op in ("le", "lt", "eq"):
+            q.upper = _tighter(q.upper, (ticks, op != "lt"), False)
+
+
+def _int_option(params, name, maximum=None):
+    raw = params[name]
+    if not re.fullmatch(r"\s*\d+\s*", raw):
+        raise ODataError("Invalid value '%s' for %s: a non-negative "
+                         "integer is required." % (raw, name))
+    value = int(raw)
+    if maximum is not None and value > maximum:
+        raise ODataError("The limit of '%d' for %s was exceeded. The "
+                         "requested value was '%d'." % (maximum, name,
+                                                        value),
+                         code="BadRequest")
+    return value
+
+
+def parse_query(params, api):
+    """Validate list options against the API description *api*."""
+    q = Query()
+    for name in params:
+        if name.startswith("$") and name not in (
+                "$filter", "$top", "$skip", "$expand", "$skiptoken",
+                "$count"):
+            raise ODataError("Query option '%s' is not supported by the "
+                             "emulator." % name)
+    if "$top" in params:
+        q.top = _int_option(params, "$top", api["max_top"])
+    if "$skip" in params:
+        q.skip = _int_option(params, "$skip")
+    if "$expand" in params:
+        value = params["$expand"].strip().lower()
+        if not (api["expand"] and value == "evidence"):
+            raise ODataError("$expand=%s is not supported on this entity "
+                             "set." % params["$expand"])
+        q.expand = True
+    if "$count" in params:
+        value = params["$count"].strip().lower()
+        if value not in ("true", "false"):
+            raise ODataError("$count must be true or false.")
+        q.count = value == "true"
+    if "$skiptoken" in params:
+        q.skiptoken = params["$skiptoken"]
+    if "$filter" in params and not q.skiptoken:
+        parse_filter(params["$filter"], q, api["update_field"],
+                     api["created_field"])
+    return q
+
+
+class Snapshot:
+    __slots__ = ("tenant", "stream", "rows", "expand", "total", "used")
+
+    def __init__(self, tenant, stream, rows, expand, total):
+        self.tenant = tenant
+        self.stream = stream
+        self.rows = rows
+        self.expand = expand
+        self.total = total
+        self.used = time.monotonic()
+
+
+class Snapshots:
+    """Server-side result sets behind ``$skiptoken``."""
+
+    def __init__(self, ttl=SNAPSHOT_TTL):
+        self.ttl = ttl
+        self.lock = threading.Lock()
+        self.items = {}
+
+    def _prune(self, now):
+        for key in [k for k, s in self.items.items()
+                    if s.used + self.ttl < now]:
+            del self.items[key]
+
+    def create(self, tenant, stream, rows, expand, total):
+        token = secrets.token_urlsafe(12)
+        with self.lock:
+            now = time.monotonic()
+            self._prune(now)
+            self.items[token] = Snapshot(tenant, stream, rows, expand, total)
+        return token
+
+    def get(self, value, tenant, stream):
+        """(snapshot, token, offset) for a ``$skiptoken`` value."""
+        token, _, offset = value.rpartition(".")
+        with self.lock:
+            now = time.monotonic()
+            self._prune(now)
+            snap = self.items.get(token)
+            if (snap is None or snap.tenant != tenant or snap.stream != stream
+                    or not offset.isdigit()):
+                raise ODataError("The $skiptoken is invalid or has expired.",
+                                 code="BadRequest")
+            snap.used = now
+        return snap, token, int(offset)
+
+    def __len__(self):
+        return len(self.items)
+
+
+def _created_ok(row, conds):
+    for op, ticks in conds:
+        c = row.created
+        if not ((op == "eq" and c == ticks) or (op == "ge" and c >= ticks)
+                or (op == "gt" and c > ticks) or (op == "le" and c <= ticks)
+                or (op == "lt" and c < ticks)):
+            return False
+    return True
+
+
+def list_page(store, api, params, snapshots, base_url, path):
+    """Build one list response; return (body bytes, records in page)."""
+    q = parse_query(params, api)
+    top = api["default_top"] if q.top is None else q.top
+    tenant = store.tenant.name
+    if q.skiptoken:
+        snap, token, start = snapshots.get(q.skiptoken, tenant, api["name"])
+        rows, expand, total = snap.rows, snap.expand or q.expand, snap.total
+    else:
+        rows = store.select(q.lower, q.upper)
+        if q.created:
+            rows = [r for r in rows if _created_ok(r, q.created)]
+        token, start, expand, total = None, q.skip, q.expand, len(rows)
+    page = rows[start:start + top]
+    end = start + len(page)
+    next_link = None
+    if top > 0 and end < len(rows):
+        if token is None:
+            token = snapshots.create(tenant, api["name"], rows[end:], expand,
+                                     total)
+            end = 0
+        next_link = "%s%s?$skiptoken=%s.%d&$top=%d" % (base_url, path, token,
+                                                       end, top)
+    render = store.render
+    body = b",".join(render(r, expand).encode("utf-8") for r in page)
+    context = '"@odata.context":"%s%s"' % (base_url, api["context"])
+    extras = []
+    if q.count:
+        extras.append('"@odata.count":%d' % total)
+    if api["graph"]:
+        if next_link:
+            extras.append('"@odata.nextLink":"%s"' % next_link)
+        head = "{" + ",".join([context] + extras) + ',"value":['
+        tail = "]}"
+    else:
+        head = "{" + ",".join([context] + extras) + ',"value":['
+        tail = ('],"@odata.nextLink":"%s"}' % next_link) if next_link \
+            else "]}"
+    return head.encode() + body + tail.encode(), len(page)
