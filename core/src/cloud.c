@@ -1,6 +1,8 @@
 /* Endpoint presets per Microsoft cloud. Hosts are from defender-api.md §1.10 (sources in the tags);
  * audiences from §1.9. China (21Vianet) is left out on purpose: no Defender XDR or MDE API host
- * is documented for it [S45][S33], and Graph alerts_v2 is not available there [S57]. */
+ * is documented for it. MDE's base is api.security.microsoft.com in the commercial cloud [S13] and
+ * the securitycenter host in the government clouds [S15][S16]. China is not documented [S45][S33],
+ * and Graph alerts_v2 is not available there [S57]. */
 #include "dfw/cloud.h"
 
 #include <stddef.h>
@@ -12,6 +14,7 @@ static const struct dfw_cloud clouds[] = {
      * Graph [S35]. */
     {
         .name = "global",
+        .mde_url = "https://api.security.microsoft.com",
         .login_url = "https://login.microsoftonline.com",
         .defender_url = "https://api.security.microsoft.com",
         .graph_url = "https://graph.microsoft.com",
@@ -24,6 +27,7 @@ static const struct dfw_cloud clouds[] = {
      * the API hosts (derived: the gov pages give hosts, and tokens are per cloud [S33]). */
     {
         .name = "gcc",
+        .mde_url = "https://api-gcc.securitycenter.microsoft.us",
         .login_url = "https://login.microsoftonline.com",
         .defender_url = "https://api-gcc.security.microsoft.us",
         .graph_url = "https://graph.microsoft.com",
@@ -35,6 +39,7 @@ static const struct dfw_cloud clouds[] = {
     /* GCC High: US Government login, API and Graph hosts [S15][S16][S33][S45]. */
     {
         .name = "gcc-high",
+        .mde_url = "https://api-gov.securitycenter.microsoft.us",
         .login_url = "https://login.microsoftonline.us",
         .defender_url = "https://api-gov.security.microsoft.us",
         .graph_url = "https://graph.microsoft.us",
@@ -46,6 +51,7 @@ static const struct dfw_cloud clouds[] = {
     /* DoD: the GCC High API hosts, its own Graph host and portal [S15][S16][S33]. */
     {
         .name = "dod",
+        .mde_url = "https://api-gov.securitycenter.microsoft.us",
         .login_url = "https://login.microsoftonline.us",
         .defender_url = "https://api-gov.security.microsoft.us",
         .graph_url = "https://dod-graph.microsoft.us",

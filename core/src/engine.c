@@ -46,6 +46,8 @@ static dfw_err tenant_init(struct dfw_engine *e,
     }
     t->defender_url = tc->defender_url ? tc->defender_url : t->cloud->defender_url;
     t->graph_url = tc->graph_url ? tc->graph_url : t->cloud->graph_url;
+    /* defender_url overrides both Defender hosts (a regional host or the emulator) */
+    t->mde_url = tc->defender_url ? tc->defender_url : t->cloud->mde_url;
     t->auth = dfw_auth_new(tc, tc->login_url ? tc->login_url : t->cloud->login_url, errbuf, errlen);
     return t->auth ? DFW_OK : DFW_ERR_AUTH;
 }
@@ -112,7 +114,9 @@ struct dfw_engine *dfw_engine_new(const struct dfw_config *cfg,
                 return NULL;
             }
             j->resource = dfw_stream_resource(j->def, t->cloud);
-            j->base_url = j->def->host == DFW_HOST_GRAPH ? t->graph_url : t->defender_url;
+            j->base_url = j->def->host == DFW_HOST_GRAPH ? t->graph_url
+                          : j->def->host == DFW_HOST_MDE ? t->mde_url
+                                                         : t->defender_url;
             j->slot = slot_for(t, j->resource);
             j->acks = calloc(noutputs, sizeof(*j->acks));
             e->njobs++;

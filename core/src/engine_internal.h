@@ -28,6 +28,7 @@ struct tenant_rt {
     const struct dfw_tenant_conf *conf;
     const struct dfw_cloud *cloud;
     const char *defender_url;
+    const char *mde_url;
     const char *graph_url;
     struct dfw_auth *auth;
     struct token_slot slots[MAX_RESOURCES];

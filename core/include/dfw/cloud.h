@@ -8,6 +8,7 @@ struct dfw_cloud {
     const char *name;              /* global, gcc, gcc-high, dod */
     const char *login_url;         /* Entra ID authority, e.g. https://login.microsoftonline.com */
     const char *defender_url;      /* Defender XDR API base */
+    const char *mde_url;           /* Defender for Endpoint API base (/api/alerts) */
     const char *graph_url;         /* Microsoft Graph base */
     const char *portal_url;        /* Defender portal */
     const char *defender_resource; /* audience for /api/incidents */
