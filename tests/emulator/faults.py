@@ -63,13 +63,15 @@ class Faults:
                 spec = body["status_5xx"]
                 if isinstance(spec, int):
                     spec = {"count": spec}
-                target.status_5xx = int(spec.get("count", 1))
-                target.status_code = int(spec.get("status", 500))
-                if not 500 <= target.status_code <= 599:
+                code = int(spec.get("status", 500))
+                endpoint = spec.get("endpoint", "api")
+                if not 500 <= code <= 599:
                     raise ValueError("status_5xx.status must be 5xx")
-                target.status_endpoint = spec.get("endpoint", "api")
-                if target.status_endpoint not in ("api", "token", "any"):
+                if endpoint not in ("api", "token", "any"):
                     raise ValueError("status_5xx.endpoint: api|token|any")
+                target.status_5xx = int(spec.get("count", 1))
+                target.status_code = code
+                target.status_endpoint = endpoint
                 target.retry_after = spec.get("retry_after")
             if "slow_ms" in body:
                 target.slow_ms = max(0, int(body["slow_ms"]))

@@ -97,6 +97,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "DefenderEmulator/1.0"
     sys_version = ""
     timeout = 300  # idle keep-alive connections are closed after this
+    request_id = ""
 
     # -- plumbing -----------------------------------------------------
     def log_message(self, fmt, *args):  # noqa: N802 (stdlib name)
@@ -227,7 +228,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _api_error(self, api, err, tenant_id):
         if api["graph"]:
-            rid = str(uuid.uuid4())
+            rid = self.request_id
             body = {"error": {
                 "code": GRAPH_CODES.get(err.status, "Error")
                 if err.code in (None, "429") else err.code,
@@ -239,12 +240,14 @@ class Handler(BaseHTTPRequestHandler):
             body = {"error": {
                 "code": err.code or DEFENDER_CODES.get(err.status, "Error"),
                 "message": str(err), "target": tenant_id or str(uuid.uuid4())}}
-        return err.status, json.dumps(body).encode(), err.headers
+        return err.status, json.dumps(body, separators=(",", ":")).encode(), \
+            err.headers
 
     def _api(self, stream, path, query):
         emu = self.server.emulator
         api = APIS[stream]
         tenant = None
+        self.request_id = str(uuid.uuid4())
         try:
             if self.command != "GET":
                 raise APIError(405, "Only GET is emulated on %s" % path,
@@ -327,7 +330,7 @@ class Handler(BaseHTTPRequestHandler):
         emu = self.server.emulator
         headers = dict(headers)
         headers.update({"OData-Version": "4.0",
-                        "request-id": str(uuid.uuid4())})
+                        "request-id": self.request_id})
         mode = emu.faults.take_truncate(tenant) if status == 200 else None
         if mode == "json":
             body = body[:max(1, len(body) // 2)]

@@ -354,6 +354,61 @@ class TestTokens(EmulatorTestCase):
         self.assertIn("refresh_token", body)  # offline_access was asked
         self.assertEqual(body["expires_in"], 3599)
 
+    def _redirect(self, path, **params):
+        status, resp, _ = self.request("GET", "%s?%s" % (
+            path, urllib.parse.urlencode(params)))
+        self.assertEqual(status, 302)
+        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+            resp.getheader("Location")).query))
+
+    def test_consent_flows(self):
+        t = self.t["northwind"]
+        cb = "https://localhost/cb"
+        self.control("POST", "/_emulator/consent",
+                     {"tenant": "northwind", "granted": False})
+        # v1 authorize without prompt=consent: consent_required
+        got = self._redirect("/common/oauth2/authorize", client_id=t[
+            "client_id"], response_type="code", redirect_uri=cb, state="a")
+        self.assertEqual((got["error"], got["state"]),
+                         ("consent_required", "a"))
+        # v2 admin consent grants it
+        got = self._redirect("/%s/v2.0/adminconsent" % t["tenant_id"],
+                             client_id=t["client_id"], redirect_uri=cb,
+                             state="b")
+        self.assertEqual((got["admin_consent"], got["tenant"], got["state"]),
+                         ("True", t["tenant_id"], "b"))
+        self.secret_token("northwind", MDE)
+        # prompt=consent on /common (MSSP onboarding link) also grants it
+        self.control("POST", "/_emulator/consent",
+                     {"tenant": "northwind", "granted": False})
+        got = self._redirect("/common/oauth2/authorize", client_id=t[
+            "client_id"], response_type="code", redirect_uri=cb,
+            prompt="consent", resource=M365D)
+        self.assertIn("code", got)
+        status, body, _ = self.token_request(
+            "northwind", v2=False, segment="common",
+            grant_type="authorization_code", code=got["code"],
+            client_id=t["client_id"], client_secret=t["client_secret"],
+            redirect_uri=cb)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["resource"], M365D)
+        # v1 numbers as numbers on request
+        self.control("POST", "/_emulator/faults", {"v1_numeric": True})
+        status, body, _ = self.token_request(
+            "northwind", v2=False, grant_type="client_credentials",
+            client_id=t["client_id"], client_secret=t["client_secret"],
+            resource=MDE)
+        self.assertEqual(body["expires_in"], 3599)
+        # throttling by Entra ID itself
+        self.control("POST", "/_emulator/faults", {"fail_token": {
+            "tenant": "northwind", "error": "AADSTS90055", "count": 1}})
+        status, body, resp = self.token_request(
+            "northwind", grant_type="client_credentials",
+            client_id=t["client_id"], client_secret=t["client_secret"],
+            scope=MDE + "/.default")
+        self.assertAad(status, body, 429, "temporarily_unavailable", 90055)
+        self.assertTrue(resp.getheader("Retry-After").isdigit())
+
 
 class TestDeterminism(unittest.TestCase):
     def test_same_seed_same_data_and_cert_reuse(self):

@@ -290,6 +290,24 @@ class TestApis(EmulatorTestCase):
             "tenant": "contoso", "stream": "graph-alerts", "ids": ["nope"]})
         self.assertEqual(status, 404)
 
+    def test_late_records(self):
+        summary = self.records("fabrikam", "graph-alerts")
+        high = max(norm(r["lastUpdate"]) for r in summary)
+        status, body = self.control("POST", "/_emulator/records", {
+            "tenant": "fabrikam", "stream": "graph-alerts", "count": 1,
+            "age_s": 3 * 86400})
+        late = body["records"][0]
+        self.assertLess(norm(late["lastUpdate"]), high)
+        status, body = self.control("POST", "/_emulator/update", {
+            "tenant": "fabrikam", "stream": "graph-alerts",
+            "ids": [summary[-1]["id"]], "at": "2030-01-01T00:00:00.5Z"})
+        self.assertTrue(body["records"][0]["lastUpdate"].startswith(
+            "2030-01-01T00:00:00"))
+        status, body = self.control("POST", "/_emulator/records", {
+            "tenant": "fabrikam", "stream": "graph-alerts", "count": 1,
+            "at": "not a time"})
+        self.assertEqual(status, 400)
+
     def test_compression(self):
         status, resp, raw = self.api("contoso", MDE, "/api/alerts?$top=3",
                                      headers={"Accept-Encoding": "gzip"})
