@@ -2,8 +2,8 @@
  * platform "certificate credentials", defender-api.md §1.3). */
 #include "dfw/config.h" /* before jwt.h: defines enum dfw_assertion_alg */
 #include "dfw/jwt.h"
+#include "auth_internal.h" /* dfw__set_err */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,20 +20,6 @@
 
 /* Lifetime of an assertion; Microsoft asks for 5 to 10 minutes. */
 #define ASSERTION_LIFETIME_S 600
-
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    if (errbuf == NULL || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* A passphrase callback that refuses: an encrypted key must fail, never prompt on a terminal. */
 static int no_passphrase(char *buf, int size, int rwflag, void *u)
@@ -208,12 +194,12 @@ dfw_err dfw_client_assertion(const char *client_id,
 {
     *out = NULL;
     if (client_id == NULL || token_url == NULL || cert_pem == NULL || key_pem == NULL) {
-        set_err(errbuf, errlen,
-                "client assertion: missing client id, token URL, certificate or key");
+        dfw__set_err(errbuf, errlen,
+                     "client assertion: missing client id, token URL, certificate or key");
         return DFW_ERR_INVALID;
     }
     if (alg != DFW_ALG_PS256 && alg != DFW_ALG_RS256) {
-        set_err(errbuf, errlen, "client assertion: unknown algorithm %d", alg);
+        dfw__set_err(errbuf, errlen, "client assertion: unknown algorithm %d", alg);
         return DFW_ERR_INVALID;
     }
     X509 *cert = read_cert(cert_pem);
@@ -224,46 +210,46 @@ dfw_err dfw_client_assertion(const char *client_id,
     char *input = NULL;
     dfw_err rc = DFW_ERR_INVALID;
     if (cert == NULL) {
-        set_err(errbuf, errlen, "certificate is not a PEM X.509 certificate");
+        dfw__set_err(errbuf, errlen, "certificate is not a PEM X.509 certificate");
         goto out;
     }
     key = read_key(key_pem);
     if (key == NULL) {
-        set_err(errbuf, errlen, "private key is not an unencrypted PEM private key");
+        dfw__set_err(errbuf, errlen, "private key is not an unencrypted PEM private key");
         goto out;
     }
     if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
-        set_err(errbuf, errlen, "private key is not an RSA key (PS256 and RS256 need RSA)");
+        dfw__set_err(errbuf, errlen, "private key is not an RSA key (PS256 and RS256 need RSA)");
         goto out;
     }
     if (X509_check_private_key(cert, key) != 1) {
-        set_err(errbuf, errlen, "private key does not match the certificate");
+        dfw__set_err(errbuf, errlen, "private key does not match the certificate");
         goto out;
     }
     rc = DFW_ERR_NOMEM;
     header = header_segment(cert, alg);
     claims = claims_segment(client_id, token_url, now_s);
     if (header == NULL || claims == NULL) {
-        set_err(errbuf, errlen, "client assertion: cannot build the JWT header and claims");
+        dfw__set_err(errbuf, errlen, "client assertion: cannot build the JWT header and claims");
         goto out;
     }
     size_t inlen = strlen(header) + 1 + strlen(claims);
     input = malloc(inlen + 1);
     if (input == NULL) {
-        set_err(errbuf, errlen, "out of memory");
+        dfw__set_err(errbuf, errlen, "out of memory");
         goto out;
     }
     snprintf(input, inlen + 1, "%s.%s", header, claims);
     sig = sign_segment(key, alg, input);
     if (sig == NULL) {
         rc = DFW_ERR_INVALID;
-        set_err(errbuf, errlen, "client assertion: signing with the private key failed");
+        dfw__set_err(errbuf, errlen, "client assertion: signing with the private key failed");
         goto out;
     }
     size_t total = inlen + 1 + strlen(sig);
     *out = malloc(total + 1);
     if (*out == NULL) {
-        set_err(errbuf, errlen, "out of memory");
+        dfw__set_err(errbuf, errlen, "out of memory");
         goto out;
     }
     snprintf(*out, total + 1, "%s.%s", input, sig);

@@ -1,7 +1,7 @@
 /* Entra ID token-endpoint errors turned into what the operator should do (defender-api.md §1.5).
  * Branch on error_codes (then the OAuth error), never on description text; the description is
  * quoted only up to its first line so trace and correlation ids stay out of logs. */
-#include "dfw/auth.h"
+#include "auth_internal.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -57,25 +57,6 @@ struct entra_error {
     long codes[8];
     size_t ncodes;
 };
-
-static json_object *parse_object(const char *body, size_t len)
-{
-    if (body == NULL || len == 0 || len > 1024 * 1024) {
-        return NULL;
-    }
-    json_tokener *tok = json_tokener_new();
-    if (tok == NULL) {
-        return NULL;
-    }
-    json_object *obj = json_tokener_parse_ex(tok, body, (int)len);
-    int complete = json_tokener_get_error(tok) == json_tokener_success;
-    json_tokener_free(tok);
-    if (obj == NULL || !complete || !json_object_is_type(obj, json_type_object)) {
-        json_object_put(obj);
-        return NULL;
-    }
-    return obj;
-}
 
 static const char *get_string(json_object *obj, const char *key)
 {
@@ -266,7 +247,7 @@ dfw_err dfw_auth_explain_error(
     if (tenant == NULL) {
         tenant = "(unknown)";
     }
-    json_object *obj = parse_object(body, len);
+    json_object *obj = dfw__json_parse_object(body, len);
     struct entra_error e;
     if (obj != NULL) {
         read_entra_error(obj, &e);

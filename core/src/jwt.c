@@ -2,31 +2,17 @@
  * the token endpoint over TLS and the API validates it; we only read tid, roles, exp. */
 #include "dfw/config.h" /* before jwt.h: defines enum dfw_assertion_alg, which jwt.h names */
 #include "dfw/jwt.h"
+#include "auth_internal.h" /* dfw__set_err */
 
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
-
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    if (errbuf == NULL || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
 
 char *dfw_base64url_encode(const unsigned char *data, size_t len)
 {
@@ -120,11 +106,11 @@ static dfw_err segment_json(
     size_t rawlen = 0;
     dfw_err rc = dfw_base64url_decode(seg, len, &raw, &rawlen);
     if (rc == DFW_ERR_NOMEM) {
-        set_err(errbuf, errlen, "out of memory decoding the JWT %s", what);
+        dfw__set_err(errbuf, errlen, "out of memory decoding the JWT %s", what);
         return rc;
     }
     if (rc != DFW_OK) {
-        set_err(errbuf, errlen, "JWT %s is not valid base64url", what);
+        dfw__set_err(errbuf, errlen, "JWT %s is not valid base64url", what);
         return DFW_ERR_INVALID;
     }
     json_tokener *tok = json_tokener_new();
@@ -139,7 +125,7 @@ static dfw_err segment_json(
     free(raw);
     if (obj == NULL || !complete || !json_object_is_type(obj, json_type_object)) {
         json_object_put(obj);
-        set_err(errbuf, errlen, "JWT %s is not a JSON object", what);
+        dfw__set_err(errbuf, errlen, "JWT %s is not a JSON object", what);
         return DFW_ERR_INVALID;
     }
     *out = obj;
@@ -155,7 +141,7 @@ claim_string(json_object *payload, const char *name, char **out, char *errbuf, s
         return DFW_OK;
     }
     if (!json_object_is_type(v, json_type_string)) {
-        set_err(errbuf, errlen, "JWT claim %s is not a string", name);
+        dfw__set_err(errbuf, errlen, "JWT claim %s is not a string", name);
         return DFW_ERR_INVALID;
     }
     *out = strdup(json_object_get_string(v));
@@ -176,7 +162,7 @@ static dfw_err claim_aud(json_object *payload, char **out, char *errbuf, size_t 
         v = json_object_array_get_idx(v, 0);
     }
     if (!json_object_is_type(v, json_type_string)) {
-        set_err(errbuf, errlen, "JWT claim aud is not a string or an array of strings");
+        dfw__set_err(errbuf, errlen, "JWT claim aud is not a string or an array of strings");
         return DFW_ERR_INVALID;
     }
     *out = strdup(json_object_get_string(v));
@@ -218,7 +204,7 @@ claim_time(json_object *payload, const char *name, int64_t *out, char *errbuf, s
     default:
         break;
     }
-    set_err(errbuf, errlen, "JWT claim %s is not a number", name);
+    dfw__set_err(errbuf, errlen, "JWT claim %s is not a number", name);
     return DFW_ERR_INVALID;
 }
 
@@ -229,7 +215,7 @@ static dfw_err claim_roles(json_object *payload, struct dfw_claims *c, char *err
         return DFW_OK;
     }
     if (!json_object_is_type(v, json_type_array)) {
-        set_err(errbuf, errlen, "JWT claim roles is not an array");
+        dfw__set_err(errbuf, errlen, "JWT claim roles is not an array");
         return DFW_ERR_INVALID;
     }
     size_t n = json_object_array_length(v);
@@ -243,7 +229,7 @@ static dfw_err claim_roles(json_object *payload, struct dfw_claims *c, char *err
     for (size_t i = 0; i < n; i++) {
         json_object *r = json_object_array_get_idx(v, i);
         if (!json_object_is_type(r, json_type_string)) {
-            set_err(errbuf, errlen, "JWT claim roles[%zu] is not a string", i);
+            dfw__set_err(errbuf, errlen, "JWT claim roles[%zu] is not a string", i);
             return DFW_ERR_INVALID;
         }
         c->roles[i] = strdup(json_object_get_string(r));
@@ -282,19 +268,19 @@ dfw_err dfw_jwt_decode_claims(const char *jwt, struct dfw_claims *out, char *err
 {
     memset(out, 0, sizeof(*out));
     if (jwt == NULL) {
-        set_err(errbuf, errlen, "no JWT");
+        dfw__set_err(errbuf, errlen, "no JWT");
         return DFW_ERR_INVALID;
     }
     const char *dot1 = strchr(jwt, '.');
     const char *dot2 = dot1 != NULL ? strchr(dot1 + 1, '.') : NULL;
     if (dot2 == NULL || strchr(dot2 + 1, '.') != NULL) {
-        set_err(errbuf, errlen, "JWT does not have three dot-separated parts");
+        dfw__set_err(errbuf, errlen, "JWT does not have three dot-separated parts");
         return DFW_ERR_INVALID;
     }
     const char *sig = dot2 + 1;
     for (const char *p = sig; *p != '\0'; p++) {
         if (!is_b64url_char(*p)) {
-            set_err(errbuf, errlen, "JWT signature is not valid base64url");
+            dfw__set_err(errbuf, errlen, "JWT signature is not valid base64url");
             return DFW_ERR_INVALID;
         }
     }
@@ -312,7 +298,7 @@ dfw_err dfw_jwt_decode_claims(const char *jwt, struct dfw_claims *out, char *err
     rc = read_claims(payload, out, errbuf, errlen);
     json_object_put(payload);
     if (rc == DFW_ERR_NOMEM) {
-        set_err(errbuf, errlen, "out of memory decoding JWT claims");
+        dfw__set_err(errbuf, errlen, "out of memory decoding JWT claims");
     }
     if (rc != DFW_OK) {
         dfw_claims_clear(out);
