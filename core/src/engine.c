@@ -248,6 +248,7 @@ static void step(struct dfw_engine *e, struct job *j, int64_t now)
         break;
     case J_FAILED:
         if (!e->once && now >= j->due && !e->stop) {
+            dfw__job_drop_page(j);
             j->state = J_IDLE;
             j->attempts = 0;
             j->slot->failed = DFW_OK;

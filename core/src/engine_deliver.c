@@ -70,6 +70,22 @@ void dfw__job_commit(struct job *j, int64_t now)
     j->due = now + e->cfg->poll_interval_ms + (jitter > 0 ? rand() % jitter : 0);
 }
 
+/* An output did not take or acknowledge the batch: retry with backoff. In --once mode give up
+ * after max_retries so a scheduler sees the failure; the checkpoint stays before the batch. */
+static void deliver_failed(struct job *j, int64_t now)
+{
+    const struct dfw_engine *e = j->tenant->engine;
+    j->deliver_attempts++;
+    j->due = now + dfw_backoff_ms(j->deliver_attempts, 500, 30000);
+    if (e->once && j->deliver_attempts > e->cfg->max_retries) {
+        dfw_log(DFW_LOG_ERROR, "pipeline",
+                "tenant=%s stream=%s msg=\"outputs did not acknowledge "
+                "the batch after %d attempts; checkpoint held\"",
+                j->tenant->conf->name, j->def->name, j->deliver_attempts);
+        dfw__job_fail(j, DFW_ERR_IO);
+    }
+}
+
 static void on_ack(void *ack_ctx, uint64_t seq, dfw_err result)
 {
     struct ack_ctx *a = ack_ctx;
@@ -88,8 +104,7 @@ static void on_ack(void *ack_ctx, uint64_t seq, dfw_err result)
                 "tenant=%s stream=%s output=%s msg=\"batch not "
                 "acknowledged (%s); will re-send\"",
                 j->tenant->conf->name, j->def->name, e->outputs[a->out].name, dfw_strerror(result));
-        j->deliver_attempts++;
-        j->due = dfw_mono_ms() + dfw_backoff_ms(j->deliver_attempts, 500, 30000);
+        deliver_failed(j, dfw_mono_ms());
     }
     /* the commit happens in the loop, never inside an output's submit or poll */
 }
@@ -114,8 +129,7 @@ void dfw__job_deliver(struct job *j, int64_t now)
         dfw_err rc = e->outputs[o].plugin->submit(e->outputs[o].self, &batch, on_ack, &j->acks[o]);
         if (rc != DFW_OK) {
             j->pending &= ~bit;
-            j->deliver_attempts++;
-            j->due = now + dfw_backoff_ms(j->deliver_attempts, 500, 30000);
+            deliver_failed(j, now);
             if (j->deliver_attempts == 1 || j->deliver_attempts % 10 == 0) {
                 dfw_log(DFW_LOG_WARN, "pipeline",
                         "tenant=%s stream=%s output=%s msg=\"output "
