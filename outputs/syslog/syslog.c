@@ -1,4 +1,258 @@
-/* placeholder until the syslog output lands */
+/* The syslog output: CEF (or the record JSON) in RFC 5424 / RFC 3164 messages over TCP, TLS or
+ * UDP. Options: syslog_conf.c; CEF: cef_format.c; headers and framing: syslog_frame.c; sockets:
+ * syslog_transport.c; field mapping and policies: docs/cef-mapping.md. */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cef_format.h"
+#include "dfw/log.h"
 #include "dfw/output.h"
-static const struct dfw_option syslog_options[] = {{NULL, 0, NULL, 0, NULL, 0, NULL}};
-const struct dfw_output_plugin dfw_out_syslog_plugin = {.name = "syslog", .options = syslog_options};
+#include "dfw/timeutil.h"
+#include "syslog_conf.h"
+#include "syslog_frame.h"
+#include "syslog_transport.h"
+
+struct syslog_out {
+    const struct dfw_out_syslog_conf *conf; /* borrowed for the instance's lifetime */
+    struct dfw_out_syslog_settings set;
+    char *name;
+    struct dfw_syslog_transport *tr;
+    struct dfw_buf msg;   /* one message being rendered */
+    struct dfw_buf batch; /* stream: framed messages back to back; UDP: unframed messages */
+    size_t *ends;         /* UDP: end offset of each message in batch */
+    size_t ends_cap;
+};
+
+/* JSON body: the record as the API sent it; when it exceeds limit (UDP), a stub naming the event
+ * instead, since cut JSON would not parse. */
+static dfw_err json_body(const struct dfw_event *ev, size_t limit, struct dfw_buf *out)
+{
+    size_t len;
+    const char *json = dfw_event_json(ev, &len);
+    if (limit == 0 || len <= limit) {
+        return dfw_buf_append(out, json, len);
+    }
+    struct json_object *o = json_object_new_object();
+    if (o == NULL) {
+        return DFW_ERR_NOMEM;
+    }
+    const char *keys[] = {"tenant", "tenantId", "stream", "kind", "id", "lastUpdate"};
+    const char *vals[] = {ev->tenant, ev->tenant_id, ev->stream, dfw_event_kind_name(ev->kind),
+                          ev->id,     ev->updated};
+    int bad = json_object_object_add(o, "truncated", json_object_new_boolean(1)) != 0;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]) && !bad; i++) {
+        if (vals[i] != NULL) {
+            bad = json_object_object_add(o, keys[i], json_object_new_string(vals[i])) != 0;
+        }
+    }
+    dfw_err err = bad ? DFW_ERR_NOMEM : DFW_OK;
+    if (err == DFW_OK) {
+        json = json_object_to_json_string_length(
+            o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+        err = json == NULL  ? DFW_ERR_NOMEM
+              : len > limit ? DFW_ERR_INVALID
+                            : dfw_buf_append(out, json, len);
+    }
+    json_object_put(o);
+    return err;
+}
+
+/* One syslog message (header + MSG, no framing) for ev. For UDP the whole message is at most
+ * max_message_size bytes. */
+static dfw_err render(const struct dfw_out_syslog_conf *c,
+                      const struct dfw_out_syslog_settings *s,
+                      const struct dfw_event *ev,
+                      int64_t now_ms,
+                      struct dfw_buf *out)
+{
+    size_t start = out->len;
+    struct dfw_syslog_header h = {
+        .protocol = c->protocol,
+        .facility = s->facility,
+        .severity = dfw_out_syslog_severity(dfw_out_syslog_event_severity(ev)),
+        .time_ms = now_ms,
+        .hostname = s->hostname,
+        .app_name = c->app_name,
+        .procid = s->procid,
+        .msgid = ev->stream,
+    };
+    dfw_err err = dfw_out_syslog_header(&h, out);
+    size_t limit = 0;
+    if (err == DFW_OK && c->transport == DFW_SYSLOG_UDP) {
+        size_t used = out->len - start;
+        /* the header is at most ~400 bytes and max_message_size at least 1024 */
+        limit = (size_t)c->max_message_size > used ? (size_t)c->max_message_size - used : 1;
+    }
+    if (err == DFW_OK) {
+        err = c->format == DFW_SYSLOG_FMT_JSON ? json_body(ev, limit, out)
+                                               : dfw_out_syslog_cef_format(ev, limit, out);
+    }
+    if (err != DFW_OK) {
+        out->len = start;
+        if (out->data != NULL) {
+            out->data[start] = '\0';
+        }
+    }
+    return err;
+}
+
+static void syslog_destroy(void *self)
+{
+    struct syslog_out *o = self;
+    if (o == NULL) {
+        return;
+    }
+    dfw_out_syslog_transport_free(o->tr);
+    dfw_buf_free(&o->msg);
+    dfw_buf_free(&o->batch);
+    free(o->ends);
+    free(o->name);
+    free(o);
+}
+
+static void *syslog_init(const void *conf, const char *instance, char *errbuf, size_t errlen)
+{
+    const struct dfw_out_syslog_conf *c = conf;
+    char why[512];
+    struct syslog_out *o = calloc(1, sizeof(*o));
+    if (o == NULL || (o->name = strdup(instance)) == NULL) {
+        snprintf(errbuf, errlen, "output %s: out of memory", instance);
+        syslog_destroy(o);
+        return NULL;
+    }
+    o->conf = c;
+    if (dfw_out_syslog_conf_check(c, &o->set, why, sizeof(why)) != DFW_OK) {
+        snprintf(errbuf, errlen, "output %s: %s", instance, why);
+        syslog_destroy(o);
+        return NULL;
+    }
+    struct dfw_syslog_transport_opts to = {
+        .instance = instance,
+        .kind = c->transport,
+        .host = c->host,
+        .port = o->set.port,
+        .ca_file = c->ca_file,
+        .cert_file = c->cert_file,
+        .key_file = c->key_file,
+        .server_name = c->tls_server_name,
+        .timeout_ms = c->write_timeout_ms,
+        .backoff_min_ms = c->reconnect_min_ms,
+        .backoff_max_ms = c->reconnect_max_ms,
+    };
+    o->tr = dfw_out_syslog_transport_new(&to, errbuf, errlen);
+    if (o->tr == NULL) {
+        syslog_destroy(o);
+        return NULL;
+    }
+    return o;
+}
+
+static dfw_err syslog_format(const void *conf, const struct dfw_event *ev, struct dfw_buf *out)
+{
+    struct dfw_out_syslog_settings s;
+    if (dfw_out_syslog_conf_derive(conf, &s) != DFW_OK) {
+        return DFW_ERR_CONFIG;
+    }
+    return render(conf, &s, ev, dfw_now_ms(), out);
+}
+
+static dfw_err add_end(struct syslog_out *o, size_t i, size_t end)
+{
+    if (i >= o->ends_cap) {
+        size_t cap = o->ends_cap ? o->ends_cap * 2 : 64;
+        size_t *p = realloc(o->ends, cap * sizeof(*p));
+        if (p == NULL) {
+            return DFW_ERR_NOMEM;
+        }
+        o->ends = p;
+        o->ends_cap = cap;
+    }
+    o->ends[i] = end;
+    return DFW_OK;
+}
+
+/* Render the whole batch into o->batch (framed for a stream transport). */
+static dfw_err render_batch(struct syslog_out *o, const struct dfw_batch *batch)
+{
+    int stream = dfw_out_syslog_transport_is_stream(o->tr);
+    int64_t now = dfw_now_ms();
+    dfw_buf_reset(&o->batch);
+    for (size_t i = 0; i < batch->count; i++) {
+        struct dfw_buf *dst = stream ? &o->msg : &o->batch;
+        if (stream) {
+            dfw_buf_reset(&o->msg);
+        }
+        dfw_err err = render(o->conf, &o->set, &batch->events[i], now, dst);
+        if (err == DFW_OK && stream) {
+            err = dfw_out_syslog_frame(o->conf->framing, o->msg.data, o->msg.len, &o->batch);
+        }
+        if (err == DFW_OK && !stream) {
+            err = add_end(o, i, o->batch.len);
+        }
+        if (err != DFW_OK) {
+            dfw_log(DFW_LOG_ERROR, "output",
+                    "output=%s msg=\"cannot format event\" id=%s error=\"%s\"", o->name,
+                    batch->events[i].id ? batch->events[i].id : "-", dfw_strerror(err));
+            return err;
+        }
+    }
+    return DFW_OK;
+}
+
+static dfw_err
+syslog_submit(void *self, const struct dfw_batch *batch, dfw_ack_fn ack, void *ack_ctx)
+{
+    struct syslog_out *o = self;
+    if (batch->count == 0) {
+        ack(ack_ctx, batch->seq, DFW_OK);
+        return DFW_OK;
+    }
+    dfw_err err = dfw_out_syslog_transport_ready(o->tr);
+    if (err != DFW_OK) {
+        return err; /* BUSY while a reconnect delay runs, RETRY when connecting failed */
+    }
+    err = render_batch(o, batch);
+    if (err != DFW_OK) {
+        return err;
+    }
+    if (dfw_out_syslog_transport_is_stream(o->tr)) {
+        err = dfw_out_syslog_transport_send(o->tr, o->batch.data, o->batch.len);
+    }
+    else {
+        size_t begin = 0;
+        for (size_t i = 0; i < batch->count && err == DFW_OK; i++) {
+            err = dfw_out_syslog_transport_send(o->tr, o->batch.data + begin, o->ends[i] - begin);
+            begin = o->ends[i];
+        }
+    }
+    if (err != DFW_OK) {
+        return DFW_ERR_RETRY; /* not acknowledged: the pipeline sends the batch again */
+    }
+    dfw_out_syslog_transport_success(o->tr);
+    dfw_log(DFW_LOG_DEBUG, "output", "output=%s msg=\"batch sent\" seq=%llu events=%zu bytes=%zu",
+            o->name, (unsigned long long)batch->seq, batch->count, o->batch.len);
+    ack(ack_ctx, batch->seq, DFW_OK);
+    return DFW_OK;
+}
+
+static dfw_err syslog_flush(void *self, int timeout_ms)
+{
+    (void)self;
+    (void)timeout_ms;
+    return DFW_OK; /* submit writes and acknowledges synchronously: nothing is pending */
+}
+
+const struct dfw_output_plugin dfw_out_syslog_plugin = {
+    .name = "syslog",
+    .description = "CEF or JSON over syslog (RFC 5424/3164) via TCP, TLS or UDP",
+    .options = dfw_out_syslog_options,
+    .conf_size = sizeof(struct dfw_out_syslog_conf),
+    .init = syslog_init,
+    .format = syslog_format,
+    .submit = syslog_submit,
+    .poll = NULL,
+    .flush = syslog_flush,
+    .destroy = syslog_destroy,
+};

@@ -1,0 +1,440 @@
+/* Which record values go into which CEF field, per stream. Sources: defender-api.md §2.3-2.7
+ * (incidents), §3.3-3.4 (MDE alerts), §4.4 (ArcSight mapping), §4.6 and §5.2 (Graph). */
+#include "cef_map.h"
+
+#include <json-c/json.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cef_format.h"
+#include "dfw/timeutil.h"
+
+/* ---- reading the record ---------------------------------------------------------------- */
+
+static struct json_object *jget(struct json_object *o, const char *key, enum json_type type)
+{
+    struct json_object *v;
+    if (o == NULL || key == NULL || !json_object_is_type(o, json_type_object) ||
+        !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, type)) {
+        return NULL;
+    }
+    return v;
+}
+
+/* A non-empty string value, or {NULL, 0} when missing, null, empty or not a string. */
+static struct dfw_cef_sv jstr(struct json_object *o, const char *key)
+{
+    struct dfw_cef_sv r = {NULL, 0};
+    struct json_object *v = jget(o, key, json_type_string);
+    int n = v ? json_object_get_string_len(v) : 0;
+    if (n > 0) {
+        r.s = json_object_get_string(v);
+        r.n = (size_t)n;
+    }
+    return r;
+}
+
+static int jtime(struct json_object *o, const char *key, int64_t *ms)
+{
+    struct json_object *v = jget(o, key, json_type_string);
+    return v != NULL && dfw_time_parse(json_object_get_string(v), ms) == DFW_OK;
+}
+
+static void take(struct dfw_cef_sv *dst, struct json_object *o, const char *key)
+{
+    if (dst->s == NULL) {
+        *dst = jstr(o, key);
+    }
+}
+
+struct file_grp {
+    struct dfw_cef_sv name, path, sha1, sha256;
+};
+
+struct user_grp {
+    struct dfw_cef_sv name, domain;
+};
+
+/* Values taken from evidence/entities. A group's values come from one entity so they belong
+ * together; a lower slot wins: the dedicated entity (File, User) before one that merely carries
+ * the values (a process's image file or account). */
+enum { FILE_ENTITY, FILE_PROCESS, FILE_SLOTS };
+enum { USER_ENTITY, USER_RELATED, USER_OTHER, USER_SLOTS };
+
+struct evid {
+    struct file_grp file[FILE_SLOTS];
+    struct user_grp user[USER_SLOTS];
+    struct dfw_cef_sv host, ip, url;
+};
+
+static void take_file(struct file_grp *g, struct json_object *o)
+{
+    if (g->name.s || g->path.s || g->sha1.s || g->sha256.s) {
+        return;
+    }
+    g->name = jstr(o, "fileName");
+    g->path = jstr(o, "filePath");
+    g->sha1 = jstr(o, "sha1");
+    g->sha256 = jstr(o, "sha256");
+}
+
+static void take_user(struct user_grp *g, struct json_object *o, const char *name_key)
+{
+    if (g->name.s == NULL && (g->name = jstr(o, name_key)).s != NULL) {
+        g->domain = jstr(o, "domainName");
+    }
+}
+
+/* MDE evidence[] and Defender XDR entities[]: flat objects with the same key names. */
+static void scan_flat(struct evid *e, struct json_object *ent)
+{
+    struct dfw_cef_sv type = jstr(ent, "entityType");
+    int file = type.s && strcasecmp(type.s, "File") == 0 ? FILE_ENTITY : FILE_PROCESS;
+    int user = type.s && strcasecmp(type.s, "User") == 0 ? USER_ENTITY : USER_OTHER;
+    take_file(&e->file[file], ent);
+    take_user(&e->user[user], ent, "accountName");
+    take(&e->ip, ent, "ipAddress");
+    take(&e->url, ent, "url");
+}
+
+/* Graph evidence[]: typed by "@odata.type" = "#microsoft.graph.security.<type>". */
+static void scan_graph(struct evid *e, struct json_object *ev)
+{
+    struct dfw_cef_sv t = jstr(ev, "@odata.type");
+    if (t.s == NULL) {
+        return;
+    }
+    const char *type = strrchr(t.s, '.');
+    type = type ? type + 1 : t.s;
+    if (strcmp(type, "fileEvidence") == 0) {
+        take_file(&e->file[FILE_ENTITY], jget(ev, "fileDetails", json_type_object));
+    }
+    else if (strcmp(type, "processEvidence") == 0) {
+        take_file(&e->file[FILE_PROCESS], jget(ev, "imageFile", json_type_object));
+        take_user(&e->user[USER_OTHER], jget(ev, "userAccount", json_type_object), "accountName");
+    }
+    else if (strcmp(type, "userEvidence") == 0) {
+        take_user(&e->user[USER_ENTITY], jget(ev, "userAccount", json_type_object), "accountName");
+    }
+    else if (strcmp(type, "ipEvidence") == 0) {
+        take(&e->ip, ev, "ipAddress");
+    }
+    else if (strcmp(type, "urlEvidence") == 0) {
+        take(&e->url, ev, "url");
+    }
+    else if (strcmp(type, "deviceEvidence") == 0) {
+        take(&e->host, ev, "deviceDnsName");
+    }
+}
+
+enum evidence_shape { EV_MDE, EV_XDR, EV_GRAPH };
+
+/* Key names of the alert-level values in one API's alert object. */
+struct alert_keys {
+    const char *category, *source, *threat, *threat_alt, *actor, *first, *last, *host;
+    enum evidence_shape shape;
+};
+
+static const struct alert_keys mde_keys = {"category",         "detectionSource", "threatName",
+                                           "threatFamilyName", "actorName",       "firstEventTime",
+                                           "lastEventTime",    "computerDnsName", EV_MDE};
+static const struct alert_keys xdr_keys = {"category",  "detectionSource", "threatFamilyName", NULL,
+                                           "actorName", "firstActivity",   "lastActivity",     NULL,
+                                           EV_XDR};
+static const struct alert_keys graph_keys = {"category",
+                                             "detectionSource",
+                                             "threatDisplayName",
+                                             "threatFamilyName",
+                                             "actorDisplayName",
+                                             "firstActivityDateTime",
+                                             "lastActivityDateTime",
+                                             NULL,
+                                             EV_GRAPH};
+
+struct alert_vals {
+    struct dfw_cef_sv cat, svc, threat, actor;
+    int64_t first, last;
+    int have_first, have_last;
+    struct evid e;
+};
+
+static void each(struct json_object *o,
+                 const char *key,
+                 void (*fn)(struct evid *, struct json_object *),
+                 struct evid *e)
+{
+    struct json_object *arr = jget(o, key, json_type_array);
+    size_t n = arr ? json_object_array_length(arr) : 0;
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *item = json_object_array_get_idx(arr, i);
+        if (json_object_is_type(item, json_type_object)) {
+            fn(e, item);
+        }
+    }
+}
+
+static void scan_device(struct evid *e, struct json_object *dev)
+{
+    take(&e->host, dev, "deviceDnsName");
+}
+
+/* Merge one alert (or the record itself) into v: first non-empty string wins, earliest first
+ * activity, latest last activity. */
+static void scan_alert(const struct alert_keys *k, struct json_object *a, struct alert_vals *v)
+{
+    int64_t t;
+    if (!json_object_is_type(a, json_type_object)) {
+        return;
+    }
+    take(&v->cat, a, k->category);
+    take(&v->svc, a, k->source);
+    take(&v->threat, a, k->threat);
+    take(&v->threat, a, k->threat_alt);
+    take(&v->actor, a, k->actor);
+    if (jtime(a, k->first, &t) && (!v->have_first || t < v->first)) {
+        v->first = t;
+        v->have_first = 1;
+    }
+    if (jtime(a, k->last, &t) && (!v->have_last || t > v->last)) {
+        v->last = t;
+        v->have_last = 1;
+    }
+    take(&v->e.host, a, k->host);
+    switch (k->shape) {
+    case EV_MDE:
+        each(a, "evidence", scan_flat, &v->e);
+        /* §3.3 relatedUser {userName, domainName} when no evidence names a user */
+        take_user(&v->e.user[USER_RELATED], jget(a, "relatedUser", json_type_object), "userName");
+        break;
+    case EV_XDR:
+        each(a, "entities", scan_flat, &v->e);
+        each(a, "devices", scan_device, &v->e);
+        break;
+    case EV_GRAPH:
+        each(a, "evidence", scan_graph, &v->e);
+        break;
+    }
+}
+
+/* How one stream's records map to CEF. */
+struct profile {
+    const char *stream, *product, *version;
+    const char *name_key, *name_alt, *name_default;
+    const char *sig_key, *sig_default;
+    const char *created, *link_key, *link_path;
+    const struct alert_keys *self;  /* alert-level keys on the record itself */
+    const struct alert_keys *child; /* keys of the record's alerts[] (incidents), or NULL */
+};
+
+static const struct profile profiles[] = {
+    {"mde-alerts", "Microsoft Defender ATP", "2.0", "title", NULL, "Microsoft Defender alert",
+     "detectorId", "alert", "alertCreationTime", NULL, "alerts", &mde_keys, NULL},
+    {"m365d-incidents", "Microsoft Defender XDR", "1.0", "incidentName", NULL,
+     "Microsoft Defender XDR incident", NULL, "incident", "createdTime", "incidentUri", "incidents",
+     &xdr_keys, &xdr_keys},
+    {"graph-alerts", "Microsoft Graph Security", "1.0", "title", NULL, "Microsoft Graph alert",
+     "detectorId", "alert", "createdDateTime", "alertWebUrl", "alerts", &graph_keys, NULL},
+    {"graph-incidents", "Microsoft Graph Security", "1.0", "displayName", NULL,
+     "Microsoft Graph incident", NULL, "incident", "createdDateTime", "incidentWebUrl", "incidents",
+     &graph_keys, &graph_keys},
+};
+
+/* Unknown streams: Graph key names, any of the known title keys. */
+static const struct profile generic = {NULL,
+                                       "Microsoft Defender",
+                                       "1.0",
+                                       "title",
+                                       "incidentName",
+                                       "Microsoft Defender event",
+                                       "detectorId",
+                                       "event",
+                                       "createdDateTime",
+                                       "alertWebUrl",
+                                       "alerts",
+                                       &graph_keys,
+                                       &graph_keys};
+
+static const struct profile *find_profile(const char *stream)
+{
+    for (size_t i = 0; stream != NULL && i < sizeof(profiles) / sizeof(profiles[0]); i++) {
+        if (strcmp(profiles[i].stream, stream) == 0) {
+            return &profiles[i];
+        }
+    }
+    return &generic;
+}
+
+void dfw_out_syslog_cef_product(const char *stream, const char **product, const char **version)
+{
+    const struct profile *p = find_profile(stream);
+    *product = p->product;
+    *version = p->version;
+}
+
+int dfw_out_syslog_cef_severity(const char *s)
+{
+    if (s == NULL) {
+        return 0;
+    }
+    if (strcasecmp(s, "High") == 0) {
+        return 8;
+    }
+    if (strcasecmp(s, "Medium") == 0) {
+        return 5;
+    }
+    if (strcasecmp(s, "Low") == 0) {
+        return 3;
+    }
+    return strcasecmp(s, "Informational") == 0 ? 1 : 0;
+}
+
+int dfw_out_syslog_severity(const char *s)
+{
+    static const int map[11] = {5, 6, 5, 4, 5, 3, 5, 5, 2, 5, 5};
+    return map[dfw_out_syslog_cef_severity(s)];
+}
+
+const char *dfw_out_syslog_event_severity(const struct dfw_event *ev)
+{
+    return jstr(ev->record, "severity").s;
+}
+
+/* Append v percent-encoded (RFC 3986 unreserved kept) at buf+n; the new length, or 0 when it
+ * does not fit. */
+static size_t pct_encode(char *buf, size_t cap, size_t n, struct dfw_cef_sv v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < v.n; i++) {
+        unsigned char c = (unsigned char)v.s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            if (n + 2 > cap) {
+                return 0;
+            }
+            buf[n++] = (char)c;
+        }
+        else {
+            if (n + 4 > cap) {
+                return 0;
+            }
+            buf[n++] = '%';
+            buf[n++] = hex[c >> 4];
+            buf[n++] = hex[c & 15];
+        }
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+static void set_time(struct dfw_cef_record *c, enum dfw_cef_field id, int slot, int64_t ms)
+{
+    int n = snprintf(c->num[slot], sizeof(c->num[slot]), "%lld", (long long)ms);
+    c->f[id].s = c->num[slot];
+    c->f[id].n = (size_t)n;
+}
+
+static void set_cstr(struct dfw_cef_sv *dst, const char *s)
+{
+    if (s != NULL && *s != '\0') {
+        dst->s = s;
+        dst->n = strlen(s);
+    }
+}
+
+/* https://security.microsoft.com/<path>/<id>?tid=<tenant> when the API gives no link. */
+static void build_link(struct dfw_cef_record *c, struct dfw_cef_sv tenant_id)
+{
+    int h = snprintf(c->link, sizeof(c->link), "https://security.microsoft.com/%s/", c->link_path);
+    size_t n = pct_encode(c->link, sizeof(c->link), (size_t)h, c->f[DFW_CEF_EXTID]);
+    if (n == 0) {
+        return;
+    }
+    if (tenant_id.s != NULL && n + 6 < sizeof(c->link)) {
+        memcpy(c->link + n, "?tid=", 6);
+        size_t m = pct_encode(c->link, sizeof(c->link), n + 5, tenant_id);
+        n = m > 0 ? m : n;
+        c->link[n] = '\0';
+    }
+    c->f[DFW_CEF_LINK].s = c->link;
+    c->f[DFW_CEF_LINK].n = n;
+}
+
+void dfw_out_syslog_cef_map(const struct dfw_event *ev, struct dfw_cef_record *c)
+{
+    struct json_object *rec = ev->record;
+    const struct profile *p = find_profile(ev->stream);
+    struct alert_vals v;
+    int64_t t;
+
+    memset(c, 0, sizeof(*c));
+    memset(&v, 0, sizeof(v));
+    c->product = p->product;
+    c->version = p->version;
+    c->link_path = p->link_path;
+    c->name = jstr(rec, p->name_key);
+    take(&c->name, rec, p->name_alt);
+    if (c->name.s == NULL) {
+        set_cstr(&c->name, p->name_default);
+    }
+    c->sig = jstr(rec, p->sig_key);
+    if (c->sig.s == NULL) {
+        set_cstr(&c->sig, p->sig_default);
+    }
+    struct dfw_cef_sv sev = jstr(rec, "severity");
+    c->severity = dfw_out_syslog_cef_severity(sev.s);
+
+    scan_alert(p->self, rec, &v);
+    struct json_object *alerts = p->child ? jget(rec, "alerts", json_type_array) : NULL;
+    for (size_t i = 0; alerts != NULL && i < json_object_array_length(alerts); i++) {
+        scan_alert(p->child, json_object_array_get_idx(alerts, i), &v);
+    }
+
+    t = ev->updated_ms;
+    if (t > 0 || jtime(rec, "lastUpdateTime", &t) || jtime(rec, "lastUpdateDateTime", &t)) {
+        set_time(c, DFW_CEF_RT, 0, t);
+    }
+    set_cstr(&c->f[DFW_CEF_EXTID], ev->id);
+    take(&c->f[DFW_CEF_EXTID], rec, "id");
+    c->f[DFW_CEF_DEVSEV] = sev;
+    c->f[DFW_CEF_CAT] = v.cat;
+    c->f[DFW_CEF_SVC] = v.svc;
+    c->f[DFW_CEF_SHOST] = v.e.host;
+    const struct user_grp *u = &v.e.user[0];
+    while (u->name.s == NULL && u < &v.e.user[USER_SLOTS - 1]) {
+        u++;
+    }
+    c->f[DFW_CEF_SUSER] = u->name;
+    c->f[DFW_CEF_SNTDOM] = u->domain;
+    const struct file_grp *f = &v.e.file[0];
+    while (!(f->name.s || f->path.s || f->sha1.s || f->sha256.s) && f < &v.e.file[FILE_SLOTS - 1]) {
+        f++;
+    }
+    c->f[DFW_CEF_FNAME] = f->name;
+    c->f[DFW_CEF_FPATH] = f->path;
+    c->f[DFW_CEF_FHASH] = f->sha1;
+    c->f[DFW_CEF_CS6] = f->sha256;
+    c->f[DFW_CEF_SRC] = v.e.ip;
+    c->f[DFW_CEF_REQUEST] = v.e.url;
+    if (v.have_first) {
+        set_time(c, DFW_CEF_START, 1, v.first);
+    }
+    if (v.have_last) {
+        set_time(c, DFW_CEF_END, 2, v.last);
+    }
+    if (jtime(rec, p->created, &t)) {
+        set_time(c, DFW_CEF_CREATED, 3, t);
+    }
+    c->f[DFW_CEF_CS1] = v.threat;
+    c->f[DFW_CEF_CS4] = v.actor;
+    set_cstr(&c->f[DFW_CEF_CS2], ev->tenant);
+    set_cstr(&c->f[DFW_CEF_CS3], ev->tenant_id);
+    take(&c->f[DFW_CEF_CS3], rec, "tenantId");
+    take(&c->f[DFW_CEF_CS3], rec, "aadTenantId");
+    set_cstr(&c->f[DFW_CEF_CS5], dfw_event_kind_name(ev->kind));
+    c->f[DFW_CEF_LINK] = jstr(rec, p->link_key);
+    if (c->f[DFW_CEF_LINK].s == NULL && c->f[DFW_CEF_EXTID].s != NULL) {
+        build_link(c, c->f[DFW_CEF_CS3]);
+    }
+}

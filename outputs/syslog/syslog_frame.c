@@ -1,0 +1,128 @@
+/* Syslog headers and framing. RFC 5424 §6, RFC 3164 §4.1, RFC 6587 §3.4. */
+#include "syslog_frame.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "dfw/timeutil.h"
+#include "syslog_conf.h"
+
+/* Append a header field: PRINTUSASCII only, at most max bytes, "-" when empty. */
+static dfw_err put_field(struct dfw_buf *out, const char *s, size_t max)
+{
+    char tmp[256];
+    size_t n = 0;
+    for (; s != NULL && s[n] != '\0' && n < max && n < sizeof(tmp); n++) {
+        unsigned char c = (unsigned char)s[n];
+        tmp[n] = (c < 33 || c > 126) ? '_' : (char)c;
+    }
+    if (n == 0) {
+        return dfw_buf_append(out, "-", 1);
+    }
+    return dfw_buf_append(out, tmp, n);
+}
+
+static int clamp(int v, int lo, int hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+static dfw_err header_5424(const struct dfw_syslog_header *h, int pri, struct dfw_buf *out)
+{
+    char ts[DFW_TIME_LEN];
+    dfw_time_format(h->time_ms, ts, sizeof(ts));
+    dfw_err err = dfw_buf_printf(out, "<%d>1 %s ", pri, ts);
+    if (err == DFW_OK) {
+        err = put_field(out, h->hostname, 255);
+    }
+    if (err == DFW_OK) {
+        err = dfw_buf_append(out, " ", 1);
+    }
+    if (err == DFW_OK) {
+        err = put_field(out, h->app_name, 48);
+    }
+    if (err == DFW_OK) {
+        err = dfw_buf_append(out, " ", 1);
+    }
+    if (err == DFW_OK) {
+        err = put_field(out, h->procid, 128);
+    }
+    if (err == DFW_OK) {
+        err = dfw_buf_append(out, " ", 1);
+    }
+    if (err == DFW_OK) {
+        err = put_field(out, h->msgid, 32);
+    }
+    if (err == DFW_OK) {
+        err = dfw_buf_append(out, " - ", 3); /* no STRUCTURED-DATA */
+    }
+    return err;
+}
+
+static dfw_err header_3164(const struct dfw_syslog_header *h, int pri, struct dfw_buf *out)
+{
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    int64_t ms = h->time_ms;
+    time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    struct tm tm;
+    if (gmtime_r(&secs, &tm) == NULL) {
+        memset(&tm, 0, sizeof(tm));
+    }
+    dfw_err err = dfw_buf_printf(out, "<%d>%s %2d %02d:%02d:%02d ", pri, months[tm.tm_mon % 12],
+                                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (err == DFW_OK) {
+        err = put_field(out, h->hostname, 255);
+    }
+    if (err == DFW_OK) {
+        err = dfw_buf_append(out, " ", 1);
+    }
+    if (err == DFW_OK) {
+        err = put_field(out, h->app_name, 48);
+    }
+    if (err == DFW_OK) {
+        err = dfw_buf_append(out, ": ", 2);
+    }
+    return err;
+}
+
+dfw_err dfw_out_syslog_header(const struct dfw_syslog_header *h, struct dfw_buf *out)
+{
+    int pri = clamp(h->facility, 0, 23) * 8 + clamp(h->severity, 0, 7);
+    size_t start = out->len;
+    dfw_err err =
+        h->protocol == DFW_SYSLOG_RFC3164 ? header_3164(h, pri, out) : header_5424(h, pri, out);
+    if (err != DFW_OK) {
+        out->len = start;
+        if (out->data != NULL) {
+            out->data[start] = '\0';
+        }
+    }
+    return err;
+}
+
+dfw_err dfw_out_syslog_frame(int framing, const char *msg, size_t len, struct dfw_buf *out)
+{
+    size_t start = out->len;
+    dfw_err err;
+    if (framing == DFW_SYSLOG_OCTET_COUNTING) {
+        err = dfw_buf_printf(out, "%zu ", len);
+        if (err == DFW_OK) {
+            err = dfw_buf_append(out, msg, len);
+        }
+    }
+    else {
+        err = dfw_buf_append(out, msg, len);
+        if (err == DFW_OK) {
+            err = dfw_buf_append(out, "\n", 1);
+        }
+    }
+    if (err != DFW_OK) {
+        out->len = start;
+        if (out->data != NULL) {
+            out->data[start] = '\0';
+        }
+    }
+    return err;
+}

@@ -1,0 +1,167 @@
+/* Syslog headers (RFC 5424, RFC 3164), TCP framing (RFC 6587) and the whole message as the
+ * output's format() renders it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dfw/config.h"
+#include "dfw/event.h"
+#include "dfw/output.h"
+#include "dfw/timeutil.h"
+#include "registry.h"
+#include "syslog_conf.h"
+#include "syslog_frame.h"
+
+static struct json_object *load_json(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/cef/%s", DFW_TEST_DATA, name);
+    struct json_object *o = json_object_from_file(path);
+    if (o == NULL) {
+        fprintf(stderr, "cannot read %s\n", path);
+    }
+    return o;
+}
+
+/* An event as the pipeline would build it; updated_ms from the string. */
+static void make_event(struct dfw_event *ev,
+                       const char *stream,
+                       struct json_object *rec,
+                       const char *id,
+                       const char *updated)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->tenant = "contoso";
+    ev->tenant_id = "a839b112-1253-6432-9bf6-94542403f21c";
+    ev->stream = stream;
+    ev->kind = DFW_EVENT_NEW;
+    ev->id = id;
+    ev->updated = updated;
+    if (updated != NULL) {
+        int64_t ms = 0;
+        dfw_time_parse(updated, &ms);
+        ev->updated_ms = ms;
+    }
+    ev->record = rec;
+}
+
+/* Parse "key=value" pairs (NULL-terminated list) into a syslog conf; NULL with the reason on
+ * stderr when the option table rejects them. */
+static void *syslog_conf(const char *const *kv)
+{
+    const struct dfw_output_plugin *p = dfw_output_find(dfw_output_registry, "syslog");
+    struct dfw_config_kv kvs[32];
+    char buf[32][2][256];
+    size_t n = 0;
+    for (; kv[n] != NULL && n < 32; n++) {
+        const char *eq = strchr(kv[n], '=');
+        snprintf(buf[n][0], sizeof(buf[n][0]), "%.*s", (int)(eq - kv[n]), kv[n]);
+        snprintf(buf[n][1], sizeof(buf[n][1]), "%s", eq + 1);
+        kvs[n].key = buf[n][0];
+        kvs[n].value = buf[n][1];
+        kvs[n].file = "test.conf";
+        kvs[n].line = (int)n + 1;
+    }
+    void *conf = NULL;
+    char err[256];
+    if (dfw_output_conf_parse(p, kvs, n, &conf, err, sizeof(err)) != DFW_OK) {
+        fprintf(stderr, "conf: %s\n", err);
+        return NULL;
+    }
+    return conf;
+}
+
+/* ---- syslog headers and framing ----------------------------------------------------------- */
+
+static void header_rfc5424(void **state)
+{
+    (void)state;
+    struct dfw_buf out = DFW_BUF_INIT;
+    struct dfw_syslog_header h = {
+        DFW_SYSLOG_RFC5424,   20,     4,           1700000000123LL, "fw1.example.com",
+        "defender-forwarder", "4242", "mde-alerts"};
+    assert_int_equal(dfw_out_syslog_header(&h, &out), DFW_OK);
+    assert_string_equal(out.data, "<164>1 2023-11-14T22:13:20.123Z fw1.example.com "
+                                  "defender-forwarder 4242 mde-alerts - ");
+    /* nil values, unsafe bytes, over-long MSGID (32) */
+    dfw_buf_reset(&out);
+    struct dfw_syslog_header h2 = {
+        DFW_SYSLOG_RFC5424, 1,  6,    0,
+        "a b\nc",           "", NULL, "0123456789012345678901234567890123456789"};
+    assert_int_equal(dfw_out_syslog_header(&h2, &out), DFW_OK);
+    assert_string_equal(out.data, "<14>1 1970-01-01T00:00:00.000Z a_b_c - - "
+                                  "01234567890123456789012345678901 - ");
+    dfw_buf_free(&out);
+}
+
+static void header_rfc3164(void **state)
+{
+    (void)state;
+    struct dfw_buf out = DFW_BUF_INIT;
+    struct dfw_syslog_header h = {
+        DFW_SYSLOG_RFC3164, 20, 2, 1700000000123LL, "fw1", "dfw", "1", "x"};
+    assert_int_equal(dfw_out_syslog_header(&h, &out), DFW_OK);
+    assert_string_equal(out.data, "<162>Nov 14 22:13:20 fw1 dfw: ");
+    dfw_buf_reset(&out);
+    h.time_ms = 1704416645000LL; /* 2024-01-05T01:04:05Z: day padded with a space */
+    h.facility = 0;
+    h.severity = 0;
+    assert_int_equal(dfw_out_syslog_header(&h, &out), DFW_OK);
+    assert_string_equal(out.data, "<0>Jan  5 01:04:05 fw1 dfw: ");
+    dfw_buf_free(&out);
+}
+
+static void framing(void **state)
+{
+    (void)state;
+    struct dfw_buf out = DFW_BUF_INIT;
+    assert_int_equal(dfw_out_syslog_frame(DFW_SYSLOG_OCTET_COUNTING, "abc", 3, &out), DFW_OK);
+    assert_int_equal(dfw_out_syslog_frame(DFW_SYSLOG_OCTET_COUNTING, "\xc3\xa9 x", 4, &out),
+                     DFW_OK);
+    assert_int_equal(dfw_out_syslog_frame(DFW_SYSLOG_OCTET_COUNTING, "", 0, &out), DFW_OK);
+    assert_string_equal(out.data, "3 abc4 \xc3\xa9 x0 ");
+    dfw_buf_reset(&out);
+    assert_int_equal(dfw_out_syslog_frame(DFW_SYSLOG_NON_TRANSPARENT, "abc", 3, &out), DFW_OK);
+    assert_int_equal(dfw_out_syslog_frame(DFW_SYSLOG_NON_TRANSPARENT, "d", 1, &out), DFW_OK);
+    assert_string_equal(out.data, "abc\nd\n");
+    dfw_buf_free(&out);
+}
+
+/* A full message through the plugin's format(): PRI from facility and alert severity. */
+static void format_callback_message(void **state)
+{
+    (void)state;
+    const struct dfw_output_plugin *pl = dfw_output_find(dfw_output_registry, "syslog");
+    const char *kv[] = {"facility=local0", "hostname=fw1", "protocol=rfc3164", NULL};
+    void *conf = syslog_conf(kv);
+    assert_non_null(conf);
+    struct json_object *rec = load_json("m365d-incident.json");
+    struct dfw_event ev;
+    make_event(&ev, "m365d-incidents", rec, "924521", "2020-09-06T12:18:03.81Z");
+    struct dfw_buf out = DFW_BUF_INIT;
+    assert_int_equal(pl->format(conf, &ev, &out), DFW_OK);
+    assert_true(strncmp(out.data, "<132>", 5) == 0); /* local0 (16) * 8 + warning (Low) */
+    assert_non_null(
+        strstr(out.data, " fw1 defender-forwarder: CEF:0|Microsoft|Microsoft Defender XDR|"));
+    assert_null(memchr(out.data, '\n', out.len));
+    dfw_buf_free(&out);
+    dfw_output_conf_free(pl, conf);
+    json_object_put(rec);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(header_rfc5424),
+        cmocka_unit_test(header_rfc3164),
+        cmocka_unit_test(framing),
+        cmocka_unit_test(format_callback_message),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
