@@ -1,5 +1,6 @@
 /* Option table and validation of the syslog output. docs/cef-mapping.md describes the output. */
 #include "syslog_conf.h"
+#include "dfw/secret.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -166,16 +167,9 @@ static dfw_err fail(char *errbuf, size_t errlen, const char *fmt, ...)
 /* A private key is a secret: refuse one other users could read (DESIGN §9). */
 static dfw_err check_key_file(const char *path, char *errbuf, size_t errlen)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        snprintf(errbuf, errlen, "key_file %s: %s", path, strerror(errno));
-        return DFW_ERR_CONFIG;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        return fail(errbuf, errlen, "key_file %s: not a regular file", path);
-    }
-    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-        return fail(errbuf, errlen, "key_file %s: readable by group or others; chmod 600 it", path);
+    char why[512];
+    if (dfw_secret_check_file(path, why, sizeof(why)) != DFW_OK) {
+        return fail(errbuf, errlen, "key_file: %s", why);
     }
     return DFW_OK;
 }
