@@ -126,12 +126,16 @@ static int64_t retry_from_body(const struct dfw_http_response *r)
     return secs > 0 ? (int64_t)secs * 1000 : -1;
 }
 
-/* The path of a URL for log lines (no query: it may be long; never a token). */
+/* The path of a URL (or of a bare path) for log lines: no query, which may be long; never a
+ * token. */
 static void url_path(const char *url, char *out, size_t outlen)
 {
     const char *p = strstr(url, "://");
-    p = p ? strchr(p + 3, '/') : NULL;
-    snprintf(out, outlen, "%.*s", p ? (int)strcspn(p, "?") : 1, p ? p : "/");
+    p = p ? strchr(p + 3, '/') : url;
+    if (p == NULL) {
+        p = "/";
+    }
+    snprintf(out, outlen, "%.*s", (int)strcspn(p, "?"), p);
 }
 
 static void fetch_done(void *ctx, const struct dfw_http_response *r)
