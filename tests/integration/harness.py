@@ -101,26 +101,37 @@ def make_tls_cert(workdir, name="syslog"):
 
 
 class SyslogNg:
-    """A real syslog-ng (Debian's 3.38) receiving on 127.0.0.1 and writing each MSG on a line."""
+    """A real syslog-ng (Debian's 3.38) receiving on 127.0.0.1 and writing each MSG on a line.
 
-    def __init__(self, workdir, transport="tcp", port=None, tls=None, name="syslog-ng"):
+    driver "syslog" is the syslog() source (RFC 5424 or RFC 3164 header; octet-counting framing
+    on TCP/TLS); driver "network" is network() (one message per line on TCP); flags such as
+    "syslog-protocol" are passed to the source. template is the file destination's line."""
+
+    def __init__(self, workdir, transport="tcp", port=None, tls=None, name="syslog-ng",
+                 driver="syslog", flags=(), template="${PROGRAM} ${MSG}"):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.transport = transport
         self.port = port or free_port(socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM)
         self.out = os.path.join(self.dir, "received.log")
+        self.ctl = os.path.join(self.dir, "ctl")
         self.tls = tls
         tls_opt = ""
         if transport == "tls":
             tls_opt = (f'tls(key-file("{tls["key"]}") cert-file("{tls["cert"]}") '
                        'peer-verify(optional-untrusted))')
+        extra = ""
+        if flags:
+            extra += " flags(" + ", ".join(flags) + ")"
+        if transport == "udp":
+            extra += " so-rcvbuf(4194304)"
         conf = os.path.join(self.dir, "syslog-ng.conf")
         with open(conf, "w") as f:
             f.write(f"""@version: 3.38
 options {{ stats-freq(0); keep-hostname(yes); flush-lines(1); log-msg-size(262144); }};
-source s_in {{ syslog(ip("127.0.0.1") port({self.port}) transport("{transport}")
-                      max-connections(100) log-iw-size(100000) {tls_opt}); }};
-destination d_out {{ file("{self.out}" template("${{PROGRAM}} ${{MSG}}\\n") template-escape(no)); }};
+source s_in {{ {driver}(ip("127.0.0.1") port({self.port}) transport("{transport}")
+                      max-connections(100) log-iw-size(100000) {tls_opt}{extra}); }};
+destination d_out {{ file("{self.out}" template("{template}\\n") template-escape(no)); }};
 log {{ source(s_in); destination(d_out); }};
 """)
         self.conf = conf
@@ -128,6 +139,7 @@ log {{ source(s_in); destination(d_out); }};
         self.start()
 
     def start(self):
+        self.before = len(self.lines())  # lines of earlier runs: not in this run's counters
         self.log = open(os.path.join(self.dir, "syslog-ng.log"), "ab")
         self.proc = subprocess.Popen(
             ["syslog-ng", "-F", "-f", self.conf, "-R", os.path.join(self.dir, "persist"),
@@ -165,10 +177,40 @@ log {{ source(s_in); destination(d_out); }};
         with open(self.out, encoding="utf-8", errors="replace") as f:
             return [l.rstrip("\n") for l in f if l.strip()]
 
+    def stats(self):
+        """syslog-ng-ctl stats as {(SourceName, SourceId, Type): number} (summed)."""
+        r = subprocess.run(["syslog-ng-ctl", "stats", "-c", self.ctl], capture_output=True,
+                           text=True, timeout=30)
+        out = {}
+        for line in r.stdout.splitlines()[1:]:
+            parts = line.split(";")
+            if len(parts) == 6 and parts[5].isdigit():
+                key = (parts[0], parts[1], parts[4])
+                out[key] = out.get(key, 0) + int(parts[5])
+        return out
+
+    def settle(self, timeout=60, closed=True):
+        """The received lines once syslog-ng has read every connection to its end (TCP/TLS, with
+        closed: the sender must have closed them) and written every message it read to the
+        file."""
+        def done():
+            st = self.stats()
+            if not st:
+                return None
+            if closed and self.transport != "udp" and st.get(("src.syslog", "s_in", "connections"),
+                                                   st.get(("src.network", "s_in", "connections"), 0)):
+                return None
+            read = st.get(("source", "s_in", "processed"), 0)
+            written = st.get(("destination", "d_out", "processed"), 0)
+            lines = self.lines()
+            return lines if read == written == len(lines) - self.before else None
+        return wait_for(done, timeout, "syslog-ng to write what it received", interval=0.2)
+
 
 def write_config(path, emu, state_dir, outputs, tenants=None, forwarder=None, streams=None,
-                 auth="secret", token_endpoint="v2"):
-    """A forwarder configuration pointing every tenant at the emulator."""
+                 auth="secret", token_endpoint="v2", secret_files=None, tenant_extra=None):
+    """A forwarder configuration pointing every tenant at the emulator. secret_files maps a
+    tenant name to another secret file; tenant_extra maps it to extra key/values."""
     fw = {"state_dir": state_dir, "poll_interval": "2s", "overlap": "5m", "initial_lookback": "7d",
           "ca_file": emu.ca_file, "http_timeout": "20s", "log_level": "info"}
     fw.update(forwarder or {})
@@ -184,8 +226,10 @@ def write_config(path, emu, state_dir, outputs, tenants=None, forwarder=None, st
             lines += ["auth = certificate", f"certificate_file = {t['certificate_file']}",
                       f"private_key_file = {t['private_key_file']}"]
         else:
-            secret = os.path.join(emu.dir, "secrets", t["name"] + ".secret")
+            secret = (secret_files or {}).get(t["name"]) or \
+                os.path.join(emu.dir, "secrets", t["name"] + ".secret")
             lines += [f"client_secret_file = {secret}"]
+        lines += [f"{k} = {v}" for k, v in (tenant_extra or {}).get(t["name"], {}).items()]
     for name, opts in outputs:
         lines += ["", f"[output {name}]"] + [f"{k} = {v}" for k, v in opts.items()]
     with open(path, "w") as f:
@@ -265,3 +309,245 @@ class Workdir:
     def cleanup(self):
         if not os.environ.get("KEEP_WORKDIR"):
             shutil.rmtree(self.path, ignore_errors=True)
+
+
+# ---- what the tests check --------------------------------------------------------------------
+
+STREAMS = ("m365d-incidents", "mde-alerts", "graph-alerts")
+# Per stream: the record's id / last-update / created / title keys, and the CEF header the
+# syslog output writes (outputs/syslog/cef_map.c; docs/cef-mapping.md).
+STREAM_INFO = {
+    "m365d-incidents": {"id": "incidentId", "updated": "lastUpdateTime", "created": "createdTime",
+                        "name": "incidentName", "product": "Microsoft Defender XDR",
+                        "version": "1.0", "sig_key": None, "sig_default": "incident"},
+    "mde-alerts": {"id": "id", "updated": "lastUpdateTime", "created": "alertCreationTime",
+                   "name": "title", "product": "Microsoft Defender ATP", "version": "2.0",
+                   "sig_key": "detectorId", "sig_default": "alert"},
+    "graph-alerts": {"id": "id", "updated": "lastUpdateDateTime", "created": "createdDateTime",
+                     "name": "title", "product": "Microsoft Graph Security", "version": "1.0",
+                     "sig_key": "detectorId", "sig_default": "alert"},
+}
+PRODUCT_STREAM = {v["product"]: k for k, v in STREAM_INFO.items()}
+CEF_SEVERITY = {"informational": 1, "low": 3, "medium": 5, "high": 8}
+PROGRAM = "defender-forwarder"
+
+
+def iso_ms(text):
+    """Milliseconds since the epoch of an ISO-8601 UTC time (fraction truncated to ms)."""
+    import calendar
+    import re
+    m = re.match(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?Z$", text)
+    if not m:
+        raise ValueError("not an ISO-8601 UTC time: %r" % text)
+    secs = calendar.timegm(tuple(int(x) for x in m.groups()[:6]) + (0, 0, 0))
+    frac = (m.group(7) or "") + "000"
+    return secs * 1000 + int(frac[:3])
+
+
+def record_key(stream, rec):
+    info = STREAM_INFO[stream]
+    return str(rec[info["id"]]), rec[info["updated"]]
+
+
+def expected_records(emu, tenants=None, streams=STREAMS):
+    """{(tenant, stream, id): record} of what the emulator holds now (current versions)."""
+    out = {}
+    for t in emu.tenants:
+        if tenants is not None and t["name"] not in tenants:
+            continue
+        for stream in streams:
+            for rec in emu.records(t["name"], stream):
+                out[(t["name"], stream, str(rec[STREAM_INFO[stream]["id"]]))] = rec
+    return out
+
+
+def header_text(value):
+    """What a CEF header field shows for value: line breaks and control characters become
+    blanks (the escapes of \\ and | are undone by parse_cef)."""
+    return "".join(" " if (ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f) else c for c in value)
+
+
+def parse_received(lines, program=PROGRAM):
+    """Split syslog-ng lines ("PROGRAM MSG") into parsed CEF messages and stray lines."""
+    events, stray = [], []
+    for line in lines:
+        prefix = program + " CEF:0|"
+        if not line.startswith(prefix):
+            stray.append(line)
+            continue
+        try:
+            header, ext = parse_cef(line[len(program) + 1:])
+        except (ValueError, IndexError):
+            stray.append(line)
+            continue
+        events.append((header, ext, line))
+    return events, stray
+
+
+def cef_event_key(header, ext):
+    """(tenant, stream, id) of a received CEF message."""
+    return ext.get("cs2"), PRODUCT_STREAM.get(header[2]), ext.get("externalId")
+
+
+def check_cef_event(header, ext, tenant, stream, rec, kind=None):
+    """Problems (a list of text) of one CEF message against the record it should carry."""
+    info = STREAM_INFO[stream]
+    problems = []
+    truncated = ext.get("cn3Label") == "truncated"
+
+    def expect(what, got, want):
+        if got != want:
+            problems.append(f"{tenant}/{stream}/{rec[info['id']]}: {what} is {got!r}, "
+                            f"expected {want!r}")
+
+    expect("header version", header[0], "CEF:0")
+    expect("vendor", header[1], "Microsoft")
+    expect("product", header[2], info["product"])
+    expect("product version", header[3], info["version"])
+    sig = rec.get(info["sig_key"]) if info["sig_key"] else None
+    expect("signature id", header[4], sig or info["sig_default"])
+    expect("name", header[5], header_text(rec[info["name"]]))
+    expect("severity", header[6], str(CEF_SEVERITY.get(str(rec.get("severity")).lower(), 0)))
+    expect("externalId", ext.get("externalId"), str(rec[info["id"]]))
+    expect("cs2 (tenant)", ext.get("cs2"), tenant)
+    expect("cs2Label", ext.get("cs2Label"), "tenant")
+    expect("rt", ext.get("rt"), str(iso_ms(rec[info["updated"]])))
+    if kind is not None:
+        expect("cs5 (eventKind)", ext.get("cs5"), kind)
+    if not truncated or "deviceSeverity" in ext:
+        expect("deviceSeverity", ext.get("deviceSeverity"), rec.get("severity"))
+    if not truncated or "deviceCustomDate1" in ext:
+        expect("deviceCustomDate1 (created)", ext.get("deviceCustomDate1"),
+               str(iso_ms(rec[info["created"]])))
+    return problems
+
+
+def check_cef_delivery(lines, expected, kinds=None, program=PROGRAM):
+    """Compare syslog-ng lines with expected {(tenant, stream, id): record}: every record exactly
+    once, each message a valid CEF line carrying that record. Returns a list of problems."""
+    import collections
+    events, stray = parse_received(lines, program)
+    problems = [f"stray line: {l[:200]!r}" for l in stray]
+    seen = collections.Counter()
+    for header, ext, line in events:
+        key = cef_event_key(header, ext)
+        seen[key] += 1
+        rec = expected.get(key)
+        if rec is None:
+            problems.append(f"unexpected message {key}: {line[:200]!r}")
+            continue
+        problems += check_cef_event(header, ext, key[0], key[1], rec,
+                                    (kinds or {}).get(key))
+    for key, n in seen.items():
+        if n > 1 and key in expected:
+            problems.append(f"{key} received {n} times")
+    missing = [k for k in expected if k not in seen]
+    if missing:
+        problems.append(f"{len(missing)} of {len(expected)} records never arrived, e.g. "
+                        f"{sorted(missing)[:5]}")
+    return problems
+
+
+def parse_summary(text):
+    """The key=value pairs of the 'summary:' line of run (stdout of --once, else the log)."""
+    for line in reversed(text.splitlines()):
+        if line.startswith("summary:"):
+            out = {}
+            for part in line.split()[1:]:
+                k, _, v = part.partition("=")
+                out[k] = v
+            return out
+    return None
+
+
+def state_show(config):
+    """`state show` as {(tenant, stream): {checkpoint, lag, delivered, seen, sweep}}."""
+    r = run_forwarder(config, "state", "show", timeout=60)
+    if r.returncode != 0:
+        raise AssertionError(f"state show failed ({r.returncode}): {r.stderr}")
+    out = {}
+    for line in r.stdout.splitlines()[1:]:
+        f = line.split()
+        if len(f) == 7:
+            out[(f[0], f[1])] = {"checkpoint": f[2], "lag": int(f[3]), "delivered": int(f[4]),
+                                 "seen": int(f[5]), "sweep": f[6]}
+        elif len(f) >= 2:
+            out[(f[0], f[1])] = {"error": line}
+    return out
+
+
+def checkpoint(state_dir, tenant, stream):
+    """The checkpoint file of (tenant, stream) as JSON, or None."""
+    path = os.path.join(state_dir, "checkpoints", tenant, stream + ".json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+class Forwarder:
+    """`defender-forwarder run [ARGS]` as a background process, its stdout+stderr in a log file."""
+
+    def __init__(self, config, *args, log_path):
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        self.proc = subprocess.Popen([BIN, "-c", config, "run", *args], stdout=self._log,
+                                     stderr=self._log)
+
+    def log(self):
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        """Send sig and wait; the exit status (negative: killed by a signal)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"the forwarder did not exit within {timeout}s after signal "
+                                 f"{sig}; log: {self.log_path}")
+        finally:
+            self._log.close()
+        return self.proc.returncode
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if not self._log.closed:
+            self._log.close()
+
+
+def read_envelopes(path):
+    """The JSON lines of a file output with envelope = yes."""
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def check_envelope_delivery(envelopes, expected):
+    """Compare a file output's envelopes with expected {(tenant, stream, id): record}: every
+    record exactly once and unchanged. Returns a list of problems."""
+    import collections
+    problems, seen = [], collections.Counter()
+    for env in envelopes:
+        key = (env.get("tenant"), env.get("stream"), env.get("id"))
+        seen[key] += 1
+        rec = expected.get(key)
+        if rec is None:
+            problems.append(f"unexpected event {key}")
+        elif env.get("record") != rec:
+            problems.append(f"{key}: record differs from the emulator's")
+    problems += [f"{k} delivered {n} times" for k, n in seen.items() if n > 1]
+    missing = [k for k in expected if k not in seen]
+    if missing:
+        problems.append(f"{len(missing)} of {len(expected)} records never arrived, e.g. "
+                        f"{sorted(missing)[:5]}")
+    return problems
