@@ -1,0 +1,438 @@
+/* The Splunk HEC output: events as concatenated JSON objects to /services/collector/event, with
+ * indexer acknowledgement. Options: splunk_hec_conf.c; event objects and gzip:
+ * splunk_hec_format.c; batches <-> requests: splunk_hec_queue.c; replies and codes:
+ * splunk_hec_proto.c; HTTP: splunk_hec_http.c; the user's view: docs/splunk-hec.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dfw/http.h"
+#include "dfw/log.h"
+#include "dfw/output.h"
+#include "dfw/secret.h"
+#include "dfw/timeutil.h"
+#include "splunk_hec_conf.h"
+#include "splunk_hec_format.h"
+#include "splunk_hec_http.h"
+#include "splunk_hec_proto.h"
+#include "splunk_hec_queue.h"
+
+struct hec_out {
+    const struct dfw_out_splunk_hec_conf *conf; /* borrowed for the instance's lifetime */
+    struct dfw_out_splunk_hec_fmt fmt;
+    char *name;
+    char channel[40];
+    struct hec_http *http;
+    struct hec_queue q;
+    struct dfw_buf ev;   /* one rendered event */
+    struct dfw_buf wire; /* gzip scratch */
+    int in_flight;       /* event POSTs running */
+    int ack_in_flight;   /* an ack query is running */
+    int64_t next_ack_ms; /* monotonic: next ack query */
+    int warned_no_ack;
+    uint64_t *ids; /* ack query scratch */
+    int *acked;
+    size_t ids_cap;
+};
+
+/* The ctx of an ack query transfer (event POSTs carry their struct hec_req). */
+static char ack_query_ctx;
+
+static void hec_destroy(void *self)
+{
+    struct hec_out *o = self;
+    if (o == NULL) {
+        return;
+    }
+    hec_http_free(o->http); /* first: running transfers point into request bodies */
+    hec_queue_clear(&o->q);
+    dfw_buf_free(&o->ev);
+    dfw_buf_free(&o->wire);
+    free(o->ids);
+    free(o->acked);
+    free(o->name);
+    free(o);
+}
+
+static void *hec_init(const void *conf, const char *instance, char *errbuf, size_t errlen)
+{
+    const struct dfw_out_splunk_hec_conf *c = conf;
+    char why[512];
+    struct hec_out *o = calloc(1, sizeof(*o));
+    if (o == NULL || (o->name = strdup(instance)) == NULL) {
+        snprintf(errbuf, errlen, "output %s: out of memory", instance);
+        hec_destroy(o);
+        return NULL;
+    }
+    o->conf = c;
+    hec_queue_init(&o->q, (size_t)c->batch_max_events, (size_t)c->batch_max_bytes);
+    if (dfw_out_splunk_hec_conf_check(c, why, sizeof(why)) != DFW_OK) {
+        snprintf(errbuf, errlen, "output %s: %s", instance, why);
+        hec_destroy(o);
+        return NULL;
+    }
+    dfw_out_splunk_hec_fmt_init(&o->fmt, c);
+    if (dfw_out_splunk_hec_channel(o->channel, sizeof(o->channel)) != DFW_OK) {
+        snprintf(errbuf, errlen, "output %s: no random numbers for the channel id", instance);
+        hec_destroy(o);
+        return NULL;
+    }
+    struct dfw_secret_ref ref = {c->token_file, c->token_credential, c->token_env};
+    char *token = NULL;
+    if (dfw_secret_read(&ref, &token, NULL, why, sizeof(why)) != DFW_OK) {
+        snprintf(errbuf, errlen, "output %s: HEC token: %s", instance, why);
+        hec_destroy(o);
+        return NULL;
+    }
+    struct hec_http_opts ho = {
+        .base_url = c->url,
+        .token = token,
+        .channel = o->channel,
+        .ca_file = c->ca_file,
+        .timeout_ms = (long)c->timeout_ms,
+        .connect_timeout_ms = (long)c->connect_timeout_ms,
+        .max_connections = (long)c->max_in_flight + 1,
+    };
+    o->http = hec_http_new(&ho, why, sizeof(why));
+    dfw_secret_free(token); /* the client keeps its own copy in the header */
+    if (o->http == NULL) {
+        snprintf(errbuf, errlen, "output %s: %s", instance, why);
+        hec_destroy(o);
+        return NULL;
+    }
+    dfw_log(DFW_LOG_INFO, "output", "output=%s msg=\"HEC ready\" url=%s channel=%s gzip=%d ack=%d",
+            o->name, c->url, o->channel, c->gzip, c->ack);
+    return o;
+}
+
+static dfw_err hec_format(const void *conf, const struct dfw_event *ev, struct dfw_buf *out)
+{
+    struct dfw_out_splunk_hec_fmt f;
+    dfw_out_splunk_hec_fmt_init(&f, conf);
+    return dfw_out_splunk_hec_format(&f, ev, out);
+}
+
+/* Put the request on the wire (gzip'd the first time). */
+static void send_req(struct hec_out *o, struct hec_req *r, int64_t now)
+{
+    if (r->events == 0) {
+        hec_queue_finish(&o->q, r, DFW_OK); /* an allocation failed before its first event */
+        return;
+    }
+    if (o->conf->gzip && !r->gzipped) {
+        dfw_buf_reset(&o->wire);
+        if (dfw_out_splunk_hec_gzip(r->body.data, r->body.len, 6, &o->wire) == DFW_OK) {
+            struct dfw_buf raw = r->body;
+            r->body = o->wire; /* swap: the scratch keeps the raw allocation for next time */
+            o->wire = raw;
+            r->gzipped = 1;
+        } /* else: send it uncompressed */
+    }
+    if (hec_http_post(o->http, 0, r->body.data, r->body.len, r->gzipped, r) != DFW_OK) {
+        r->state = HEC_REQ_BACKOFF;
+        r->due_ms = now + o->conf->retry_min_ms;
+        return;
+    }
+    r->state = HEC_REQ_SENDING;
+    o->in_flight++;
+}
+
+/* Send what may be sent: due retries and closed requests, oldest first, up to max_in_flight. */
+static void start_ready(struct hec_out *o, int64_t now)
+{
+    struct hec_req *r = o->q.head;
+    while (r != NULL && o->in_flight < o->conf->max_in_flight) {
+        struct hec_req *next = r->next; /* send_req may free r */
+        if (r->state == HEC_REQ_READY || (r->state == HEC_REQ_BACKOFF && now >= r->due_ms)) {
+            send_req(o, r, now);
+        }
+        r = next;
+    }
+}
+
+/* A send failed in a retryable way: back off, or give up on its batches after max_retries. */
+static void retry_later(struct hec_out *o,
+                        struct hec_req *r,
+                        dfw_err why,
+                        int64_t delay_ms,
+                        int64_t now,
+                        const char *what)
+{
+    r->attempts++;
+    if (r->attempts > o->conf->max_retries) {
+        dfw_log(DFW_LOG_ERROR, "output",
+                "output=%s msg=\"giving up on request after %d attempts; its batches are not "
+                "acknowledged and will be sent again\" request=%u events=%zu last=\"%s\"",
+                o->name, r->attempts, r->id, r->events, what);
+        hec_queue_finish(&o->q, r, why);
+        return;
+    }
+    if (delay_ms < 0) {
+        delay_ms = dfw_backoff_ms(r->attempts, o->conf->retry_min_ms, o->conf->retry_max_ms);
+    }
+    if (delay_ms > o->conf->retry_max_ms) {
+        delay_ms = o->conf->retry_max_ms;
+    }
+    dfw_log(r->attempts == 1 ? DFW_LOG_WARN : DFW_LOG_INFO, "output",
+            "output=%s msg=\"%s; retrying\" request=%u attempt=%d delay_ms=%lld", o->name, what,
+            r->id, r->attempts, (long long)delay_ms);
+    r->state = HEC_REQ_BACKOFF;
+    r->due_ms = now + delay_ms;
+}
+
+static void event_done(struct hec_out *o, struct hec_req *r, const struct hec_http_result *res)
+{
+    int64_t now = dfw_mono_ms();
+    o->in_flight--;
+    struct dfw_out_splunk_hec_reply rep;
+    dfw_out_splunk_hec_parse_reply(res->body, res->len, &rep);
+    const char *advice;
+    dfw_err c = dfw_out_splunk_hec_classify(res->status, &rep, &advice);
+    char what[512];
+    if (res->status == 0) {
+        snprintf(what, sizeof(what), "HEC request failed: %s", res->error);
+    }
+    else {
+        snprintf(what, sizeof(what), "HEC answered HTTP %ld code %d (%s) text=%s: %s", res->status,
+                 rep.code, dfw_out_splunk_hec_code_text(rep.code), rep.text[0] ? rep.text : "-",
+                 advice);
+    }
+    if (c == DFW_OK) {
+        if (o->conf->ack && rep.has_ack_id) {
+            r->state = HEC_REQ_WAIT_ACK;
+            r->ack_id = rep.ack_id;
+            r->due_ms = now + o->conf->ack_timeout_ms;
+            if (o->next_ack_ms < now) {
+                o->next_ack_ms = now + o->conf->ack_poll_interval_ms;
+            }
+            return;
+        }
+        if (o->conf->ack && !o->warned_no_ack) {
+            o->warned_no_ack = 1;
+            dfw_log(DFW_LOG_WARN, "output",
+                    "output=%s msg=\"HEC sent no ackId: indexer acknowledgement is off for this "
+                    "token; HTTP 200 counts as delivered\"",
+                    o->name);
+        }
+        hec_queue_finish(&o->q, r, DFW_OK);
+        return;
+    }
+    if (c == DFW_ERR_RETRY || c == DFW_ERR_THROTTLED) {
+        retry_later(o, r, c, res->retry_after_ms, now, what);
+        return;
+    }
+    /* permanent: the operator must act; the batches stay unacknowledged (checkpoint held) */
+    dfw_log(DFW_LOG_ERROR, "output",
+            "output=%s msg=\"%s; batch not acknowledged, checkpoint held\" url=%s request=%u "
+            "events=%zu",
+            o->name, what, o->conf->url, r->id, r->events);
+    hec_queue_finish(&o->q, r, c);
+}
+
+/* Requests whose ackId was queried and which are still waiting; fills o->ids. */
+static size_t collect_waiting(struct hec_out *o)
+{
+    size_t n = 0;
+    for (struct hec_req *r = o->q.head; r != NULL; r = r->next) {
+        n += r->state == HEC_REQ_WAIT_ACK;
+    }
+    if (n > o->ids_cap) {
+        uint64_t *ids = realloc(o->ids, n * sizeof(*ids));
+        if (ids != NULL) {
+            o->ids = ids;
+        }
+        int *acked = realloc(o->acked, n * sizeof(*acked));
+        if (acked != NULL) {
+            o->acked = acked;
+        }
+        if (ids == NULL || acked == NULL) {
+            return 0;
+        }
+        o->ids_cap = n;
+    }
+    size_t i = 0;
+    for (struct hec_req *r = o->q.head; r != NULL; r = r->next) {
+        if (r->state == HEC_REQ_WAIT_ACK) {
+            o->ids[i] = r->ack_id;
+            o->acked[i++] = 0;
+        }
+    }
+    return n;
+}
+
+/* The indexer no longer knows our ackIds (restart, channel dropped): send them again. */
+static void acks_lost(struct hec_out *o, int64_t now, const char *why)
+{
+    struct hec_req *r = o->q.head;
+    while (r != NULL) {
+        struct hec_req *next = r->next;
+        if (r->state == HEC_REQ_WAIT_ACK) {
+            retry_later(o, r, DFW_ERR_RETRY, 0, now, why);
+        }
+        r = next;
+    }
+}
+
+static void ack_done(struct hec_out *o, const struct hec_http_result *res)
+{
+    int64_t now = dfw_mono_ms();
+    o->ack_in_flight = 0;
+    o->next_ack_ms = now + o->conf->ack_poll_interval_ms;
+    size_t n = collect_waiting(o);
+    if (res->status == 200 &&
+        dfw_out_splunk_hec_parse_acks(res->body, res->len, o->ids, o->acked, n) == DFW_OK) {
+        size_t i = 0;
+        struct hec_req *r = o->q.head;
+        while (r != NULL) {
+            struct hec_req *next = r->next;
+            if (r->state == HEC_REQ_WAIT_ACK && i < n && o->acked[i++]) {
+                hec_queue_finish(&o->q, r, DFW_OK);
+            }
+            r = next;
+        }
+        return;
+    }
+    struct dfw_out_splunk_hec_reply rep;
+    dfw_out_splunk_hec_parse_reply(res->body, res->len, &rep);
+    if (res->status == 400 && (rep.code == 11 || rep.code == 14)) {
+        char why[256];
+        snprintf(why, sizeof(why), "ack query refused: code %d (%s)", rep.code,
+                 dfw_out_splunk_hec_code_text(rep.code));
+        acks_lost(o, now, why);
+        return;
+    }
+    dfw_log(DFW_LOG_WARN, "output",
+            "output=%s msg=\"ack query failed; asking again\" status=%ld code=%d error=\"%s\"",
+            o->name, res->status, rep.code, res->status ? rep.text : res->error);
+}
+
+static void on_done(void *user, void *ctx, const struct hec_http_result *res)
+{
+    struct hec_out *o = user;
+    if (ctx == &ack_query_ctx) {
+        ack_done(o, res);
+    }
+    else {
+        event_done(o, ctx, res);
+    }
+}
+
+/* Query the acks that are due; requests past ack_timeout are lost acks: send them again. */
+static void poll_acks(struct hec_out *o, int64_t now)
+{
+    struct hec_req *r = o->q.head;
+    while (r != NULL) {
+        struct hec_req *next = r->next;
+        if (r->state == HEC_REQ_WAIT_ACK && now >= r->due_ms) {
+            char why[128];
+            snprintf(why, sizeof(why), "no indexer acknowledgement for ackId %llu within %lld ms",
+                     (unsigned long long)r->ack_id, o->conf->ack_timeout_ms);
+            retry_later(o, r, DFW_ERR_RETRY, 0, now, why);
+        }
+        r = next;
+    }
+    if (o->ack_in_flight || now < o->next_ack_ms) {
+        return;
+    }
+    size_t n = collect_waiting(o);
+    if (n == 0) {
+        return;
+    }
+    struct dfw_buf q = DFW_BUF_INIT;
+    if (dfw_out_splunk_hec_ack_query(o->ids, n, &q) == DFW_OK &&
+        hec_http_post(o->http, 1, q.data, q.len, 0, &ack_query_ctx) == DFW_OK) {
+        o->ack_in_flight = 1;
+    }
+    else {
+        o->next_ack_ms = now + o->conf->ack_poll_interval_ms;
+    }
+    dfw_buf_free(&q);
+}
+
+static void hec_poll(void *self, int timeout_ms)
+{
+    struct hec_out *o = self;
+    int64_t now = dfw_mono_ms();
+    if (o->q.open != NULL && now - o->q.open->opened_ms >= o->conf->batch_timeout_ms) {
+        hec_queue_close_open(&o->q);
+    }
+    start_ready(o, now);
+    if (o->conf->ack) {
+        poll_acks(o, now);
+    }
+    hec_http_run(o->http, timeout_ms, on_done, o);
+    start_ready(o, dfw_mono_ms());
+}
+
+static dfw_err hec_submit(void *self, const struct dfw_batch *batch, dfw_ack_fn ack, void *ack_ctx)
+{
+    struct hec_out *o = self;
+    if (batch->count == 0) {
+        ack(ack_ctx, batch->seq, DFW_OK);
+        return DFW_OK;
+    }
+    if (hec_queue_pending(&o->q) >= (size_t)o->conf->max_pending) {
+        return DFW_ERR_BUSY; /* back-pressure: acknowledgements must come first */
+    }
+    struct hec_batch *b = hec_queue_batch(&o->q, batch->seq, ack, ack_ctx);
+    if (b == NULL) {
+        return DFW_ERR_NOMEM;
+    }
+    int64_t now = dfw_mono_ms();
+    for (size_t i = 0; i < batch->count; i++) {
+        dfw_buf_reset(&o->ev);
+        dfw_err err = dfw_out_splunk_hec_format(&o->fmt, &batch->events[i], &o->ev);
+        if (err == DFW_OK) {
+            err = hec_queue_add(&o->q, b, o->ev.data, o->ev.len, now);
+        }
+        if (err != DFW_OK) {
+            /* events already queued go out anyway: the re-sent batch may repeat them */
+            dfw_log(DFW_LOG_ERROR, "output",
+                    "output=%s msg=\"cannot format event\" id=%s error=\"%s\"", o->name,
+                    batch->events[i].id ? batch->events[i].id : "-", dfw_strerror(err));
+            hec_queue_abandon(&o->q, b);
+            return err;
+        }
+    }
+    hec_queue_seal(&o->q, b);
+    if (o->conf->batch_timeout_ms == 0) {
+        hec_queue_close_open(&o->q);
+    }
+    start_ready(o, now);
+    hec_http_run(o->http, 0, on_done, o);
+    return DFW_OK;
+}
+
+static dfw_err hec_flush(void *self, int timeout_ms)
+{
+    struct hec_out *o = self;
+    hec_queue_close_open(&o->q);
+    int64_t deadline = dfw_mono_ms() + timeout_ms;
+    while (hec_queue_pending(&o->q) > 0) {
+        int64_t left = deadline - dfw_mono_ms();
+        if (left <= 0) {
+            return DFW_ERR_RETRY;
+        }
+        hec_poll(o, left < 50 ? (int)left : 50);
+        if (hec_http_running(o->http) == 0 && hec_queue_pending(&o->q) > 0) {
+            /* only timers are left (backoff, ack poll): sleep a little instead of spinning */
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return DFW_OK;
+}
+
+const struct dfw_output_plugin dfw_out_splunk_hec_plugin = {
+    .name = "splunk_hec",
+    .description = "Splunk HTTP Event Collector with indexer acknowledgement",
+    .options = dfw_out_splunk_hec_options,
+    .conf_size = sizeof(struct dfw_out_splunk_hec_conf),
+    .init = hec_init,
+    .format = hec_format,
+    .submit = hec_submit,
+    .poll = hec_poll,
+    .flush = hec_flush,
+    .destroy = hec_destroy,
+};
