@@ -83,11 +83,59 @@ static int parse_size(const char *v, long long *out)
     return 0;
 }
 
-/* Store text v into the field described by opt. Returns 0, or -1 for a bad value. */
-static int set_field(const struct dfw_option *opt, void *conf, const char *v)
+/* Append (key without the prefix, v) to the list of a DFW_OPT_PREFIX row. */
+static int add_pair(struct dfw_opt_list *list, const char *key, const char *v)
+{
+    if (*key == '\0') {
+        return -1; /* a default on a prefix row */
+    }
+    struct dfw_opt_pair *items = realloc(list->items, (list->count + 1) * sizeof(*items));
+    if (items == NULL) {
+        return -1;
+    }
+    list->items = items;
+    struct dfw_opt_pair *p = &items[list->count];
+    p->key = strdup(key);
+    p->value = strdup(v);
+    if (p->key == NULL || p->value == NULL) {
+        free(p->key);
+        free(p->value);
+        return -1;
+    }
+    list->count++;
+    return 0;
+}
+
+static int is_prefix_of(const struct dfw_option *opt, const char *key)
+{
+    size_t n = strlen(opt->name);
+    return opt->type == DFW_OPT_PREFIX && strncmp(key, opt->name, n) == 0 && key[n] != '\0';
+}
+
+/* The row for key: an exact name first, else a prefix row. NULL when none matches. */
+static const struct dfw_option *find_option(const struct dfw_option *options, const char *key)
+{
+    const struct dfw_option *opt;
+    for (opt = options; opt->name != NULL; opt++) {
+        if (opt->type != DFW_OPT_PREFIX && strcmp(opt->name, key) == 0) {
+            return opt;
+        }
+    }
+    for (opt = options; opt->name != NULL; opt++) {
+        if (is_prefix_of(opt, key)) {
+            return opt;
+        }
+    }
+    return NULL;
+}
+
+/* Store text v of key into the field described by opt. Returns 0, or -1 for a bad value. */
+static int set_field(const struct dfw_option *opt, void *conf, const char *key, const char *v)
 {
     char *field = (char *)conf + opt->offset;
     switch (opt->type) {
+    case DFW_OPT_PREFIX:
+        return add_pair((struct dfw_opt_list *)(void *)field, key + strlen(opt->name), v);
     case DFW_OPT_STRING: {
         char *copy = strdup(v);
         if (copy == NULL) {
@@ -132,6 +180,7 @@ static const char *type_hint(const struct dfw_option *opt)
     case DFW_OPT_SIZE:
         return "a size such as 1400, 64k, 1m";
     case DFW_OPT_STRING:
+    case DFW_OPT_PREFIX:
         break;
     }
     return "a string";
@@ -151,7 +200,7 @@ dfw_err dfw_output_conf_parse(const struct dfw_output_plugin *plugin,
     }
     const struct dfw_option *opt;
     for (opt = plugin->options; opt->name != NULL; opt++) {
-        if (opt->def != NULL && set_field(opt, conf, opt->def) != 0) {
+        if (opt->def != NULL && set_field(opt, conf, opt->name, opt->def) != 0) {
             snprintf(errbuf, errlen, "output %s: bad built-in default for %s", plugin->name,
                      opt->name);
             dfw_output_conf_free(plugin, conf);
@@ -159,18 +208,14 @@ dfw_err dfw_output_conf_parse(const struct dfw_output_plugin *plugin,
         }
     }
     for (size_t i = 0; i < nkvs; i++) {
-        for (opt = plugin->options; opt->name != NULL; opt++) {
-            if (strcmp(opt->name, kvs[i].key) == 0) {
-                break;
-            }
-        }
-        if (opt->name == NULL) {
+        opt = find_option(plugin->options, kvs[i].key);
+        if (opt == NULL) {
             snprintf(errbuf, errlen, "%s:%d: unknown key '%s' for output type %s", kvs[i].file,
                      kvs[i].line, kvs[i].key, plugin->name);
             dfw_output_conf_free(plugin, conf);
             return DFW_ERR_CONFIG;
         }
-        if (set_field(opt, conf, kvs[i].value) != 0) {
+        if (set_field(opt, conf, kvs[i].key, kvs[i].value) != 0) {
             snprintf(errbuf, errlen, "%s:%d: bad value for %s: expected %s", kvs[i].file,
                      kvs[i].line, kvs[i].key, type_hint(opt));
             dfw_output_conf_free(plugin, conf);
@@ -178,7 +223,7 @@ dfw_err dfw_output_conf_parse(const struct dfw_output_plugin *plugin,
         }
     }
     for (opt = plugin->options; opt->name != NULL; opt++) {
-        if (!opt->required) {
+        if (!opt->required || opt->type == DFW_OPT_PREFIX) {
             continue;
         }
         size_t i;
@@ -201,8 +246,17 @@ void dfw_output_conf_free(const struct dfw_output_plugin *plugin, void *conf)
         return;
     }
     for (const struct dfw_option *opt = plugin->options; opt->name != NULL; opt++) {
+        char *field = (char *)conf + opt->offset;
         if (opt->type == DFW_OPT_STRING) {
-            free(*(char **)(void *)((char *)conf + opt->offset));
+            free(*(char **)(void *)field);
+        }
+        else if (opt->type == DFW_OPT_PREFIX) {
+            struct dfw_opt_list *list = (struct dfw_opt_list *)(void *)field;
+            for (size_t i = 0; i < list->count; i++) {
+                free(list->items[i].key);
+                free(list->items[i].value);
+            }
+            free(list->items);
         }
     }
     free(conf);

@@ -82,6 +82,69 @@ static void errors_name_file_and_line(void **state)
     assert_null(conf);
 }
 
+struct pass_conf {
+    char *brokers;
+    struct dfw_opt_list props;
+};
+
+static const struct dfw_option pass_options[] = {
+    {"brokers", DFW_OPT_STRING, NULL, offsetof(struct pass_conf, brokers), NULL, 0, "b"},
+    {"kafka.", DFW_OPT_PREFIX, NULL, offsetof(struct pass_conf, props), NULL, 0, "kafka.<p>"},
+    {NULL, 0, NULL, 0, NULL, 0, NULL},
+};
+
+static const struct dfw_output_plugin pass = {
+    .name = "pass",
+    .options = pass_options,
+    .conf_size = sizeof(struct pass_conf),
+};
+
+static void prefix_rows_collect_pass_through_keys(void **state)
+{
+    (void)state;
+    struct dfw_config_kv kvs[] = {
+        {"kafka.security.protocol", "SASL_SSL", "k.conf", 2},
+        {"brokers", "b1:9092", "k.conf", 3},
+        {"kafka.linger.ms", "5", "k.conf", 4},
+    };
+    void *conf = NULL;
+    char err[256];
+    assert_int_equal(dfw_output_conf_parse(&pass, kvs, 3, &conf, err, sizeof(err)), DFW_OK);
+    struct pass_conf *c = conf;
+    assert_string_equal(c->brokers, "b1:9092");
+    assert_int_equal(c->props.count, 2);
+    assert_string_equal(c->props.items[0].key, "security.protocol");
+    assert_string_equal(c->props.items[0].value, "SASL_SSL");
+    assert_string_equal(c->props.items[1].key, "linger.ms");
+    assert_string_equal(c->props.items[1].value, "5");
+    dfw_output_conf_free(&pass, conf);
+
+    /* none given: an empty list */
+    conf = NULL;
+    assert_int_equal(dfw_output_conf_parse(&pass, kvs + 1, 1, &conf, err, sizeof(err)), DFW_OK);
+    c = conf;
+    assert_int_equal(c->props.count, 0);
+    assert_null(c->props.items);
+    dfw_output_conf_free(&pass, conf);
+
+    /* the bare prefix, or a key that only shares its start, is unknown */
+    struct dfw_config_kv bare[] = {{"kafka.", "x", "k.conf", 7}};
+    conf = NULL;
+    assert_int_equal(dfw_output_conf_parse(&pass, bare, 1, &conf, err, sizeof(err)),
+                     DFW_ERR_CONFIG);
+    assert_non_null(strstr(err, "k.conf:7"));
+    assert_null(conf);
+    struct dfw_config_kv other[] = {{"kafkax.acks", "1", "k.conf", 8}};
+    assert_int_equal(dfw_output_conf_parse(&pass, other, 1, &conf, err, sizeof(err)),
+                     DFW_ERR_CONFIG);
+    assert_non_null(strstr(err, "kafkax.acks"));
+    /* a table without a prefix row still rejects dotted keys */
+    struct dfw_config_kv dotted[] = {{"host", "x", "k.conf", 1}, {"kafka.acks", "1", "k.conf", 9}};
+    assert_int_equal(dfw_output_conf_parse(&fake, dotted, 2, &conf, err, sizeof(err)),
+                     DFW_ERR_CONFIG);
+    assert_non_null(strstr(err, "k.conf:9"));
+}
+
 static void registry_has_builtin_outputs(void **state)
 {
     (void)state;
@@ -95,6 +158,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults_then_values),
         cmocka_unit_test(errors_name_file_and_line),
+        cmocka_unit_test(prefix_rows_collect_pass_through_keys),
         cmocka_unit_test(registry_has_builtin_outputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,10 +15,28 @@ enum dfw_opt_type {
     DFW_OPT_BOOL,     /* int: yes/no, on/off, true/false, 1/0 */
     DFW_OPT_ENUM,     /* int: index into the '|'-separated values string */
     DFW_OPT_DURATION, /* long long ms: "250ms", "30s", "5m" */
-    DFW_OPT_SIZE      /* long long bytes: "512", "64k", "1m" */
+    DFW_OPT_SIZE,     /* long long bytes: "512", "64k", "1m" */
+    DFW_OPT_PREFIX    /* struct dfw_opt_list: every key that starts with name (e.g. "kafka.") */
 };
 
-/* One row of an output's option table. The table ends with a row whose name is NULL. */
+/* One key/value collected by a DFW_OPT_PREFIX row: key without the prefix. Both owned by the conf
+ * (freed by dfw_output_conf_free). */
+struct dfw_opt_pair {
+    char *key;
+    char *value;
+};
+
+/* The pairs a DFW_OPT_PREFIX row collected, in file order. Empty: items NULL, count 0. */
+struct dfw_opt_list {
+    struct dfw_opt_pair *items;
+    size_t count;
+};
+
+/* One row of an output's option table. The table ends with a row whose name is NULL. A
+ * DFW_OPT_PREFIX row (for pass-through properties such as "kafka.<property>") matches every key
+ * that starts with its name and is longer than it; it takes no default and cannot be required, and
+ * the values are passed on unchecked (the output checks them in init). Exact names win over a
+ * prefix. */
 struct dfw_option {
     const char *name; /* key in [output NAME] */
     enum dfw_opt_type type;
