@@ -1,0 +1,178 @@
+/* Option table and validation of the Kafka output, and the producer configuration built from it.
+ * docs/kafka.md describes the output. */
+#include "kafka_conf.h"
+#include "kafka_format.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define OPT(name, type, def, field, values, req, help)                                             \
+    {                                                                                              \
+        name, type, def, offsetof(struct dfw_out_kafka_conf, field), values, req, help             \
+    }
+
+#define CODECS "zstd|lz4|gzip|snappy|none"
+
+const struct dfw_option dfw_out_kafka_options[] = {
+    OPT("brokers",
+        DFW_OPT_STRING,
+        NULL,
+        brokers,
+        NULL,
+        1,
+        "bootstrap brokers: host:port[,host:port...]"),
+    OPT("topic",
+        DFW_OPT_STRING,
+        "defender.{stream}",
+        topic,
+        NULL,
+        0,
+        "topic name template with {tenant}, {stream} and {kind}"),
+    OPT("format", DFW_OPT_ENUM, "json", format, "json", 0, "message value: the record as JSON"),
+    OPT("key",
+        DFW_OPT_ENUM,
+        "id",
+        key,
+        "id|tenant-id|none",
+        0,
+        "message key: the alert or incident id, tenant/id, or none"),
+    OPT("compression", DFW_OPT_ENUM, "zstd", compression, CODECS, 0, "compression codec"),
+    OPT("delivery_timeout",
+        DFW_OPT_DURATION,
+        "120s",
+        delivery_timeout,
+        NULL,
+        0,
+        "give up on a record after this long (message.timeout.ms); the batch is then re-sent"),
+    OPT("flush_timeout",
+        DFW_OPT_DURATION,
+        "10s",
+        flush_timeout,
+        NULL,
+        0,
+        "longest wait for outstanding delivery reports at shutdown"),
+    OPT("kafka.",
+        DFW_OPT_PREFIX,
+        NULL,
+        props,
+        NULL,
+        0,
+        "kafka.<property> = value: any librdkafka producer property (SASL, TLS, batching)"),
+    {NULL, 0, NULL, 0, NULL, 0, NULL},
+};
+
+static dfw_err fail(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static dfw_err fail(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
+    return DFW_ERR_CONFIG;
+}
+
+/* Properties the output sets itself from its own options or must own (callbacks, opaque). */
+static const char *const owned[][2] = {
+    {"bootstrap.servers", "brokers"},           {"metadata.broker.list", "brokers"},
+    {"message.timeout.ms", "delivery_timeout"}, {"delivery.timeout.ms", "delivery_timeout"},
+    {"compression.codec", "compression"},       {"compression.type", "compression"},
+};
+
+dfw_err dfw_out_kafka_conf_check(const struct dfw_out_kafka_conf *c, char *errbuf, size_t errlen)
+{
+    if (c->brokers == NULL || strspn(c->brokers, " ,") == strlen(c->brokers)) {
+        return fail(errbuf, errlen, "brokers must list at least one host:port");
+    }
+    char why[256];
+    if (dfw_out_kafka_topic_check(c->topic, why, sizeof(why)) != DFW_OK) {
+        return fail(errbuf, errlen, "topic '%s': %s", c->topic ? c->topic : "", why);
+    }
+    if (c->delivery_timeout < 1000 || c->delivery_timeout > 2147483647LL) {
+        return fail(errbuf, errlen, "delivery_timeout must be at least 1s");
+    }
+    if (c->flush_timeout < 0 || c->flush_timeout > 3600000LL) {
+        return fail(errbuf, errlen, "flush_timeout must be between 0 and 1h");
+    }
+    for (size_t i = 0; i < c->props.count; i++) {
+        const char *k = c->props.items[i].key;
+        for (size_t j = 0; j < sizeof(owned) / sizeof(owned[0]); j++) {
+            if (strcasecmp(k, owned[j][0]) == 0) {
+                return fail(errbuf, errlen, "kafka.%s: set it with the %s option", k, owned[j][1]);
+            }
+        }
+    }
+    return DFW_OK;
+}
+
+static const char *codec_name(int idx)
+{
+    static const char *const names[] = {"zstd", "lz4", "gzip", "snappy", "none"};
+    return idx >= 0 && idx < 5 ? names[idx] : "none";
+}
+
+static int set(rd_kafka_conf_t *conf,
+               const char *key,
+               const char *value,
+               const char *shown_as,
+               char *errbuf,
+               size_t errlen)
+{
+    char why[512];
+    if (rd_kafka_conf_set(conf, key, value, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+        /* librdkafka's text names the property and, for enums, the allowed values; it may quote
+         * the value, which can be a password: then say less */
+        if (value[0] != '\0' && strstr(why, value) != NULL) {
+            snprintf(errbuf, errlen, "%s: invalid value", shown_as);
+        }
+        else {
+            snprintf(errbuf, errlen, "%s: %s", shown_as, why);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+rd_kafka_conf_t *dfw_out_kafka_conf_build(const struct dfw_out_kafka_conf *c,
+                                          const char *instance,
+                                          char *errbuf,
+                                          size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    char client_id[256], timeout[32];
+    snprintf(client_id, sizeof(client_id), "defender-forwarder-%s", instance);
+    snprintf(timeout, sizeof(timeout), "%lld", c->delivery_timeout);
+    const char *defaults[][3] = {
+        {"bootstrap.servers", c->brokers, "brokers"},
+        {"client.id", client_id, "client.id"},
+        {"enable.idempotence", "true", "enable.idempotence"},
+        {"acks", "all", "acks"},
+        {"compression.codec", codec_name(c->compression), "compression"},
+        {"message.timeout.ms", timeout, "delivery_timeout"},
+        /* a broker that is down is retried quickly: the checkpoint waits, not the records */
+        {"reconnect.backoff.max.ms", "2000", "reconnect.backoff.max.ms"},
+    };
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+        if (set(conf, defaults[i][0], defaults[i][1], defaults[i][2], errbuf, errlen) != 0) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < c->props.count; i++) {
+        char shown[300];
+        snprintf(shown, sizeof(shown), "kafka.%s", c->props.items[i].key);
+        if (set(conf, c->props.items[i].key, c->props.items[i].value, shown, errbuf, errlen) != 0) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    return conf;
+}
