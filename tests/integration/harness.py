@@ -17,6 +17,12 @@ SRC = os.environ.get("DFW_SRC") or os.path.abspath(os.path.join(os.path.dirname(
 BIN = os.environ.get("DFW_BIN") or os.path.join(SRC, "build", "cli", "defender-forwarder")
 EMULATOR = os.path.join(SRC, "tests", "emulator", "defender_emulator.py")
 
+# Everything listens on 127.0.0.1: a proxy from the environment (CI runners) must not be used by
+# the forwarder (libcurl) nor by the control requests (urllib).
+for _var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+    os.environ.pop(_var, None)
+os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+
 
 def free_port(kind=socket.SOCK_STREAM):
     with socket.socket(socket.AF_INET, kind) as s:

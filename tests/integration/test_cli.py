@@ -69,7 +69,7 @@ class Cli(unittest.TestCase):
                 self.assertIn(command, r.stdout)
             outputs = re.search(r"^Outputs in this build:(.*)$", r.stdout, re.M)
             self.assertIsNotNone(outputs, r.stdout)
-            self.assertEqual(set(outputs.group(1).split()), {"syslog", "file"})
+            self.assertLessEqual({"syslog", "file"}, set(outputs.group(1).split()))
 
     def test_version(self):
         with open(os.path.join(harness.SRC, "docs", "defender-forwarder.1")) as f:
@@ -157,6 +157,27 @@ class Cli(unittest.TestCase):
         os.chmod(path, 0o600)
         self.assertEqual(self.cli("check-config", config=conf).returncode, 0)
 
+    def test_secret_from_environment(self):
+        t = self.emu.tenants[0]
+        conf = self.config(tenants=(t["name"],))
+        with open(conf) as f:
+            text = f.read()
+        text = re.sub(r"^client_secret_file = .*$", "client_secret_env = DFW_IT_SECRET", text,
+                      flags=re.M)
+        with open(conf, "w") as f:
+            f.write(text)
+        env = dict(os.environ)
+        env.pop("DFW_IT_SECRET", None)
+        r = harness.run_forwarder(conf, "check-config", env=env)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("DFW_IT_SECRET", r.stderr)
+        env["DFW_IT_SECRET"] = t["client_secret"]
+        r = harness.run_forwarder(conf, "-v", "run", "--once", env=env)
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        self.assertNotIn(t["client_secret"], r.stdout + r.stderr)
+        self.assertEqual(self.delivered(), collections.Counter(
+            harness.expected_records(self.emu, tenants=(t["name"],)).keys()))
+
     # ---- state directory ---------------------------------------------------------------------
 
     def test_second_instance_is_locked_out(self):
@@ -196,6 +217,11 @@ class Cli(unittest.TestCase):
 
         run_once(len(all_records))
         self.assertEqual(self.delivered(), collections.Counter(all_records.keys()))
+        cps = os.path.join(self.state, "checkpoints")
+        files = [os.path.join(d, f) for d, _, fs in os.walk(cps) for f in fs]
+        self.assertEqual(len(files), 9, files)
+        for path in files:  # defender-forwarder(1) FILES: mode 0600
+            self.assertEqual(os.stat(path).st_mode & 0o777, 0o600, path)
         run_once(0)  # checkpoints: nothing again
 
         r = self.cli("state", "reset", names[0], config=conf)
@@ -221,6 +247,14 @@ class Cli(unittest.TestCase):
         run_once(len(all_records))
         want.update(all_records.keys())
         self.assertEqual(self.delivered(), want)
+
+    @unittest.expectedFailure  # bug: an unknown STREAM is accepted ("removed 0"), see the report
+    def test_state_reset_unknown_stream_is_a_usage_error(self):
+        # like an unknown TENANT (exit 2, "no [tenant ...]"): a typo must not look like success
+        conf = self.config()
+        r = self.cli("state", "reset", self.emu.tenants[0]["name"], "mde-alert", config=conf)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("mde-alert", r.stderr)
 
     # ---- exit status -------------------------------------------------------------------------
 

@@ -208,6 +208,56 @@ class ServerFaults(Case):
             self.assertEqual(m[("dfw_stream_failing",
                                 f'{{tenant="contoso",stream="{stream}"}}')], 0)
 
+    def wait_exit_or(self, fw, predicate, what):
+        """Wait until the --once run exits or predicate() holds (it retried too often)."""
+        harness.wait_for(lambda: not fw.running() or predicate(), 300, what)
+        return not fw.running()
+
+    def test_token_endpoint_5xx_forever_fails_the_tenant(self):
+        # defender-forwarder.conf(5) max_retries: "Retries of one request (after timeouts, 5xx
+        # and 429 answers) before the tenant is reported as failing". Token requests included:
+        # a --once run must end (exit 1), not retry for ever.
+        self.emu.control("faults", {"tenant": "contoso", "status_5xx": {
+            "count": 1000000, "endpoint": "token", "retry_after": 1}})
+        conf = self.config(forwarder={"max_retries": "1"})
+        fw = harness.Forwarder(conf, "--once", log_path=os.path.join(self.dir, "once.log"))
+        try:
+            tokens = lambda: self.emu.control("stats")["requests"].get("token", {}).get(
+                "contoso", 0)
+            ended = self.wait_exit_or(fw, lambda: tokens() > 30,
+                                      "the run to end or 30 token requests")
+            n = tokens()
+        finally:
+            status = fw.stop()
+        self.assertTrue(ended, f"run --once still retrying after {n} token requests for 3 "
+                               f"resources with max_retries = 1")
+        self.assertLessEqual(n, 3 * 2)
+        self.assertEqual(status, 1, fw.log()[-2000:])
+        self.assertIn("AADSTS50000", fw.log())
+        others = {k: v for k, v in harness.expected_records(self.emu).items()
+                  if k[0] != "contoso"}
+        self.assert_all_file(others)
+
+    def test_login_host_unreachable_fails_the_tenant(self):
+        conf = self.config(forwarder={"max_retries": "1"}, tenants=("contoso",))
+        with open(conf) as f:
+            text = f.read()
+        dead = f"https://127.0.0.1:{harness.free_port()}"
+        with open(conf, "w") as f:
+            f.write(text.replace(f"login_url = {self.emu.url}", f"login_url = {dead}"))
+        fw = harness.Forwarder(conf, "--once", log_path=os.path.join(self.dir, "once.log"))
+        try:
+            failures = lambda: fw.log().count("token request failed")
+            ended = self.wait_exit_or(fw, lambda: failures() > 12,
+                                      "the run to end or 12 failed token requests")
+            n = failures()
+        finally:
+            status = fw.stop()
+        self.assertTrue(ended, f"run --once still retrying after {n} failed token requests for "
+                               f"3 resources with max_retries = 1")
+        self.assertEqual(status, 1, fw.log()[-2000:])
+        self.assertIn("127.0.0.1", fw.log())
+
 
 class AuthFaults(Case):
     """Entra ID errors: the message says what to do and never shows a secret."""

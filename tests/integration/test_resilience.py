@@ -137,6 +137,37 @@ class Resilience(unittest.TestCase):
         self.assertEqual([k for k in more if k not in got], [])
         self.assertEqual(self.fw.stop(signal.SIGTERM), 0)
 
+    def test_one_output_down_the_other_gets_each_record_once(self):
+        # two outputs: the file takes every batch at once, syslog-ng is down. The checkpoint waits
+        # for both; batches are re-sent only to the output that has not acknowledged them.
+        self.emu = harness.Emulator(self.work.path, tenants=2, records=20,
+                                    args=("--no-rate-limit",))
+        self.sng = harness.SyslogNg(self.work.path, transport="tcp")
+        self.sng.stop()
+        events = os.path.join(self.work.path, "events.json")
+        conf = harness.write_config(
+            os.path.join(self.work.path, "forwarder.conf"), self.emu,
+            os.path.join(self.work.path, "state"),
+            [("archive", {"type": "file", "path": events}),
+             ("siem", {"type": "syslog", "host": "127.0.0.1", "port": self.sng.port,
+                       "reconnect_min": "200ms", "reconnect_max": "2s"})],
+            forwarder={"poll_interval": "1s", "page_size": "5"})
+        expected = harness.expected_records(self.emu)
+        self.fw = harness.Forwarder(conf, log_path=os.path.join(self.work.path, "fw.log"))
+        harness.wait_for(lambda: self.fw.log().count("connect failed") >= 4, 120,
+                         "failed connection attempts")
+        show = harness.state_show(conf)
+        self.assertTrue(all(r.get("delivered", 0) == 0 for r in show.values()), show)
+        self.sng.start()
+        harness.wait_for(lambda: len(self.sng.lines()) >= len(expected) or None, 180,
+                         "every record at syslog-ng")
+        harness.wait_for(lambda: all(r.get("delivered") == 20 for r in
+                                     harness.state_show(conf).values()), 60, "the checkpoints")
+        self.assertEqual(self.fw.stop(signal.SIGTERM), 0)
+        self.assertEqual(harness.check_cef_delivery(self.sng.settle(), expected)[:20], [])
+        problems = harness.check_envelope_delivery(harness.read_envelopes(events), expected)
+        self.assertEqual(problems[:20], [], f"{len(problems)} problem(s)")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -119,6 +119,31 @@ class SyslogDelivery(unittest.TestCase):
         self.deliver_cef(sng, {"transport": "tcp", "protocol": "rfc3164", "format": "cef",
                                "app_name": "dfw3164"}, program="dfw3164")
 
+    def test_rfc5424_header_fields(self):
+        # what syslog-ng's RFC 5424 parser makes of the header: facility (default local4),
+        # severity from the record's severity, APP-NAME, PROCID, MSGID = stream, HOSTNAME
+        sng = harness.SyslogNg(self.dir, transport="tcp", template=(
+            "${FACILITY}|${LEVEL}|${PROGRAM}|${PID}|${MSGID}|${HOST}|${MSG}"))
+        self.sng = sng
+        conf = self.config({"type": "syslog", "host": "127.0.0.1", "port": sng.port,
+                            "hostname": "fwd-host.example", "app_name": "dfw-test"})
+        self.run_once(conf)
+        harness.wait_for(lambda: len(sng.lines()) >= len(self.expected) or None, 60,
+                         "syslog-ng to receive every message")
+        levels = {"high": "crit", "medium": "err", "low": "warning", "informational": "info"}
+        pids = set()
+        for line in sng.settle():
+            facility, level, program, pid, msgid, host, msg = line.split("|", 6)
+            header, ext = harness.parse_cef(msg)
+            key = harness.cef_event_key(header, ext)
+            rec = self.expected[key]
+            self.assertEqual((facility, program, msgid, host),
+                             ("local4", "dfw-test", key[1], "fwd-host.example"), line[:200])
+            self.assertEqual(level, levels.get(rec["severity"].lower(), "notice"), line[:200])
+            pids.add(pid)
+        self.assertEqual(len(pids), 1)
+        self.assertTrue(pids.pop().isdigit())
+
     def test_tcp_json(self):
         sng = harness.SyslogNg(self.dir, transport="tcp", template="${MSGID} ${MSG}")
         self.sng = sng
@@ -142,6 +167,48 @@ class SyslogDelivery(unittest.TestCase):
             got[(msgid, json.dumps(rec, sort_keys=True))] += 1
         self.assertEqual(len(lines), len(self.expected))
         self.assertEqual(got, want)
+        self.assert_checkpoints(conf, RECORDS)
+
+    def test_tls_server_name_mismatch(self):
+        # the receiver's certificate is trusted but names 127.0.0.1 and localhost only
+        sng = harness.SyslogNg(self.dir, transport="tls", tls=self.tls)
+        self.sng = sng
+        conf = self.config({"type": "syslog", "host": "127.0.0.1", "port": sng.port,
+                            "transport": "tls", "ca_file": self.tls["ca"],
+                            "tls_server_name": "siem.example.net", "reconnect_min": "200ms",
+                            "reconnect_max": "1s"}, forwarder={"max_retries": "2"})
+        r = harness.run_forwarder(conf, "run", "--once", timeout=300)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr[-2000:])
+        self.assertIn("certificate verification failed", r.stderr)
+        self.assertEqual(sng.lines(), [])
+        for key, row in harness.state_show(conf).items():
+            self.assertEqual(row.get("delivered"), 0, f"checkpoint advanced: {key} {row}")
+        # by its DNS name it verifies
+        conf = self.config({"type": "syslog", "host": "localhost", "port": sng.port,
+                            "transport": "tls", "ca_file": self.tls["ca"]})
+        self.run_once(conf)
+        harness.wait_for(lambda: len(sng.lines()) >= len(self.expected) or None, 60,
+                         "syslog-ng to receive every message")
+        self.assertEqual(harness.check_cef_delivery(sng.settle(), self.expected)[:20], [])
+
+    def test_certificate_auth_v1_endpoint_file_output(self):
+        # client assertion (certificate) on the v1 token endpoint, into the file output: each
+        # record once, exactly as the API served it; envelope = no writes the bare record
+        events = os.path.join(self.dir, "events.json")
+        bare = os.path.join(self.dir, "bare.json")
+        conf = harness.write_config(
+            os.path.join(self.dir, "forwarder.conf"), self.emu, self.state,
+            [("archive", {"type": "file", "path": events, "envelope": "yes"}),
+             ("bare", {"type": "file", "path": bare, "envelope": "no"})],
+            auth="certificate", token_endpoint="v1")
+        self.run_once(conf)
+        envelopes = harness.read_envelopes(events)
+        problems = harness.check_envelope_delivery(envelopes, self.expected)
+        self.assertEqual(problems[:20], [], f"{len(problems)} problem(s)")
+        self.assertEqual({e["kind"] for e in envelopes}, {"new"})
+        self.assertEqual(sorted(json.dumps(r, sort_keys=True)
+                                for r in harness.read_envelopes(bare)),
+                         sorted(json.dumps(e["record"], sort_keys=True) for e in envelopes))
         self.assert_checkpoints(conf, RECORDS)
 
     def test_tls_unverifiable_receiver(self):
