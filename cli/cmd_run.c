@@ -84,8 +84,14 @@ int cmd_run(const struct dfw_config *cfg, int argc, char **argv)
     cli_outputs_free(outs, cfg->noutputs);
     dfw_state_close(st);
     if (rc != DFW_OK) {
-        fprintf(stderr, "defender-forwarder: %zu stream(s) failed (%s); see the errors above\n",
-                s.jobs_failed, dfw_strerror(rc));
+        if (s.jobs_failed == 0) {
+            fprintf(stderr, "defender-forwarder: interrupted before every stream was read; the "
+                            "checkpoints keep what was delivered\n");
+        }
+        else {
+            fprintf(stderr, "defender-forwarder: %zu stream(s) failed (%s); see the errors above\n",
+                    s.jobs_failed, dfw_strerror(rc));
+        }
         return EXIT_RUNTIME;
     }
     return EXIT_OK;

@@ -1,5 +1,6 @@
 #include "cli.h"
 #include "dfw/state.h"
+#include "dfw/stream.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,13 @@ int cmd_state(const struct dfw_config *cfg, int argc, char **argv)
     const char *stream = argc > 2 ? argv[2] : NULL;
     if (tenant != NULL && dfw_config_tenant(cfg, tenant) == NULL) {
         fprintf(stderr, "defender-forwarder: no [tenant %s] in the configuration\n", tenant);
+        return EXIT_USAGE;
+    }
+    if (stream != NULL && dfw_stream_find(stream) == NULL) {
+        fprintf(stderr,
+                "defender-forwarder: unknown stream '%s' (m365d-incidents, mde-alerts, "
+                "graph-alerts)\n",
+                stream);
         return EXIT_USAGE;
     }
     int reset = strcmp(argv[0], "reset") == 0;

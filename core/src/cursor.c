@@ -5,30 +5,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Each delivered pair sits in two chains: by (id, last-update) for deduplication and by id alone
+ * to tell an update of a delivered record. */
 struct seen_entry {
-    struct seen_entry *next;
+    struct seen_entry *next;    /* chain by pair hash */
+    struct seen_entry *next_id; /* chain by id hash */
     int64_t updated_ms;
     uint64_t hash;
+    uint64_t id_hash;
     char key[]; /* id, NUL, updated, NUL */
 };
 
 struct dfw_seen {
     struct seen_entry **buckets;
-    size_t nbuckets; /* power of two */
+    struct seen_entry **id_buckets;
+    size_t nbuckets; /* power of two, both tables */
     size_t count;
 };
 
-static uint64_t hash_pair(const char *id, const char *updated)
+static uint64_t fnv(uint64_t h, const char *s)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-        h = (h ^ *p) * 1099511628211ULL;
-    }
-    h = (h ^ 0xff) * 1099511628211ULL;
-    for (const unsigned char *p = (const unsigned char *)updated; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         h = (h ^ *p) * 1099511628211ULL;
     }
     return h;
+}
+
+#define FNV_OFFSET 1469598103934665603ULL
+
+static uint64_t hash_pair(const char *id, const char *updated)
+{
+    return fnv((fnv(FNV_OFFSET, id) ^ 0xff) * 1099511628211ULL, updated);
 }
 
 static void seen_free(struct dfw_seen *s)
@@ -36,7 +43,7 @@ static void seen_free(struct dfw_seen *s)
     if (s == NULL) {
         return;
     }
-    for (size_t i = 0; i < s->nbuckets; i++) {
+    for (size_t i = 0; s->buckets != NULL && i < s->nbuckets; i++) {
         struct seen_entry *e = s->buckets[i];
         while (e != NULL) {
             struct seen_entry *next = e->next;
@@ -45,6 +52,7 @@ static void seen_free(struct dfw_seen *s)
         }
     }
     free(s->buckets);
+    free(s->id_buckets);
     free(s);
 }
 
@@ -55,8 +63,9 @@ static struct dfw_seen *seen_new(size_t nbuckets)
         return NULL;
     }
     s->buckets = calloc(nbuckets, sizeof(*s->buckets));
-    if (s->buckets == NULL) {
-        free(s);
+    s->id_buckets = calloc(nbuckets, sizeof(*s->id_buckets));
+    if (s->buckets == NULL || s->id_buckets == NULL) {
+        seen_free(s);
         return NULL;
     }
     s->nbuckets = nbuckets;
@@ -68,12 +77,16 @@ static void seen_insert_entry(struct dfw_seen *s, struct seen_entry *e)
     size_t b = (size_t)(e->hash & (s->nbuckets - 1));
     e->next = s->buckets[b];
     s->buckets[b] = e;
+    b = (size_t)(e->id_hash & (s->nbuckets - 1));
+    e->next_id = s->id_buckets[b];
+    s->id_buckets[b] = e;
     s->count++;
 }
 
-static dfw_err seen_grow(struct dfw_seen *s)
+/* Move every entry updated at or after keep_ms into tables of nbuckets; free the others. */
+static dfw_err seen_rehash(struct dfw_seen *s, size_t nbuckets, int64_t keep_ms)
 {
-    struct dfw_seen *n = seen_new(s->nbuckets * 2);
+    struct dfw_seen *n = seen_new(nbuckets);
     if (n == NULL) {
         return DFW_ERR_NOMEM;
     }
@@ -81,13 +94,18 @@ static dfw_err seen_grow(struct dfw_seen *s)
         struct seen_entry *e = s->buckets[i];
         while (e != NULL) {
             struct seen_entry *next = e->next;
-            seen_insert_entry(n, e);
+            if (e->updated_ms >= keep_ms) {
+                seen_insert_entry(n, e);
+            }
+            else {
+                free(e);
+            }
             e = next;
         }
     }
     free(s->buckets);
-    s->buckets = n->buckets;
-    s->nbuckets = n->nbuckets;
+    free(s->id_buckets);
+    *s = *n;
     free(n);
     return DFW_OK;
 }
@@ -135,13 +153,26 @@ int dfw_cursor_seen(const struct dfw_cursor *c, const char *id, const char *upda
     return 0;
 }
 
+int dfw_cursor_seen_id(const struct dfw_cursor *c, const char *id)
+{
+    uint64_t h = fnv(FNV_OFFSET, id);
+    for (const struct seen_entry *e = c->seen->id_buckets[h & (c->seen->nbuckets - 1)]; e != NULL;
+         e = e->next_id) {
+        if (e->id_hash == h && strcmp(e->key, id) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 dfw_err
 dfw_cursor_add(struct dfw_cursor *c, const char *id, const char *updated, int64_t updated_ms)
 {
     if (updated_ms < c->keep_from_ms || dfw_cursor_seen(c, id, updated)) {
         return DFW_OK;
     }
-    if (c->seen->count >= c->seen->nbuckets && seen_grow(c->seen) != DFW_OK) {
+    if (c->seen->count >= c->seen->nbuckets &&
+        seen_rehash(c->seen, c->seen->nbuckets * 2, INT64_MIN) != DFW_OK) {
         return DFW_ERR_NOMEM;
     }
     size_t idlen = strlen(id), ulen = strlen(updated);
@@ -153,26 +184,9 @@ dfw_cursor_add(struct dfw_cursor *c, const char *id, const char *updated, int64_
     memcpy(e->key + idlen + 1, updated, ulen + 1);
     e->updated_ms = updated_ms;
     e->hash = hash_pair(id, updated);
+    e->id_hash = fnv(FNV_OFFSET, id);
     seen_insert_entry(c->seen, e);
     return DFW_OK;
-}
-
-static void seen_prune(struct dfw_seen *s, int64_t before_ms)
-{
-    for (size_t i = 0; i < s->nbuckets; i++) {
-        struct seen_entry **pp = &s->buckets[i];
-        while (*pp != NULL) {
-            struct seen_entry *e = *pp;
-            if (e->updated_ms < before_ms) {
-                *pp = e->next;
-                free(e);
-                s->count--;
-            }
-            else {
-                pp = &e->next;
-            }
-        }
-    }
 }
 
 dfw_err dfw_cursor_page_done(struct dfw_cursor *c, const char *next_link, int64_t overlap_ms)
@@ -193,8 +207,7 @@ dfw_err dfw_cursor_page_done(struct dfw_cursor *c, const char *next_link, int64_
     }
     c->sweep_from_ms = 0;
     c->sweep_to_ms = 0;
-    seen_prune(c->seen, c->high_water_ms - overlap_ms);
-    return DFW_OK;
+    return seen_rehash(c->seen, c->seen->nbuckets, c->high_water_ms - overlap_ms);
 }
 
 void dfw_cursor_restart_sweep(struct dfw_cursor *c)

@@ -339,6 +339,10 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
             result = e->jobs[i].fail_err;
         }
     }
+    if (result == DFW_OK && once && !all_done(e)) {
+        /* interrupted before every stream was read up to the start: not a success */
+        result = DFW_ERR_RETRY;
+    }
     return result;
 }
 

@@ -186,7 +186,10 @@ void dfw__job_page_received(struct job *j, const struct dfw_http_response *r, in
         ev->stream = j->def->name;
         ev->id = id;
         ev->record = rec;
-        ev->kind = created >= j->cursor.sweep_from_ms ? DFW_EVENT_NEW : DFW_EVENT_UPDATE;
+        /* an update: created before this window, or delivered before with another last-update */
+        ev->kind = created < j->cursor.sweep_from_ms || dfw_cursor_seen_id(&j->cursor, id)
+                       ? DFW_EVENT_UPDATE
+                       : DFW_EVENT_NEW;
         j->nevents++;
     }
     j->attempts = 0;

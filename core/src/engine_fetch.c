@@ -9,6 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A token request failed transiently: back off; in --once mode give up after max_retries. */
+static void token_retry(struct token_slot *s, int64_t now, int64_t retry_after_ms)
+{
+    const struct dfw_engine *e = s->tenant->engine;
+    s->attempts++;
+    s->retry_at =
+        now + (retry_after_ms >= 0 ? retry_after_ms : dfw_backoff_ms(s->attempts, 1000, 60000));
+    if (e->once && s->attempts > e->cfg->max_retries) {
+        dfw_log(DFW_LOG_ERROR, "auth",
+                "tenant=%s resource=%s msg=\"token endpoint still failing "
+                "after %d attempts\"",
+                s->tenant->conf->name, s->resource, s->attempts);
+        s->failed = DFW_ERR_RETRY;
+    }
+}
+
 static void token_done(void *ctx, const struct dfw_http_response *r)
 {
     struct token_slot *s = ctx;
@@ -17,8 +33,7 @@ static void token_done(void *ctx, const struct dfw_http_response *r)
     char err[512];
     s->in_flight = 0;
     if (r->transport != DFW_OK) {
-        s->attempts++;
-        s->retry_at = now + dfw_backoff_ms(s->attempts, 1000, 60000);
+        token_retry(s, now, -1);
         dfw_log(DFW_LOG_WARN, "auth",
                 "tenant=%s resource=%s msg=\"token request failed\" error=\"%s\"", t->conf->name,
                 s->resource, r->error);
@@ -34,9 +49,7 @@ static void token_done(void *ctx, const struct dfw_http_response *r)
         return;
     }
     if (dfw_err_retryable(rc)) {
-        s->attempts++;
-        s->retry_at = now + (r->retry_after_ms >= 0 ? r->retry_after_ms
-                                                    : dfw_backoff_ms(s->attempts, 1000, 60000));
+        token_retry(s, now, r->retry_after_ms);
         dfw_log(DFW_LOG_WARN, "auth", "tenant=%s resource=%s msg=\"%s\"", t->conf->name,
                 s->resource, err);
         return;

@@ -43,6 +43,10 @@ static void dedup_by_id_and_update_time(void **state)
     /* an update of the same alert is a different event */
     assert_false(dfw_cursor_seen(&c, "a1", "2026-01-01T00:00:01Z"));
     assert_false(dfw_cursor_seen(&c, "a2", "2026-01-01T00:00:00Z"));
+    /* the id alone tells that a new last-update time is an update */
+    assert_true(dfw_cursor_seen_id(&c, "a1"));
+    assert_false(dfw_cursor_seen_id(&c, "a2"));
+    assert_false(dfw_cursor_seen_id(&c, "a"));
     /* adding twice keeps one entry */
     dfw_cursor_add(&c, "a1", "2026-01-01T00:00:00Z", 199 * MIN);
     assert_int_equal(dfw_cursor_seen_count(&c), 1);
@@ -65,8 +69,9 @@ static void forgets_pairs_outside_the_next_window(void **state)
     assert_int_equal(c.sweep_from_ms, 195 * MIN);
     assert_true(dfw_cursor_seen(&c, "recent", "t2"));
     dfw_cursor_page_done(&c, NULL, 5 * MIN);
-    /* high water 400 min: 197 is outside [395, ...) and is pruned */
+    /* high water 400 min: 197 is outside [395, ...) and is pruned from both indexes */
     assert_false(dfw_cursor_seen(&c, "recent", "t2"));
+    assert_false(dfw_cursor_seen_id(&c, "recent"));
     assert_int_equal(dfw_cursor_seen_count(&c), 0);
     dfw_cursor_clear(&c);
 }
@@ -88,6 +93,8 @@ static void many_pairs_grow_the_table(void **state)
         assert_true(dfw_cursor_seen(&c, id, "2026-11-23T10:00:00.1234567Z"));
     }
     assert_false(dfw_cursor_seen(&c, "id-20000", "2026-11-23T10:00:00.1234567Z"));
+    assert_true(dfw_cursor_seen_id(&c, "id-19999"));
+    assert_false(dfw_cursor_seen_id(&c, "id-20000"));
     dfw_cursor_clear(&c);
 }
 

@@ -36,6 +36,10 @@ void dfw_cursor_begin(struct dfw_cursor *c, int64_t now_ms, int64_t overlap_ms);
 /* 1 when (id, updated) was already delivered, else 0. updated is the API's exact text. */
 int dfw_cursor_seen(const struct dfw_cursor *c, const char *id, const char *updated);
 
+/* 1 when some pair with this id (any last-update time) is remembered: the record was delivered
+ * before, so a new last-update time makes it an update. */
+int dfw_cursor_seen_id(const struct dfw_cursor *c, const char *id);
+
 /* Record a delivered pair (ignored when updated_ms < keep_from_ms). */
 dfw_err
 dfw_cursor_add(struct dfw_cursor *c, const char *id, const char *updated, int64_t updated_ms);
