@@ -228,6 +228,17 @@ static int busy(const struct dfw_engine *e)
     return 0;
 }
 
+/* Some output holds a batch and its acknowledgement is due. */
+static int awaiting_acks(const struct dfw_engine *e)
+{
+    for (size_t i = 0; i < e->njobs; i++) {
+        if (e->jobs[i].state == J_DELIVER && e->jobs[i].pending != 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void step(struct dfw_engine *e, struct job *j, int64_t now)
 {
     switch (j->state) {
@@ -313,7 +324,8 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
         if (e->stop && (!busy(e) || now >= stop_at)) {
             break;
         }
-        dfw_http_run(e->http, 50);
+        /* outputs' sockets are not in this poll: wake often while acknowledgements are due */
+        dfw_http_run(e->http, awaiting_acks(e) ? 2 : 50);
         now = dfw_mono_ms();
         if (e->cfg->metrics_file != NULL && now - last_metrics >= 10000) {
             dfw__engine_write_metrics(e);

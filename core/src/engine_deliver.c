@@ -25,6 +25,7 @@ void dfw__job_drop_page(struct job *j)
     j->acked = 0;
     j->pending = 0;
     j->deliver_attempts = 0;
+    j->busy_since = 0;
 }
 
 void dfw__job_commit(struct job *j, int64_t now)
@@ -70,19 +71,34 @@ void dfw__job_commit(struct job *j, int64_t now)
     j->due = now + e->cfg->poll_interval_ms + (jitter > 0 ? rand() % jitter : 0);
 }
 
-/* An output did not take or acknowledge the batch: retry with backoff. In --once mode give up
- * after max_retries so a scheduler sees the failure; the checkpoint stays before the batch. */
-static void deliver_failed(struct job *j, int64_t now)
+#define BUSY_GIVE_UP_MS (5 * 60 * 1000)
+
+/* An output did not take or acknowledge the batch (rc says why): retry with backoff. Back-pressure
+ * (DFW_ERR_BUSY) is retried soon and is no failure unless it lasts BUSY_GIVE_UP_MS. In --once mode
+ * give up after max_retries, or at once on a permanent error (bad token, wrong index), so a
+ * scheduler sees the failure; the checkpoint stays before the batch. */
+static void deliver_failed(struct job *j, int64_t now, dfw_err rc)
 {
     const struct dfw_engine *e = j->tenant->engine;
-    j->deliver_attempts++;
-    j->due = now + dfw_backoff_ms(j->deliver_attempts, 500, 30000);
-    if (e->once && j->deliver_attempts > e->cfg->max_retries) {
+    int give_up;
+    if (rc == DFW_ERR_BUSY) {
+        if (j->busy_since == 0) {
+            j->busy_since = now;
+        }
+        j->due = now + 50;
+        give_up = now - j->busy_since > BUSY_GIVE_UP_MS;
+    }
+    else {
+        j->deliver_attempts++;
+        j->due = now + dfw_backoff_ms(j->deliver_attempts, 500, 30000);
+        give_up = j->deliver_attempts > e->cfg->max_retries || !dfw_err_retryable(rc);
+    }
+    if (e->once && give_up) {
         dfw_log(DFW_LOG_ERROR, "pipeline",
-                "tenant=%s stream=%s msg=\"outputs did not acknowledge "
-                "the batch after %d attempts; checkpoint held\"",
-                j->tenant->conf->name, j->def->name, j->deliver_attempts);
-        dfw__job_fail(j, DFW_ERR_IO);
+                "tenant=%s stream=%s msg=\"outputs did not acknowledge the batch (%s); checkpoint "
+                "held\" attempts=%d",
+                j->tenant->conf->name, j->def->name, dfw_strerror(rc), j->deliver_attempts);
+        dfw__job_fail(j, dfw_err_retryable(rc) ? DFW_ERR_IO : rc);
     }
 }
 
@@ -104,7 +120,7 @@ static void on_ack(void *ack_ctx, uint64_t seq, dfw_err result)
                 "tenant=%s stream=%s output=%s msg=\"batch not "
                 "acknowledged (%s); will re-send\"",
                 j->tenant->conf->name, j->def->name, e->outputs[a->out].name, dfw_strerror(result));
-        deliver_failed(j, dfw_mono_ms());
+        deliver_failed(j, dfw_mono_ms(), result);
     }
     /* the commit happens in the loop, never inside an output's submit or poll */
 }
@@ -127,10 +143,13 @@ void dfw__job_deliver(struct job *j, int64_t now)
         }
         j->pending |= bit;
         dfw_err rc = e->outputs[o].plugin->submit(e->outputs[o].self, &batch, on_ack, &j->acks[o]);
-        if (rc != DFW_OK) {
+        if (rc == DFW_OK) {
+            j->busy_since = 0;
+        }
+        else {
             j->pending &= ~bit;
-            deliver_failed(j, now);
-            if (j->deliver_attempts == 1 || j->deliver_attempts % 10 == 0) {
+            deliver_failed(j, now, rc);
+            if (rc != DFW_ERR_BUSY && (j->deliver_attempts == 1 || j->deliver_attempts % 10 == 0)) {
                 dfw_log(DFW_LOG_WARN, "pipeline",
                         "tenant=%s stream=%s output=%s msg=\"output "
                         "cannot take the batch (%s); checkpoint held, retrying\" attempts=%d",

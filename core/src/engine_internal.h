@@ -75,6 +75,7 @@ struct job {
     unsigned acked;   /* bit per output */
     unsigned pending; /* bit per output: submitted, ack outstanding */
     int deliver_attempts;
+    int64_t busy_since;   /* monotonic ms: first back-pressure answer for this batch, 0 none */
     struct ack_ctx *acks; /* one per output */
     /* counters */
     uint64_t fetched, duplicates, delivered, bytes, api_calls, throttled;
