@@ -118,7 +118,8 @@ class SyslogNg:
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.transport = transport
-        self.port = port or free_port(socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM)
+        self.port = port or free_port(socket.SOCK_DGRAM if transport == "udp"
+                                      else socket.SOCK_STREAM)
         self.out = os.path.join(self.dir, "received.log")
         self.ctl = os.path.join(self.dir, "ctl")
         self.tls = tls
@@ -203,8 +204,9 @@ log {{ source(s_in); destination(d_out); }};
             st = self.stats()
             if not st:
                 return None
-            if closed and self.transport != "udp" and st.get(("src.syslog", "s_in", "connections"),
-                                                   st.get(("src.network", "s_in", "connections"), 0)):
+            open_conns = st.get(("src.syslog", "s_in", "connections"),
+                                st.get(("src.network", "s_in", "connections"), 0))
+            if closed and self.transport != "udp" and open_conns:
                 return None
             read = st.get(("source", "s_in", "processed"), 0)
             written = st.get(("destination", "d_out", "processed"), 0)

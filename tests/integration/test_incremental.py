@@ -179,7 +179,6 @@ class Incremental(unittest.TestCase):
         self.assertEqual(sum(len(v) for v in got.values()), total + len(late))
         self.assertEqual(self.fw.stop(signal.SIGTERM), 0)
 
-    @unittest.expectedFailure  # bug: kind comes from createdTime vs the sweep start (see report)
     def test_update_of_recent_record_is_kind_update(self):
         # A record the forwarder already delivered, updated a few seconds later: DESIGN.md §3
         # (cursor) says an update is a new event of kind `update`.
