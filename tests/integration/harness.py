@@ -54,8 +54,14 @@ class Emulator:
             [sys.executable, EMULATOR, "--dir", self.dir, "--port", "0", "--tenants", str(tenants),
              "--records", str(records), *args],
             stdout=self.log, stderr=self.log)
-        wait_for(lambda: os.path.exists(info) or self.proc.poll() is not None, 60, "the emulator")
+        try:
+            wait_for(lambda: os.path.exists(info) or self.proc.poll() is not None, 60,
+                     "the emulator")
+        except AssertionError:
+            self.stop()
+            raise
         if self.proc.poll() is not None:
+            self.log.close()
             raise RuntimeError("emulator exited; see " + self.log.name)
         with open(info) as f:
             self.info = json.load(f)

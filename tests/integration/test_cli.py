@@ -20,13 +20,10 @@ class Cli(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.work = harness.Workdir("dfw-it-cli-")
+        cls.addClassCleanup(cls.work.cleanup)
         cls.emu = harness.Emulator(cls.work.path, tenants=3, records=RECORDS,
                                    args=("--no-rate-limit",))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
-        cls.work.cleanup()
+        cls.addClassCleanup(cls.emu.stop)
 
     def setUp(self):
         self.emu.control("reset-faults", {})

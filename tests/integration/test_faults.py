@@ -33,13 +33,10 @@ class Case(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.work = harness.Workdir("dfw-it-faults-")
+        cls.addClassCleanup(cls.work.cleanup)
         cls.emu = harness.Emulator(cls.work.path, tenants=cls.TENANTS, records=cls.RECORDS,
                                    args=cls.EMU_ARGS)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
-        cls.work.cleanup()
+        cls.addClassCleanup(cls.emu.stop)
 
     def setUp(self):
         self.emu.control("reset-faults", {})

@@ -18,9 +18,12 @@ RECORDS = 50
 class Incremental(unittest.TestCase):
     def setUp(self):
         self.work = harness.Workdir("dfw-it-incr-")
+        self.addCleanup(self.work.cleanup)
         self.emu = harness.Emulator(self.work.path, tenants=len(TENANTS), records=RECORDS,
                                     args=("--no-rate-limit",))
+        self.addCleanup(self.emu.stop)
         self.sng = harness.SyslogNg(self.work.path, transport="tcp")
+        self.addCleanup(self.sng.stop)
         self.state = os.path.join(self.work.path, "state")
         self.conf = harness.write_config(
             os.path.join(self.work.path, "forwarder.conf"), self.emu, self.state,
@@ -31,9 +34,6 @@ class Incremental(unittest.TestCase):
     def tearDown(self):
         if self.fw:
             self.fw.cleanup()
-        self.sng.stop()
-        self.emu.stop()
-        self.work.cleanup()
 
     def received(self):
         """{(tenant, stream, id): [(rt, kind), ...]} of the CEF messages received so far."""

@@ -19,16 +19,13 @@ class SyslogDelivery(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.work = harness.Workdir("dfw-it-syslog-")
+        cls.addClassCleanup(cls.work.cleanup)
         cls.emu = harness.Emulator(cls.work.path, tenants=3, records=RECORDS,
                                    args=("--no-rate-limit",))
+        cls.addClassCleanup(cls.emu.stop)
         cls.expected = harness.expected_records(cls.emu)
         cls.kinds = {k: "new" for k in cls.expected}  # a first read: every record is new
         cls.tls = harness.make_tls_cert(cls.work.path, "syslog")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.emu.stop()
-        cls.work.cleanup()
 
     def setUp(self):
         self.sng = None
