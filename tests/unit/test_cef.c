@@ -168,8 +168,9 @@ static int utf8_valid(const unsigned char *s, size_t n)
 
 static struct json_object *load_json(const char *name)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/cef/%s", DFW_TEST_DATA, name);
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s/cef/%s", DFW_TEST_DATA, name);
+    assert_true(n > 0 && (size_t)n < sizeof(path));
     struct json_object *o = json_object_from_file(path);
     if (o == NULL) {
         fprintf(stderr, "cannot read %s\n", path);
