@@ -1,12 +1,12 @@
 /* The syslog output: CEF (or the record JSON) in RFC 5424 / RFC 3164 messages over TCP, TLS or
- * UDP. Options: syslog_conf.c; CEF: cef_format.c; headers and framing: syslog_frame.c; sockets:
+ * UDP. Options: syslog_conf.c; CEF: dfw/cef.h (core); headers and framing: syslog_frame.c; sockets:
  * syslog_transport.c; field mapping and policies: docs/cef-mapping.md. */
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cef_format.h"
+#include "dfw/cef.h"
 #include "dfw/log.h"
 #include "dfw/output.h"
 #include "dfw/timeutil.h"
@@ -71,7 +71,7 @@ static dfw_err render(const struct dfw_out_syslog_conf *c,
     struct dfw_syslog_header h = {
         .protocol = c->protocol,
         .facility = s->facility,
-        .severity = dfw_out_syslog_severity(dfw_out_syslog_event_severity(ev)),
+        .severity = dfw_out_syslog_severity(dfw_cef_api_severity(ev)),
         .time_ms = now_ms,
         .hostname = s->hostname,
         .app_name = c->app_name,
@@ -87,7 +87,7 @@ static dfw_err render(const struct dfw_out_syslog_conf *c,
     }
     if (err == DFW_OK) {
         err = c->format == DFW_SYSLOG_FMT_JSON ? json_body(ev, limit, out)
-                                               : dfw_out_syslog_cef_format(ev, limit, out);
+                                               : dfw_cef_format(ev, limit, out);
     }
     if (err != DFW_OK) {
         out->len = start;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dfw/cef.h"
 #include "dfw/timeutil.h"
 #include "syslog_conf.h"
 
@@ -125,4 +126,11 @@ dfw_err dfw_out_syslog_frame(int framing, const char *msg, size_t len, struct df
         }
     }
     return err;
+}
+
+int dfw_out_syslog_severity(const char *api_severity)
+{
+    /* indexed by the CEF severity: 8 High -> 2, 5 Medium -> 3, 3 Low -> 4, 1 Informational -> 6 */
+    static const int map[11] = {5, 6, 5, 4, 5, 3, 5, 5, 2, 5, 5};
+    return map[dfw_cef_severity(api_severity)];
 }

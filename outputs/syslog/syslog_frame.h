@@ -32,4 +32,8 @@ dfw_err dfw_out_syslog_header(const struct dfw_syslog_header *h, struct dfw_buf 
  * DFW_ERR_NOMEM. */
 dfw_err dfw_out_syslog_frame(int framing, const char *msg, size_t len, struct dfw_buf *out);
 
+/* Syslog severity 0-7 for an API severity text (case-insensitive): High 2 (crit), Medium 3 (err),
+ * Low 4 (warning), Informational 6 (info), anything else or NULL 5 (notice). */
+int dfw_out_syslog_severity(const char *api_severity);
+
 #endif

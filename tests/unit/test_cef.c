@@ -1,6 +1,6 @@
-/* The syslog output's CEF encoder, syslog headers and framing: golden files for each stream,
- * escaping, injection attempts, missing fields, UDP truncation. Headers and framing:
- * test_syslog_frame.c. */
+/* The CEF encoder of libdfw (dfw/cef.h), shared by the syslog and Kafka outputs: golden files for
+ * each stream, escaping, injection attempts, missing fields, truncation to a size limit (and the
+ * syslog output's UDP use of it). Syslog headers and framing: test_syslog_frame.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cef_format.h"
+#include "dfw/cef.h"
 #include "dfw/config.h"
 #include "dfw/event.h"
 #include "dfw/output.h"
@@ -245,7 +245,7 @@ static char *slurp(const char *path, size_t *len)
 /* Render ev (no size limit) and parse it; the caller frees out. */
 static void render_parse(const struct dfw_event *ev, struct dfw_buf *out, struct cef_parsed *p)
 {
-    assert_int_equal(dfw_out_syslog_cef_format(ev, 0, out), DFW_OK);
+    assert_int_equal(dfw_cef_format(ev, 0, out), DFW_OK);
     assert_int_equal(cef_parse(out->data, out->len, p), 0);
 }
 
@@ -395,11 +395,15 @@ static void severity_scales(void **state)
     (void)state;
     const char *text[] = {"High", "medium", "LOW", "Informational", "UnSpecified", "unknown", NULL};
     const int cef[] = {8, 5, 3, 1, 0, 0, 0};
-    const int sys[] = {2, 3, 4, 6, 5, 5, 5};
     for (size_t i = 0; i < sizeof(cef) / sizeof(cef[0]); i++) {
-        assert_int_equal(dfw_out_syslog_cef_severity(text[i]), cef[i]);
-        assert_int_equal(dfw_out_syslog_severity(text[i]), sys[i]);
+        assert_int_equal(dfw_cef_severity(text[i]), cef[i]);
     }
+    const char *product, *version;
+    dfw_cef_product("mde-alerts", &product, &version);
+    assert_string_equal(product, "Microsoft Defender ATP");
+    assert_string_equal(version, "2.0");
+    dfw_cef_product(NULL, &product, &version);
+    assert_string_equal(product, "Microsoft Defender");
 }
 
 /* ---- escaping and injection --------------------------------------------------------------- */
@@ -641,7 +645,7 @@ static void missing_null_and_mistyped_fields(void **state)
     struct dfw_event ev;
     make_event(&ev, "m365d-incidents", NULL, "42", NULL);
     struct dfw_buf out = DFW_BUF_INIT;
-    assert_int_equal(dfw_out_syslog_cef_format(&ev, 0, &out), DFW_OK);
+    assert_int_equal(dfw_cef_format(&ev, 0, &out), DFW_OK);
     assert_true(strncmp(out.data,
                         "CEF:0|Microsoft|Microsoft Defender XDR|1.0|incident|Microsoft Defender "
                         "XDR incident|0|externalId=42 ",
@@ -695,7 +699,7 @@ check_truncated(const struct dfw_event *ev, size_t limit, const char *full, size
 {
     struct dfw_buf out = DFW_BUF_INIT;
     struct cef_parsed p, pf;
-    assert_int_equal(dfw_out_syslog_cef_format(ev, limit, &out), DFW_OK);
+    assert_int_equal(dfw_cef_format(ev, limit, &out), DFW_OK);
     assert_true(out.len <= limit);
     assert_int_equal(cef_parse(out.data, out.len, &p), 0); /* escapes intact, structure intact */
     assert_true(utf8_valid((const unsigned char *)out.data, out.len));
@@ -763,7 +767,7 @@ static void udp_truncation(void **state)
     struct dfw_event ev;
     make_event(&ev, "mde-alerts", rec, "da637472900382838869_1364969609", "2024-05-01T10:00:00Z");
     struct dfw_buf full = DFW_BUF_INIT;
-    assert_int_equal(dfw_out_syslog_cef_format(&ev, 0, &full), DFW_OK);
+    assert_int_equal(dfw_cef_format(&ev, 0, &full), DFW_OK);
     assert_true(full.len > 10000);
     assert_null(strstr(full.data, "cn3"));
     const size_t limits[] = {full.len + 1, full.len, full.len - 1, 9000, 4096, 2048, 1500,
@@ -777,7 +781,7 @@ static void udp_truncation(void **state)
     }
     /* too small for any line: refused, output unchanged */
     struct dfw_buf out = DFW_BUF_INIT;
-    assert_int_equal(dfw_out_syslog_cef_format(&ev, 40, &out), DFW_ERR_INVALID);
+    assert_int_equal(dfw_cef_format(&ev, 40, &out), DFW_ERR_INVALID);
     assert_int_equal(out.len, 0);
     dfw_buf_free(&out);
     dfw_buf_free(&full);

@@ -155,6 +155,16 @@ static void format_callback_message(void **state)
     json_object_put(rec);
 }
 
+static void severity_from_api_text(void **state)
+{
+    (void)state;
+    const char *text[] = {"High", "medium", "LOW", "Informational", "UnSpecified", "unknown", NULL};
+    const int sys[] = {2, 3, 4, 6, 5, 5, 5};
+    for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
+        assert_int_equal(dfw_out_syslog_severity(text[i]), sys[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +172,7 @@ int main(void)
         cmocka_unit_test(header_rfc3164),
         cmocka_unit_test(framing),
         cmocka_unit_test(format_callback_message),
+        cmocka_unit_test(severity_from_api_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

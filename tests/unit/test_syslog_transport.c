@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cef_format.h"
+#include "dfw/cef.h"
 #include "dfw/config.h"
 #include "dfw/event.h"
 #include "dfw/output.h"

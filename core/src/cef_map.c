@@ -1,6 +1,6 @@
 /* Which record values go into which CEF field, per stream. Sources: defender-api.md §2.3-2.7
  * (incidents), §3.3-3.4 (MDE alerts), §4.4 (ArcSight mapping), §4.6 and §5.2 (Graph). */
-#include "cef_map.h"
+#include "cef_internal.h"
 
 #include <json-c/json.h>
 #include <stdint.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cef_format.h"
+#include "dfw/cef.h"
 #include "dfw/timeutil.h"
 
 /* ---- reading the record ---------------------------------------------------------------- */
@@ -266,14 +266,14 @@ static const struct profile *find_profile(const char *stream)
     return &generic;
 }
 
-void dfw_out_syslog_cef_product(const char *stream, const char **product, const char **version)
+void dfw_cef_product(const char *stream, const char **product, const char **version)
 {
     const struct profile *p = find_profile(stream);
     *product = p->product;
     *version = p->version;
 }
 
-int dfw_out_syslog_cef_severity(const char *s)
+int dfw_cef_severity(const char *s)
 {
     if (s == NULL) {
         return 0;
@@ -290,13 +290,7 @@ int dfw_out_syslog_cef_severity(const char *s)
     return strcasecmp(s, "Informational") == 0 ? 1 : 0;
 }
 
-int dfw_out_syslog_severity(const char *s)
-{
-    static const int map[11] = {5, 6, 5, 4, 5, 3, 5, 5, 2, 5, 5};
-    return map[dfw_out_syslog_cef_severity(s)];
-}
-
-const char *dfw_out_syslog_event_severity(const struct dfw_event *ev)
+const char *dfw_cef_api_severity(const struct dfw_event *ev)
 {
     return jstr(ev->record, "severity").s;
 }
@@ -361,7 +355,7 @@ static void build_link(struct dfw_cef_record *c, struct dfw_cef_sv tenant_id)
     c->f[DFW_CEF_LINK].n = n;
 }
 
-void dfw_out_syslog_cef_map(const struct dfw_event *ev, struct dfw_cef_record *c)
+void dfw_cef_map(const struct dfw_event *ev, struct dfw_cef_record *c)
 {
     struct json_object *rec = ev->record;
     const struct profile *p = find_profile(ev->stream);
@@ -383,7 +377,7 @@ void dfw_out_syslog_cef_map(const struct dfw_event *ev, struct dfw_cef_record *c
         set_cstr(&c->sig, p->sig_default);
     }
     struct dfw_cef_sv sev = jstr(rec, "severity");
-    c->severity = dfw_out_syslog_cef_severity(sev.s);
+    c->severity = dfw_cef_severity(sev.s);
 
     scan_alert(p->self, rec, &v);
     struct json_object *alerts = p->child ? jget(rec, "alerts", json_type_array) : NULL;

@@ -1,12 +1,12 @@
-/* CEF encoder: the values picked by cef_map.c, escaped per the CEF rules and, for UDP, fitted
- * into a size limit. Rules: docs/cef-mapping.md. */
-#include "cef_format.h"
+/* CEF encoder: the values picked by cef_map.c, escaped per the CEF rules and, when the caller
+ * gives a size limit (syslog over UDP), fitted into it. Rules: docs/cef-mapping.md. */
+#include "dfw/cef.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "cef_map.h"
+#include "cef_internal.h"
 
 /* ---- fields of the line ----------------------------------------------------------------- */
 
@@ -307,11 +307,11 @@ static dfw_err shrink(struct cef *c, size_t max_len)
     return DFW_OK;
 }
 
-dfw_err dfw_out_syslog_cef_format(const struct dfw_event *ev, size_t max_len, struct dfw_buf *out)
+dfw_err dfw_cef_format(const struct dfw_event *ev, size_t max_len, struct dfw_buf *out)
 {
     struct cef c;
     memset(&c, 0, sizeof(c));
-    dfw_out_syslog_cef_map(ev, &c.r);
+    dfw_cef_map(ev, &c.r);
     c.name_lim = DFW_CEF_NAME_MAX;
     for (int i = 0; i < DFW_CEF_NFIELDS; i++) {
         c.lim[i] = SIZE_MAX;

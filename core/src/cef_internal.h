@@ -1,7 +1,7 @@
-/* Internal to the syslog output: the values of one record picked for CEF (cef_map.c), before
- * escaping and size limits (cef_format.c). */
-#ifndef DFW_OUT_SYSLOG_CEF_MAP_H
-#define DFW_OUT_SYSLOG_CEF_MAP_H
+/* Internal to libdfw's CEF encoder (dfw/cef.h): the values of one record picked for CEF
+ * (cef_map.c), before escaping and size limits (cef_format.c). */
+#ifndef DFW_CEF_INTERNAL_H
+#define DFW_CEF_INTERNAL_H
 
 #include <stddef.h>
 #include "dfw/event.h"
@@ -54,7 +54,8 @@ struct dfw_cef_record {
     char link[600];
 };
 
-/* Pick the CEF values of ev (any record shape; missing, null or mistyped fields stay absent). */
-void dfw_out_syslog_cef_map(const struct dfw_event *ev, struct dfw_cef_record *r);
+/* Pick the CEF values of ev (any record shape; missing, null or mistyped fields stay absent).
+ * r is overwritten; it borrows from ev. Pure and thread-safe. */
+void dfw_cef_map(const struct dfw_event *ev, struct dfw_cef_record *r);
 
 #endif
