@@ -84,6 +84,11 @@ static void deliver_failed(struct job *j, int64_t now, dfw_err rc)
     if (rc == DFW_ERR_BUSY) {
         if (j->busy_since == 0) {
             j->busy_since = now;
+            dfw_log(
+                DFW_LOG_INFO, "pipeline",
+                "tenant=%s stream=%s msg=\"an output cannot take the batch yet (back-pressure); "
+                "waiting\"",
+                j->tenant->conf->name, j->def->name);
         }
         j->due = now + 50;
         give_up = now - j->busy_since > BUSY_GIVE_UP_MS;
