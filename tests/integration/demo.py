@@ -2,7 +2,8 @@
 a real syslog-ng over TCP (RFC 5424, octet counting, CEF). Prints what syslog-ng received."""
 
 import os
-import subprocess
+import re
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -11,7 +12,8 @@ import harness  # noqa: E402
 
 def main():
     work = os.path.join(harness.SRC, "build", "demo")
-    os.makedirs(work, exist_ok=True)
+    shutil.rmtree(work, ignore_errors=True)  # a fresh emulator, state and syslog-ng log each time
+    os.makedirs(work)
     print(f"demo directory: {work}")
     emu = harness.Emulator(work, tenants=3, records=50)
     sng = None
@@ -20,12 +22,12 @@ def main():
         sng = harness.SyslogNg(work, transport="tcp")
         print(f"syslog-ng: 127.0.0.1:{sng.port} tcp -> {sng.out}")
         state = os.path.join(work, "state")
-        subprocess.run(["rm", "-rf", state], check=True)
         conf = harness.write_config(
             os.path.join(work, "defender-forwarder.conf"), emu, state,
             [("siem", {"type": "syslog", "host": "127.0.0.1", "port": sng.port,
                        "transport": "tcp", "format": "cef"})])
         print(f"config: {conf}\n")
+        delivered = 0
         for args in (["check-config"], ["token", emu.tenants[0]["name"]],
                      ["run", "--once"], ["state", "show"]):
             print("$ defender-forwarder -c " + conf + " " + " ".join(args))
@@ -35,8 +37,11 @@ def main():
                 sys.stdout.write(r.stderr)
                 print(f"exit status {r.returncode}")
                 return 1
+            m = re.search(r"delivered=(\d+)", r.stdout)
+            delivered = int(m.group(1)) if m else delivered
             print()
-        lines = harness.wait_for(lambda: sng.lines() or None, 10, "syslog-ng output")
+        lines = harness.wait_for(lambda: len(sng.lines()) >= delivered and sng.lines(), 30,
+                                 "syslog-ng to write every message")
         print(f"syslog-ng received {len(lines)} messages; the first three:")
         for line in lines[:3]:
             print("  " + (line if len(line) < 400 else line[:400] + "..."))
