@@ -44,6 +44,7 @@ struct kafka_out {
     rd_kafka_t *rk;
     long long queue_max; /* queue.buffering.max.messages */
     struct batch *batches;
+    struct dfw_buf value;         /* format = cef: the line being produced (librdkafka copies it) */
     struct dfw_kafka_memos memos; /* what failed batches delivered, for their re-send */
     int fatal;    /* the producer hit a fatal error: replace it once its batches are failed */
     int dropping; /* destroy: delivery reports no longer acknowledge */
@@ -283,6 +284,7 @@ static void kafka_destroy(void *self)
         batch_finish(k, k->batches); /* dropping: no ack */
     }
     dfw_out_kafka_memo_free(&k->memos);
+    dfw_buf_free(&k->value);
     free(k->name);
     free(k);
 }
@@ -310,6 +312,13 @@ static void *kafka_init(const void *conf, const char *instance, char *errbuf, si
     if (producer_new(k, errbuf, errlen) != DFW_OK) {
         kafka_destroy(k);
         return NULL;
+    }
+    if (dfw_out_kafka_conf_inline_password(c)) {
+        dfw_log(DFW_LOG_WARN, "kafka",
+                "output=%s msg=\"kafka.sasl.password is written in the configuration file; use "
+                "sasl_password_file (mode 0600), sasl_password_credential or sasl_password_env "
+                "instead\"",
+                instance);
     }
     return k;
 }
@@ -347,8 +356,8 @@ produce(struct kafka_out *k, struct batch **ref, const struct dfw_event *ev)
         dfw_out_kafka_key(k->conf->key, ev, key, sizeof(key), &keylen) != DFW_OK) {
         return RD_KAFKA_RESP_ERR__INVALID_ARG; /* checked before the first record is produced */
     }
-    const char *value = dfw_event_json(ev, &vlen);
-    if (value == NULL) {
+    const char *value;
+    if (dfw_out_kafka_value(k->conf->format, ev, &k->value, &value, &vlen) != DFW_OK) {
         return RD_KAFKA_RESP_ERR__FAIL;
     }
     dfw_out_kafka_headers(ev, h);

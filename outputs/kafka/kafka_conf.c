@@ -3,6 +3,8 @@
 #include "kafka_conf.h"
 #include "kafka_format.h"
 
+#include "dfw/secret.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +33,13 @@ const struct dfw_option dfw_out_kafka_options[] = {
         NULL,
         0,
         "topic name template with {tenant}, {stream} and {kind}"),
-    OPT("format", DFW_OPT_ENUM, "json", format, "json", 0, "message value: the record as JSON"),
+    OPT("format",
+        DFW_OPT_ENUM,
+        "json",
+        format,
+        "json|cef",
+        0,
+        "message value: the record as JSON, or its CEF line (no syslog header)"),
     OPT("key",
         DFW_OPT_ENUM,
         "id",
@@ -54,6 +62,27 @@ const struct dfw_option dfw_out_kafka_options[] = {
         NULL,
         0,
         "longest wait for outstanding delivery reports at shutdown"),
+    OPT("sasl_password_file",
+        DFW_OPT_STRING,
+        NULL,
+        sasl_password_file,
+        NULL,
+        0,
+        "sasl.password from this file (mode 0600 or stricter)"),
+    OPT("sasl_password_credential",
+        DFW_OPT_STRING,
+        NULL,
+        sasl_password_credential,
+        NULL,
+        0,
+        "sasl.password from this systemd credential (LoadCredential=)"),
+    OPT("sasl_password_env",
+        DFW_OPT_STRING,
+        NULL,
+        sasl_password_env,
+        NULL,
+        0,
+        "sasl.password from this environment variable"),
     OPT("kafka.",
         DFW_OPT_PREFIX,
         NULL,
@@ -106,7 +135,34 @@ dfw_err dfw_out_kafka_conf_check(const struct dfw_out_kafka_conf *c, char *errbu
             }
         }
     }
+    int sources = (c->sasl_password_file != NULL) + (c->sasl_password_credential != NULL) +
+                  (c->sasl_password_env != NULL);
+    if (sources > 1) {
+        return fail(errbuf, errlen,
+                    "at most one of sasl_password_file, sasl_password_credential, "
+                    "sasl_password_env");
+    }
+    if (sources == 1 && dfw_out_kafka_conf_inline_password(c)) {
+        return fail(errbuf, errlen,
+                    "kafka.sasl.password: the password is already set by sasl_password_*");
+    }
+    if (c->sasl_password_file != NULL) {
+        char reason[512];
+        if (dfw_secret_check_file(c->sasl_password_file, reason, sizeof(reason)) != DFW_OK) {
+            return fail(errbuf, errlen, "sasl_password_file: %s", reason);
+        }
+    }
     return DFW_OK;
+}
+
+int dfw_out_kafka_conf_inline_password(const struct dfw_out_kafka_conf *c)
+{
+    for (size_t i = 0; i < c->props.count; i++) {
+        if (strcasecmp(c->props.items[i].key, "sasl.password") == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static const char *codec_name(int idx)
@@ -135,6 +191,31 @@ static int set(rd_kafka_conf_t *conf,
         return -1;
     }
     return 0;
+}
+
+/* Set sasl.password from the conf's sasl_password_* source, if any. */
+static int set_secret_password(rd_kafka_conf_t *conf,
+                               const struct dfw_out_kafka_conf *c,
+                               char *errbuf,
+                               size_t errlen)
+{
+    struct dfw_secret_ref ref = {c->sasl_password_file, c->sasl_password_credential,
+                                 c->sasl_password_env};
+    const char *shown = c->sasl_password_file         ? "sasl_password_file"
+                        : c->sasl_password_credential ? "sasl_password_credential"
+                        : c->sasl_password_env        ? "sasl_password_env"
+                                                      : NULL;
+    if (shown == NULL) {
+        return 0;
+    }
+    char *password = NULL, why[512];
+    if (dfw_secret_read(&ref, &password, NULL, why, sizeof(why)) != DFW_OK) {
+        snprintf(errbuf, errlen, "%s: %s", shown, why); /* names the file or variable only */
+        return -1;
+    }
+    int rc = set(conf, "sasl.password", password, shown, errbuf, errlen);
+    dfw_secret_free(password); /* librdkafka keeps its own copy */
+    return rc;
 }
 
 rd_kafka_conf_t *dfw_out_kafka_conf_build(const struct dfw_out_kafka_conf *c,
@@ -173,6 +254,10 @@ rd_kafka_conf_t *dfw_out_kafka_conf_build(const struct dfw_out_kafka_conf *c,
             rd_kafka_conf_destroy(conf);
             return NULL;
         }
+    }
+    if (set_secret_password(conf, c, errbuf, errlen) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
     }
     return conf;
 }

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dfw/cef.h"
+
 static const char *const placeholders[] = {"{tenant}", "{stream}", "{kind}"};
 
 static const char *field(const struct dfw_event *ev, size_t idx)
@@ -125,10 +127,34 @@ void dfw_out_kafka_headers(const struct dfw_event *ev,
     h[3].value = ev->updated ? ev->updated : "";
 }
 
+dfw_err dfw_out_kafka_value(int format,
+                            const struct dfw_event *ev,
+                            struct dfw_buf *scratch,
+                            const char **value,
+                            size_t *len)
+{
+    if (format == DFW_KAFKA_FMT_CEF) {
+        dfw_buf_reset(scratch);
+        dfw_err err = dfw_cef_format(ev, 0, scratch); /* always non-empty: "CEF:0|..." */
+        *value = err == DFW_OK ? scratch->data : NULL;
+        *len = err == DFW_OK ? scratch->len : 0;
+        return err;
+    }
+    *value = dfw_event_json(ev, len);
+    return *value != NULL ? DFW_OK : DFW_ERR_NOMEM;
+}
+
 dfw_err dfw_out_kafka_format(const void *conf, const struct dfw_event *ev, struct dfw_buf *out)
 {
-    (void)conf; /* format = json is the only value so far */
+    const struct dfw_out_kafka_conf *c = conf;
+    struct dfw_buf scratch = DFW_BUF_INIT;
+    const char *value;
     size_t len;
-    const char *json = dfw_event_json(ev, &len);
-    return json != NULL ? dfw_buf_append(out, json, len) : DFW_ERR_NOMEM;
+    dfw_err err =
+        dfw_out_kafka_value(c != NULL ? c->format : DFW_KAFKA_FMT_JSON, ev, &scratch, &value, &len);
+    if (err == DFW_OK) {
+        err = dfw_buf_append(out, value, len);
+    }
+    dfw_buf_free(&scratch);
+    return err;
 }

@@ -1,6 +1,6 @@
 """Emulator -> defender-forwarder -> a real Apache Kafka broker (KRaft, 127.0.0.1), read back with
-kcat: every record once with its key, headers and value, on the topic of its tenant and stream;
-an unknown topic with auto-creation off is a clear error and holds the checkpoint; a broker stop
+kcat: every record once with its key, headers and value, on the topic of its tenant and stream,
+as JSON and (format = cef) as a CEF line whose externalId and tenant fields match; an unknown topic with auto-creation off is a clear error and holds the checkpoint; a broker stop
 and restart loses nothing (the checkpoint holds, then advances); kill -9 of the forwarder and a
 restart lose nothing and duplicate at most one batch, identifiable by key."""
 
@@ -103,6 +103,40 @@ class KafkaDelivery(Base):
         for t in self.emu.tenants:
             for s in kh.STREAMS:
                 self.assertEqual(kh.checkpoint(self.state, t["name"], s)["delivered"], RECORDS)
+
+    def test_cef_values_carry_the_record_id_and_tenant(self):
+        """format = cef: the value is the CEF line (no syslog header) of the record; key and
+        headers are the same as with JSON."""
+        expected = kh.expected_records(self.emu)
+        tenant_ids = {t["name"]: t["tenant_id"] for t in self.emu.tenants}
+        conf = self.config(kafka_output(self.broker, topic="cef.{tenant}.{stream}", format="cef"))
+        r = harness.run_forwarder(conf, "run", "--once", timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr[-3000:])
+        seen = collections.Counter()
+        problems = []
+        for m in self.broker.consume_all("cef."):
+            key = kh.message_key(m)
+            self.assertIn(key, expected, f"unexpected message {m['topic']} {m['key']}")
+            seen[key] += 1
+            tenant, stream, rid = key
+            self.assertTrue(m["value"].startswith("CEF:0|Microsoft|"), m["value"][:120])
+            self.assertNotIn("\n", m["value"])
+            header, ext = harness.parse_cef(m["value"])
+            self.assertEqual(ext.get("externalId"), rid, m["value"][:300])
+            self.assertEqual(ext.get("cs2Label"), "tenant")
+            self.assertEqual(ext.get("cs2"), tenant)
+            self.assertEqual(ext.get("cs3Label"), "tenantId")
+            self.assertEqual(ext.get("cs3"), tenant_ids[tenant])
+            self.assertNotIn("cn3Label", ext)  # no size limit: never truncated
+            self.assertEqual(m["topic"], f"cef.{tenant}.{stream}")
+            self.assertEqual(m["headers"]["kind"], "new")
+            self.assertEqual(m["headers"]["last_update"],
+                             expected[key][kh.UPDATED_FIELD[stream]], key)
+            problems += harness.check_cef_event(header, ext, tenant, stream, expected[key], "new")
+        self.assertEqual(problems[:10], [])
+        missing = [k for k in expected if k not in seen]
+        self.assertEqual(missing[:5], [], f"{len(missing)} of {len(expected)} never arrived")
+        self.assertEqual([k for k, n in seen.items() if n > 1][:5], [])
 
     def test_unknown_topic_with_auto_create_off_holds_the_checkpoint(self):
         conf = self.config(kafka_output(self.broker, topic="missing.{stream}",
