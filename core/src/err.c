@@ -1,5 +1,8 @@
 #include "dfw/err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *dfw_strerror(dfw_err err)
 {
     switch (err) {
@@ -36,4 +39,15 @@ const char *dfw_strerror(dfw_err err)
 int dfw_err_retryable(dfw_err err)
 {
     return err == DFW_ERR_RETRY || err == DFW_ERR_THROTTLED || err == DFW_ERR_BUSY;
+}
+
+dfw_err dfw_errorf(dfw_err code, char *errbuf, size_t errlen, const char *fmt, ...)
+{
+    if (errbuf != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(errbuf, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
 }

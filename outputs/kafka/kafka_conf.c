@@ -93,18 +93,6 @@ const struct dfw_option dfw_out_kafka_options[] = {
     {NULL, 0, NULL, 0, NULL, 0, NULL},
 };
 
-static dfw_err fail(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static dfw_err fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-    return DFW_ERR_CONFIG;
-}
-
 /* Properties the output sets itself from its own options or must own (callbacks, opaque). */
 static const char *const owned[][2] = {
     {"bootstrap.servers", "brokers"},           {"metadata.broker.list", "brokers"},
@@ -115,41 +103,44 @@ static const char *const owned[][2] = {
 dfw_err dfw_out_kafka_conf_check(const struct dfw_out_kafka_conf *c, char *errbuf, size_t errlen)
 {
     if (c->brokers == NULL || strspn(c->brokers, " ,") == strlen(c->brokers)) {
-        return fail(errbuf, errlen, "brokers must list at least one host:port");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                          "brokers must list at least one host:port");
     }
     char why[256];
     if (dfw_out_kafka_topic_check(c->topic, why, sizeof(why)) != DFW_OK) {
-        return fail(errbuf, errlen, "topic '%s': %s", c->topic ? c->topic : "", why);
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen, "topic '%s': %s",
+                          c->topic ? c->topic : "", why);
     }
     if (c->delivery_timeout < 1000 || c->delivery_timeout > 2147483647LL) {
-        return fail(errbuf, errlen, "delivery_timeout must be at least 1s");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen, "delivery_timeout must be at least 1s");
     }
     if (c->flush_timeout < 0 || c->flush_timeout > 3600000LL) {
-        return fail(errbuf, errlen, "flush_timeout must be between 0 and 1h");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen, "flush_timeout must be between 0 and 1h");
     }
     for (size_t i = 0; i < c->props.count; i++) {
         const char *k = c->props.items[i].key;
         for (size_t j = 0; j < sizeof(owned) / sizeof(owned[0]); j++) {
             if (strcasecmp(k, owned[j][0]) == 0) {
-                return fail(errbuf, errlen, "kafka.%s: set it with the %s option", k, owned[j][1]);
+                return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                                  "kafka.%s: set it with the %s option", k, owned[j][1]);
             }
         }
     }
     int sources = (c->sasl_password_file != NULL) + (c->sasl_password_credential != NULL) +
                   (c->sasl_password_env != NULL);
     if (sources > 1) {
-        return fail(errbuf, errlen,
-                    "at most one of sasl_password_file, sasl_password_credential, "
-                    "sasl_password_env");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                          "at most one of sasl_password_file, sasl_password_credential, "
+                          "sasl_password_env");
     }
     if (sources == 1 && dfw_out_kafka_conf_inline_password(c)) {
-        return fail(errbuf, errlen,
-                    "kafka.sasl.password: the password is already set by sasl_password_*");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                          "kafka.sasl.password: the password is already set by sasl_password_*");
     }
     if (c->sasl_password_file != NULL) {
         char reason[512];
         if (dfw_secret_check_file(c->sasl_password_file, reason, sizeof(reason)) != DFW_OK) {
-            return fail(errbuf, errlen, "sasl_password_file: %s", reason);
+            return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen, "sasl_password_file: %s", reason);
         }
     }
     return DFW_OK;

@@ -150,18 +150,6 @@ const char *dfw_out_splunk_hec_sourcetype(const struct dfw_out_splunk_hec_conf *
     return per != NULL ? per : c->sourcetype != NULL ? c->sourcetype : def ? def : "defender:event";
 }
 
-static dfw_err fail(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static dfw_err fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-    return DFW_ERR_CONFIG;
-}
-
 /* http:// sends the token in clear text: only to this machine (a local HEC or a test). */
 static int loopback_url(const char *url)
 {
@@ -214,8 +202,8 @@ static dfw_err check_ranges(const struct dfw_out_splunk_hec_conf *c, char *errbu
     };
     for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
         if (r[i].v < r[i].min || r[i].v > r[i].max) {
-            return fail(errbuf, errlen, "%s must be between %lld and %lld", r[i].name, r[i].min,
-                        r[i].max);
+            return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen, "%s must be between %lld and %lld",
+                              r[i].name, r[i].min, r[i].max);
         }
     }
     return DFW_OK;
@@ -240,21 +228,23 @@ dfw_out_splunk_hec_conf_check(const struct dfw_out_splunk_hec_conf *c, char *err
 {
     if (c->url == NULL || strncasecmp(c->url, "https://", 8) != 0) {
         if (c->url == NULL || strncasecmp(c->url, "http://", 7) != 0 || !loopback_url(c->url)) {
-            return fail(errbuf, errlen,
-                        "url must start with https:// (http:// only to 127.0.0.1 or localhost)");
+            return dfw_errorf(
+                DFW_ERR_CONFIG, errbuf, errlen,
+                "url must start with https:// (http:// only to 127.0.0.1 or localhost)");
         }
     }
     if (strchr(c->url, '?') != NULL || strchr(c->url, '#') != NULL) {
-        return fail(errbuf, errlen, "url must not have a query or fragment");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen, "url must not have a query or fragment");
     }
     int sources = (c->token_file != NULL) + (c->token_credential != NULL) + (c->token_env != NULL);
     if (sources != 1) {
-        return fail(errbuf, errlen, "exactly one of token_file, token_credential, token_env");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                          "exactly one of token_file, token_credential, token_env");
     }
     if (c->token_file != NULL) {
         char why[512];
         if (dfw_secret_check_file(c->token_file, why, sizeof(why)) != DFW_OK) {
-            return fail(errbuf, errlen, "token_file: %s", why);
+            return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen, "token_file: %s", why);
         }
     }
     const struct {
@@ -270,14 +260,14 @@ dfw_out_splunk_hec_conf_check(const struct dfw_out_splunk_hec_conf *c, char *err
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         if (fields[i].value != NULL && !field_ok(fields[i].value)) {
-            return fail(errbuf, errlen, "%s must not be empty or hold control characters",
-                        fields[i].name);
+            return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                              "%s must not be empty or hold control characters", fields[i].name);
         }
     }
     if (c->source != NULL && !template_ok(c->source)) {
-        return fail(errbuf, errlen,
-                    "source: unknown placeholder (use {tenant}, {tenant_id} or "
-                    "{stream})");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                          "source: unknown placeholder (use {tenant}, {tenant_id} or "
+                          "{stream})");
     }
     return check_ranges(c, errbuf, errlen);
 }

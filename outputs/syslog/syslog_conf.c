@@ -152,24 +152,12 @@ static void local_hostname(char *out, size_t outlen)
     snprintf(out, outlen, "%s", name);
 }
 
-static dfw_err fail(char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static dfw_err fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-    return DFW_ERR_CONFIG;
-}
-
 /* A private key is a secret: refuse one other users could read (DESIGN §9). */
 static dfw_err check_key_file(const char *path, char *errbuf, size_t errlen)
 {
     char why[512];
     if (dfw_secret_check_file(path, why, sizeof(why)) != DFW_OK) {
-        return fail(errbuf, errlen, "key_file: %s", why);
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen, "key_file: %s", why);
     }
     return DFW_OK;
 }
@@ -199,30 +187,35 @@ dfw_err dfw_out_syslog_conf_check(const struct dfw_out_syslog_conf *c,
                                   size_t errlen)
 {
     if (dfw_out_syslog_conf_derive(c, s) != DFW_OK) {
-        return fail(errbuf, errlen, "facility '%s': expected a name such as local4 or 0-23",
-                    c->facility ? c->facility : "");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                          "facility '%s': expected a name such as local4 or 0-23",
+                          c->facility ? c->facility : "");
     }
     if (c->host == NULL || c->host[0] == '\0') {
-        return fail(errbuf, errlen, "host must not be empty");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen, "host must not be empty");
     }
     if (c->port < 0 || c->port > 65535) {
-        return fail(errbuf, errlen, "port must be between 1 and 65535");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen, "port must be between 1 and 65535");
     }
     /* RFC 5424 §6.2.5: APP-NAME is 1*48PRINTUSASCII; HOSTNAME 1*255PRINTUSASCII */
     if (c->app_name == NULL || !printusascii(c->app_name, 48)) {
-        return fail(errbuf, errlen, "app_name must be 1-48 printable ASCII characters, no spaces");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                          "app_name must be 1-48 printable ASCII characters, no spaces");
     }
     if (c->hostname != NULL && !printusascii(c->hostname, 255)) {
-        return fail(errbuf, errlen, "hostname must be 1-255 printable ASCII characters, no spaces");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                          "hostname must be 1-255 printable ASCII characters, no spaces");
     }
     if (c->max_message_size < DFW_SYSLOG_MSG_MIN || c->max_message_size > DFW_SYSLOG_MSG_MAX) {
-        return fail(errbuf, errlen, "max_message_size must be between 1024 and 65000 bytes");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                          "max_message_size must be between 1024 and 65000 bytes");
     }
     if (c->write_timeout_ms <= 0) {
-        return fail(errbuf, errlen, "write_timeout must be greater than 0");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen, "write_timeout must be greater than 0");
     }
     if (c->reconnect_min_ms <= 0 || c->reconnect_max_ms < c->reconnect_min_ms) {
-        return fail(errbuf, errlen, "reconnect_min must be > 0 and <= reconnect_max");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                          "reconnect_min must be > 0 and <= reconnect_max");
     }
     if (c->transport != DFW_SYSLOG_TLS) {
         /* a TLS option on a plain transport means the operator expects encryption: refuse */
@@ -232,12 +225,14 @@ dfw_err dfw_out_syslog_conf_check(const struct dfw_out_syslog_conf *c,
                                : c->tls_server_name ? "tls_server_name"
                                                     : NULL;
         if (tls_only != NULL) {
-            return fail(errbuf, errlen, "%s is only valid with transport = tls", tls_only);
+            return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                              "%s is only valid with transport = tls", tls_only);
         }
         return DFW_OK;
     }
     if ((c->cert_file == NULL) != (c->key_file == NULL)) {
-        return fail(errbuf, errlen, "cert_file and key_file must be given together");
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                          "cert_file and key_file must be given together");
     }
     if (c->key_file != NULL) {
         return check_key_file(c->key_file, errbuf, errlen);

@@ -2,6 +2,8 @@
 #ifndef DFW_ERR_H
 #define DFW_ERR_H
 
+#include <stddef.h>
+
 /* Every fallible function returns a dfw_err: DFW_OK (0) or a negative code. Retryable codes
  * (DFW_ERR_RETRY, DFW_ERR_THROTTLED, DFW_ERR_BUSY) describe a condition that may clear by itself;
  * the others are permanent until configuration or input changes. */
@@ -23,6 +25,11 @@ typedef enum dfw_err {
 
 /* Static English text for an error code; never NULL. Thread-safe. */
 const char *dfw_strerror(dfw_err err);
+
+/* Write a printf-formatted message into errbuf (errlen bytes, always NUL-terminated; errbuf may be
+ * NULL when errlen is 0) and return code: the one-liner for "fail with a message" paths. */
+dfw_err dfw_errorf(dfw_err code, char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* 1 when err is worth retrying without operator action (RETRY, THROTTLED, BUSY), else 0. */
 int dfw_err_retryable(dfw_err err);
