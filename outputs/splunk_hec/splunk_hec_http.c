@@ -1,5 +1,6 @@
 /* libcurl multi client for HEC: event POSTs and acknowledgement queries on one channel. */
 #include "splunk_hec_http.h"
+#include "dfw/http.h"
 #include "dfw/buf.h"
 
 #include <curl/curl.h>
@@ -155,31 +156,13 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     return dfw_buf_append(&x->resp, ptr, n) == DFW_OK ? n : 0;
 }
 
-/* Retry-After: delay-seconds or an HTTP-date (RFC 9110 §10.2.3). */
 static size_t on_header(char *ptr, size_t size, size_t nitems, void *userdata)
 {
     struct hec_xfer *x = userdata;
     size_t n = size * nitems;
-    static const char name[] = "retry-after:";
-    if (n > sizeof(name) && n < 128 && strncasecmp(ptr, name, sizeof(name) - 1) == 0) {
-        char val[128];
-        memcpy(val, ptr + sizeof(name) - 1, n - (sizeof(name) - 1));
-        val[n - (sizeof(name) - 1)] = '\0';
-        char *p = val, *end;
-        while (*p == ' ' || *p == '\t') {
-            p++;
-        }
-        long secs = strtol(p, &end, 10);
-        if (end != p && (*end == '\r' || *end == '\n' || *end == '\0') && secs >= 0) {
-            x->retry_after_ms = (int64_t)secs * 1000;
-        }
-        else {
-            time_t when = curl_getdate(p, NULL);
-            if (when > 0) {
-                int64_t d = ((int64_t)when - (int64_t)time(NULL)) * 1000;
-                x->retry_after_ms = d > 0 ? d : 0;
-            }
-        }
+    int64_t ms = dfw_http_retry_after_ms(ptr, n);
+    if (ms >= 0) {
+        x->retry_after_ms = ms;
     }
     return n;
 }

@@ -58,6 +58,11 @@ int dfw_http_pending(const struct dfw_http *http);
 /* Wake a dfw_http_run that is waiting (async-signal-safe: for signal handlers). */
 void dfw_http_wakeup(struct dfw_http *http);
 
+/* If the n-byte header line (as libcurl's header callback passes it, CRLF included) is
+ * Retry-After, return its delay in ms: delay-seconds or an HTTP-date (RFC 9110 §10.2.3), 0 for a
+ * date in the past. -1 for any other header or an unreadable value. Thread-safe. */
+int64_t dfw_http_retry_after_ms(const char *line, size_t n);
+
 /* Exponential backoff with full jitter: a random delay in [base/2, base] where
  * base = min(max_ms, min_ms * 2^attempt). */
 int64_t dfw_backoff_ms(int attempt, int64_t min_ms, int64_t max_ms);
