@@ -29,34 +29,29 @@ static int clamp(int v, int lo, int hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
+/* One header field, then the separator that follows it. */
+static dfw_err field_then(struct dfw_buf *out, const char *value, size_t max, const char *sep)
+{
+    dfw_err err = put_field(out, value, max);
+    return err == DFW_OK ? dfw_buf_puts(out, sep) : err;
+}
+
 static dfw_err header_5424(const struct dfw_syslog_header *h, int pri, struct dfw_buf *out)
 {
     char ts[DFW_TIME_LEN];
     dfw_time_format(h->time_ms, ts, sizeof(ts));
     dfw_err err = dfw_buf_printf(out, "<%d>1 %s ", pri, ts);
     if (err == DFW_OK) {
-        err = put_field(out, h->hostname, 255);
+        err = field_then(out, h->hostname, 255, " ");
     }
     if (err == DFW_OK) {
-        err = dfw_buf_append(out, " ", 1);
+        err = field_then(out, h->app_name, 48, " ");
     }
     if (err == DFW_OK) {
-        err = put_field(out, h->app_name, 48);
+        err = field_then(out, h->procid, 128, " ");
     }
     if (err == DFW_OK) {
-        err = dfw_buf_append(out, " ", 1);
-    }
-    if (err == DFW_OK) {
-        err = put_field(out, h->procid, 128);
-    }
-    if (err == DFW_OK) {
-        err = dfw_buf_append(out, " ", 1);
-    }
-    if (err == DFW_OK) {
-        err = put_field(out, h->msgid, 32);
-    }
-    if (err == DFW_OK) {
-        err = dfw_buf_append(out, " - ", 3); /* no STRUCTURED-DATA */
+        err = field_then(out, h->msgid, 32, " - "); /* no STRUCTURED-DATA */
     }
     return err;
 }
@@ -74,16 +69,10 @@ static dfw_err header_3164(const struct dfw_syslog_header *h, int pri, struct df
     dfw_err err = dfw_buf_printf(out, "<%d>%s %2d %02d:%02d:%02d ", pri, months[tm.tm_mon % 12],
                                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     if (err == DFW_OK) {
-        err = put_field(out, h->hostname, 255);
+        err = field_then(out, h->hostname, 255, " ");
     }
     if (err == DFW_OK) {
-        err = dfw_buf_append(out, " ", 1);
-    }
-    if (err == DFW_OK) {
-        err = put_field(out, h->app_name, 48);
-    }
-    if (err == DFW_OK) {
-        err = dfw_buf_append(out, ": ", 2);
+        err = field_then(out, h->app_name, 48, ": ");
     }
     return err;
 }
