@@ -40,6 +40,30 @@ def wait_for(predicate, timeout, what, interval=0.1):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def stop_process(proc, timeout=10, sig=signal.SIGTERM):
+    """Send sig to a child that still runs, wait up to timeout, then kill it. Returns True when it
+    exited by itself (False: it had to be killed)."""
+    if proc is None or proc.poll() is not None:
+        return True
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
+
+
+def tcp_listening(port):
+    """True when something accepts TCP connections on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 class Emulator:
     """The Defender + Entra ID emulator (tests/emulator) as a child process."""
 
@@ -83,13 +107,7 @@ class Emulator:
         return res["records"] if isinstance(res, dict) else res
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 
@@ -166,20 +184,10 @@ log {{ source(s_in); destination(d_out); }};
             raise RuntimeError("syslog-ng exited; see " + self.log.name)
 
     def _listening(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
-        except OSError:
-            return False
+        return tcp_listening(self.port)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if self.proc:
             self.log.close()
         self.proc = None
@@ -517,15 +525,10 @@ class Forwarder:
 
     def stop(self, sig=signal.SIGTERM, timeout=60):
         """Send sig and wait; the exit status (negative: killed by a signal)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
         try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"the forwarder did not exit within {timeout}s after signal "
-                                 f"{sig}; log: {self.log_path}")
+            if not stop_process(self.proc, timeout, sig):
+                raise AssertionError(f"the forwarder did not exit within {timeout}s after signal "
+                                     f"{sig}; log: {self.log_path}")
         finally:
             self._log.close()
         return self.proc.returncode

@@ -151,21 +151,10 @@ service:
     def _listening(self):
         if self.proc.poll() is not None:
             raise RuntimeError("the collector exited; see " + self.log.name)
-        import socket
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
-        except OSError:
-            return False
+        return harness.tcp_listening(self.port)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        harness.stop_process(self.proc, 20)
         self.log.close()
 
     def events(self):
@@ -276,13 +265,7 @@ class FaultHec:
         return self._call("/_fault/stats")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        harness.stop_process(self.proc)
         self.log.close()
 
 

@@ -116,13 +116,7 @@ class KafkaBroker:
             return False
 
     def stop(self, sig=signal.SIGTERM, timeout=60):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        harness.stop_process(self.proc, timeout, sig)
         if self.log is not None:
             self.log.close()
         self.proc = None
