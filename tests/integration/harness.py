@@ -337,7 +337,7 @@ class Workdir:
 
 STREAMS = ("m365d-incidents", "mde-alerts", "graph-alerts")
 # Per stream: the record's id / last-update / created / title keys, and the CEF header the
-# CEF encoder writes (core/src/cef_map.c; docs/cef-mapping.md).
+# CEF encoder writes (core/src/format/cef_map.c; docs/cef-mapping.md).
 STREAM_INFO = {
     "m365d-incidents": {"id": "incidentId", "updated": "lastUpdateTime", "created": "createdTime",
                         "name": "incidentName", "product": "Microsoft Defender XDR",
