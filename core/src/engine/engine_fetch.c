@@ -1,88 +1,11 @@
-/* Fetching: access tokens (single-flight per tenant and resource), rate budget, API requests and
- * their HTTP outcomes. */
+/* Fetching: rate budget, API requests and their HTTP outcomes. */
 #include "engine_internal.h"
 #include "dfw/log.h"
-#include "dfw/secret.h"
 #include "dfw/timeutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* A token request failed transiently: back off; in --once mode give up after max_retries. */
-static void token_retry(struct token_slot *s, int64_t now, int64_t retry_after_ms)
-{
-    const struct dfw_engine *e = s->tenant->engine;
-    s->attempts++;
-    s->retry_at =
-        now + (retry_after_ms >= 0 ? retry_after_ms : dfw_backoff_ms(s->attempts, 1000, 60000));
-    if (e->once && s->attempts > e->cfg->max_retries) {
-        dfw_log(DFW_LOG_ERROR, "auth",
-                "tenant=%s resource=%s msg=\"token endpoint still failing "
-                "after %d attempts\"",
-                s->tenant->conf->name, s->resource, s->attempts);
-        s->failed = DFW_ERR_RETRY;
-    }
-}
-
-static void token_done(void *ctx, const struct dfw_http_response *r)
-{
-    struct token_slot *s = ctx;
-    struct tenant_rt *t = s->tenant;
-    int64_t now = dfw_mono_ms();
-    char err[512];
-    s->in_flight = 0;
-    if (r->transport != DFW_OK) {
-        token_retry(s, now, -1);
-        dfw_log(DFW_LOG_WARN, "auth",
-                "tenant=%s resource=%s msg=\"token request failed\" error=\"%s\"", t->conf->name,
-                s->resource, r->error);
-        if (r->transport == DFW_ERR_INVALID) {
-            s->failed = DFW_ERR_AUTH;
-        }
-        return;
-    }
-    dfw_err rc = dfw_auth_handle_response(t->auth, s->resource, r->status, r->body, r->len,
-                                          dfw_now_ms(), err, sizeof(err));
-    if (rc == DFW_OK) {
-        s->attempts = 0;
-        return;
-    }
-    if (dfw_err_retryable(rc)) {
-        token_retry(s, now, r->retry_after_ms);
-        dfw_log(DFW_LOG_WARN, "auth", "tenant=%s resource=%s msg=\"%s\"", t->conf->name,
-                s->resource, err);
-        return;
-    }
-    s->failed = rc;
-    dfw_log(DFW_LOG_ERROR, "auth", "tenant=%s resource=%s msg=\"%s\"", t->conf->name, s->resource,
-            err);
-}
-
-static void request_token(struct token_slot *s, int64_t now)
-{
-    struct tenant_rt *t = s->tenant;
-    if (s->in_flight || now < s->retry_at) {
-        return;
-    }
-    char err[512];
-    char *body = NULL;
-    dfw_err rc = dfw_auth_request_body(t->auth, s->resource, dfw_now_ms(), &body, err, sizeof(err));
-    if (rc != DFW_OK) {
-        s->failed = rc;
-        dfw_log(DFW_LOG_ERROR, "auth", "tenant=%s msg=\"%s\"", t->conf->name, err);
-        return;
-    }
-    rc = dfw_http_post_form(t->engine->http, dfw_auth_token_url(t->auth), body, token_done, s);
-    dfw_secret_free(body);
-    if (rc == DFW_OK) {
-        s->in_flight = 1;
-        t->token_requests++;
-    }
-    else {
-        s->retry_at = now + 1000;
-    }
-}
 
 /* Take one request from the per-minute and per-hour budgets, or say when one is available. */
 static int64_t bucket_wait(struct bucket *b, int64_t now)
@@ -234,7 +157,7 @@ void dfw__job_fetch(struct job *j, int64_t now)
     }
     const struct dfw_token *tok = dfw_auth_token(t->auth, j->resource, dfw_now_ms());
     if (tok == NULL) {
-        request_token(j->slot, now);
+        dfw__token_request(j->slot, now);
         j->due = now + 20; /* re-check when the token request completes */
         return;
     }

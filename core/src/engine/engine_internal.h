@@ -99,6 +99,8 @@ struct dfw_engine {
     uint64_t *out_acked; /* events acknowledged per output */
 };
 
+/* tokens.c: start a token request for the slot unless one is in flight or backing off */
+void dfw__token_request(struct token_slot *s, int64_t now);
 /* engine_fetch.c */
 void dfw__job_fetch(struct job *j, int64_t now);
 /* engine_deliver.c */
