@@ -70,15 +70,16 @@ int cmd_run(const struct dfw_config *cfg, int argc, char **argv)
     struct dfw_engine_summary s;
     dfw_engine_get_summary(e, &s);
     double secs = (double)s.elapsed_ms / 1000.0;
-    fprintf(once ? stdout : stderr,
-            "summary: tenants=%zu streams=%zu failed=%zu records=%llu delivered=%llu "
-            "duplicates=%llu bytes=%llu api_calls=%llu throttled=%llu token_requests=%llu "
-            "seconds=%.1f rate=%.0f/s\n",
-            s.tenants, s.jobs, s.jobs_failed, (unsigned long long)s.fetched,
-            (unsigned long long)s.delivered, (unsigned long long)s.duplicates,
-            (unsigned long long)s.bytes, (unsigned long long)s.api_calls,
-            (unsigned long long)s.throttled, (unsigned long long)s.token_requests, secs,
-            secs > 0 ? (double)s.delivered / secs : 0.0);
+    fprintf(
+        once ? stdout : stderr,
+        "summary: tenants=%zu streams=%zu failed=%zu records=%llu delivered=%llu "
+        "duplicates=%llu late=%llu bytes=%llu api_calls=%llu throttled=%llu token_requests=%llu "
+        "seconds=%.1f rate=%.0f/s\n",
+        s.tenants, s.jobs, s.jobs_failed, (unsigned long long)s.fetched,
+        (unsigned long long)s.delivered, (unsigned long long)s.duplicates,
+        (unsigned long long)s.late, (unsigned long long)s.bytes, (unsigned long long)s.api_calls,
+        (unsigned long long)s.throttled, (unsigned long long)s.token_requests, secs,
+        secs > 0 ? (double)s.delivered / secs : 0.0);
     running = NULL;
     dfw_engine_free(e);
     cli_outputs_free(outs, cfg->noutputs);

@@ -47,8 +47,11 @@ def _store(emu, args):
 
 
 def _summary(row):
-    return {"id": row.rid, "created": iso(row.created, row.pc),
-            "lastUpdate": iso(row.updated, row.pu), "version": row.version}
+    out = {"id": row.rid, "created": iso(row.created, row.pc),
+           "lastUpdate": iso(row.updated, row.pu), "version": row.version}
+    if row.visible:
+        out["visibleAt"] = iso(row.visible, 7)
+    return out
 
 
 def _at(args):
@@ -75,12 +78,22 @@ def _records_get(emu, args):
                     for r in rows]}
 
 
+def _lag(args):
+    try:
+        lag = float(args.get("lag_s", 0))
+    except (TypeError, ValueError):
+        raise ControlError(400, "'lag_s' must be a number") from None
+    if lag < 0:
+        raise ControlError(400, "'lag_s' must be >= 0")
+    return lag
+
+
 def _records_post(emu, args):
     store = _store(emu, args)
     count = args.get("count", 1)
     if not isinstance(count, int) or not 0 <= count <= 1_000_000:
         raise ControlError(400, "'count' must be an integer 0..1000000")
-    rows = store.add(count, _at(args))
+    rows = store.add(count, _at(args), _lag(args), bool(args.get("tie")))
     return 200, {"ids": [r.rid for r in rows],
                  "records": [_summary(r) for r in rows]}
 
@@ -91,11 +104,13 @@ def _update(emu, args):
         if not isinstance(args["ids"], list):
             raise ControlError(400, "'ids' must be a list")
         try:
-            rows = store.update(ids=args["ids"], at=_at(args))
+            rows = store.update(ids=args["ids"], at=_at(args),
+                                lag_s=_lag(args), tie=bool(args.get("tie")))
         except (KeyError, ValueError) as err:
             raise ControlError(404, "unknown record id %s" % err) from None
     elif isinstance(args.get("count"), int):
-        rows = store.update(count=args["count"], at=_at(args))
+        rows = store.update(count=args["count"], at=_at(args),
+                            lag_s=_lag(args), tie=bool(args.get("tie")))
     else:
         raise ControlError(400, "give 'ids' (list) or 'count' (integer)")
     return 200, {"ids": [r.rid for r in rows],
@@ -111,6 +126,16 @@ def _faults(emu, args):
         raise ControlError(400, "bad fault specification: %s" % err) \
             from None
     return 200, {"faults": active}
+
+
+def _paging(emu, args):
+    try:
+        settings = emu.paging.configure(args, emu.tenant_by_name, STREAMS)
+    except KeyError as err:
+        raise ControlError(404, "unknown tenant %s" % err) from None
+    except (ValueError, TypeError) as err:
+        raise ControlError(400, "bad paging settings: %s" % err) from None
+    return 200, {"paging": settings}
 
 
 def _consent(emu, args):
@@ -155,6 +180,7 @@ def _stats(emu):
 def _reset_faults(emu):
     emu.faults.reset()
     emu.limiter.reset()
+    emu.paging.reset()
     return 200, {"faults": emu.faults.describe()}
 
 
@@ -166,6 +192,8 @@ ROUTES = {
     ("GET", "faults"): lambda emu, a: (200, {"faults":
                                              emu.faults.describe()}),
     ("POST", "faults"): _faults,
+    ("GET", "paging"): lambda emu, a: (200, {"paging": emu.paging.describe()}),
+    ("POST", "paging"): _paging,
     ("POST", "reset-faults"): lambda emu, a: _reset_faults(emu),
     ("POST", "consent"): _consent,
     ("GET", "stats"): lambda emu, a: _stats(emu),

@@ -8,8 +8,9 @@ Serves, over HTTPS on 127.0.0.1 with a generated CA:
   AADSTS errors);
 * ``GET /api/incidents`` (Defender XDR), ``GET /api/alerts`` (Defender for
   Endpoint) and ``GET /v1.0/security/alerts_v2`` (Graph) with OData
-  $filter/$top/$skip/$expand, @odata.nextLink paging, documented page-size
-  and rate limits;
+  $filter/$top/$skip/$count/$expand, live @odata.nextLink paging (or
+  snapshots), documented page-size and rate limits, and knobs for result
+  order, ingestion lag, churn and duplicates (paging.py);
 * control endpoints under ``/_emulator/`` (records, faults, consent,
   stats).
 
@@ -33,6 +34,7 @@ if HERE not in sys.path:
 import certs  # noqa: E402
 import faults  # noqa: E402
 import odata  # noqa: E402
+import paging  # noqa: E402
 import records  # noqa: E402
 import server  # noqa: E402
 import tenants as tenants_mod  # noqa: E402
@@ -55,6 +57,7 @@ class Emulator:
         self.faults = faults.Faults(args.rate_scale)
         self.limiter = faults.RateLimiter(enabled=not args.no_rate_limit)
         self.snapshots = odata.Snapshots()
+        self.paging = paging.Paging(args.paging, args.seed)
         self.tokens = tokens.TokenService(
             tenant_list, self.faults, self.stats,
             os.path.join(args.dir, ".work"), args.token_lifetime)
@@ -98,6 +101,10 @@ def parse_args(argv=None):
                    help="multiply the documented rate limits (default 1.0)")
     p.add_argument("--no-rate-limit", action="store_true",
                    help="disable rate limiting")
+    p.add_argument("--paging", choices=("live", "snapshot"), default="live",
+                   help="live (default): every request and next link runs "
+                        "the query again over the data as it is; snapshot: "
+                        "next links walk the result set of the first page")
     p.add_argument("--no-compress", action="store_true",
                    help="never gzip/deflate API responses")
     p.add_argument("--max-certs", type=int, default=16,

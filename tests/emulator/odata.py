@@ -1,15 +1,16 @@
-"""OData list semantics: $filter, $top, $skip, $expand, server-driven paging.
+"""OData list semantics: $filter, $top, $skip, $count, $expand, paging.
 
-Order: records are served ascending by (last-update time, id).  Microsoft
-does not document an order for these list APIs; this is the emulator's
-choice, made so that cursor-based clients are exercised deterministically.
+Paging is *live* by default: a next link is the same query with a larger
+``$skip``, run again over the data as it is when it arrives (what
+Microsoft's next links are; nothing documents a snapshot).  Order, caps,
+churn and the other knobs are in paging.py.
 
-Paging: when more records match than fit in a page, the remaining ordered
-list of (immutable) rows is stored server side under a random token and
-``@odata.nextLink`` points to ``<same path>?$skiptoken=<token>.<offset>&
-$top=N``.  Following next links therefore walks one consistent result set,
-even while records are added or updated (as Graph's server-driven paging
-does).  Snapshots expire 10 minutes after their last use.
+With ``mode = snapshot`` (a knob), the remaining ordered list of
+(immutable) rows is stored server side under a random token when more
+records match than fit in a page, and ``@odata.nextLink`` points to
+``<same path>?$skiptoken=<token>.<offset>&$top=N``: following next links
+walks one consistent result set, even while records are added or updated.
+Snapshots expire 10 minutes after their last use.
 """
 
 import re
@@ -18,7 +19,8 @@ import threading
 import time
 import urllib.parse
 
-from timeutil import parse_iso
+import paging
+from timeutil import now_ticks, parse_iso
 
 SNAPSHOT_TTL = 600
 _TOKEN_RE = re.compile(r"\w+'[^']*'|'[^']*'|\(|\)|[^\s()]+")
@@ -153,6 +155,8 @@ def parse_query(params, api):
                              "emulator." % name)
     if "$top" in params:
         q.top = _int_option(params, "$top", api["max_top"])
+        if api.get("clamp_top") is not None:
+            q.top = min(q.top, api["clamp_top"])
     if "$skip" in params:
         q.skip = _int_option(params, "$skip")
     if "$expand" in params:
@@ -235,42 +239,66 @@ def _created_ok(row, conds):
     return True
 
 
-def list_page(store, api, params, snapshots, base_url, path):
+def _error_limit(what, limit, value):
+    return ODataError("The limit of '%d' for %s was exceeded. The requested "
+                      "value was '%d'." % (limit, what, value),
+                      code="BadRequest")
+
+
+def list_page(store, api, params, snapshots, base_url, path, pager):
     """Build one list response; return (body bytes, records in page)."""
     q = parse_query(params, api)
     top = api["default_top"] if q.top is None else q.top
     tenant = store.tenant.name
+    how = pager.effective(tenant, api)
+    token = None
     if q.skiptoken:
         snap, token, start = snapshots.get(q.skiptoken, tenant, api["name"])
         rows, expand, total = snap.rows, snap.expand or q.expand, snap.total
     else:
-        rows = store.select(q.lower, q.upper)
+        if how.skip_max is not None and q.skip > how.skip_max:
+            raise _error_limit("Skip query", how.skip_max, q.skip)
+        rows = store.select(q.lower, q.upper, now_ticks())
         if q.created:
             rows = [r for r in rows if _created_ok(r, q.created)]
-        token, start, expand, total = None, q.skip, q.expand, len(rows)
+        rows = pager.shuffle(rows, how.order)
+        start, expand, total = q.skip, q.expand, len(rows)
     page = rows[start:start + top]
     end = start + len(page)
-    next_link = None
-    if top > 0 and end < len(rows):
+    more = top > 0 and end < len(rows)
+    link = None
+    if how.next_link == "always" and top > 0:
+        more = True
+    elif how.next_link == "never" or (api.get("no_next_with_top")
+                                      and q.top is not None):
+        more = False
+    if more and (q.skiptoken or how.mode == "snapshot"):
         if token is None:
             token = snapshots.create(tenant, api["name"], rows[end:], expand,
                                      total)
             end = 0
-        next_link = "%s%s?$skiptoken=%s.%d&$top=%d" % (base_url, path, token,
-                                                       end, top)
+        link = "%s%s?$skiptoken=%s.%d&$top=%d" % (base_url, path, token,
+                                                  end, top)
+    elif more:
+        link = paging.next_link(base_url, path, params, q.skip + top)
+    served = pager.duplicate(page, how.duplicates)
     render = store.render
-    body = b",".join(render(r, expand).encode("utf-8") for r in page)
+    body = b",".join(render(r, expand).encode("utf-8") for r in served)
+    if how.churn and page:
+        store.update(ids=[r.rid for r in pager.pick(page, how.churn)],
+                     lag_s=how.lag_s)
+    if how.insert:
+        store.add(how.insert, lag_s=how.lag_s)
     context = '"@odata.context":"%s%s"' % (base_url, api["context"])
     extras = []
     if q.count:
         extras.append('"@odata.count":%d' % total)
     if api["graph"]:
-        if next_link:
-            extras.append('"@odata.nextLink":"%s"' % next_link)
+        if link:
+            extras.append('"@odata.nextLink":"%s"' % link)
         head = "{" + ",".join([context] + extras) + ',"value":['
         tail = "]}"
     else:
         head = "{" + ",".join([context] + extras) + ',"value":['
-        tail = ('],"@odata.nextLink":"%s"}' % next_link) if next_link \
-            else "]}"
-    return head.encode() + body + tail.encode(), len(page)
+        tail = ('],"@odata.nextLink":"%s"}' % link) if link else "]}"
+    return head.encode() + body + tail.encode(), len(served)

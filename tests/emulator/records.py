@@ -81,9 +81,11 @@ class Row:
     """One record version (immutable by convention)."""
 
     __slots__ = ("rid", "idx", "h", "created", "updated", "pc", "pu",
-                 "version")
+                 "version", "visible")
 
-    def __init__(self, rid, idx, h, created, updated, pc, pu, version):
+    def __init__(self, rid, idx, h, created, updated, pc, pu, version,
+                 visible=0):
+        self.visible = visible  # ticks: hidden from the list APIs before
         self.rid = rid
         self.idx = idx
         self.h = h
@@ -118,6 +120,7 @@ class Store:
         self.rows = []
         self.by_id = {}
         self.next_idx = 0
+        self.lagged = False  # some row has a visible time in the future
         self._generate(count, start_ticks)
 
     # -- creation -----------------------------------------------------
@@ -159,12 +162,20 @@ class Store:
             return at_least + 1, 7
         return t, digits
 
-    def add(self, count, at=None):
+    def _visible(self, updated, lag_s):
+        if not lag_s:
+            return 0
+        self.lagged = True
+        return updated + int(lag_s * TICKS_PER_SECOND)
+
+    def add(self, count, at=None, lag_s=0, tie=False):
         """Create *count* new records (created = last update = now).
 
         Unless *at* (ticks) is given, their last-update times are later
         than every record's, in creation order.  *at* creates "late"
-        records stamped in the past.
+        records stamped in the past; with *tie* they all get exactly *at*
+        (7 digits).  *lag_s* hides each from the list APIs until that
+        many seconds after its last-update time.
         """
         with self.lock:
             now = now_ticks() if at is None else at
@@ -174,20 +185,25 @@ class Store:
                 self.next_idx += 1
                 floor = self.rows[-1].updated if self.rows and at is None \
                     else -1
-                t, p = self._stamp(now, PRECISIONS[mix(self.salt + idx) & 3],
-                                   floor)
+                if tie and at is not None:
+                    t, p = at, 7
+                else:
+                    t, p = self._stamp(now, PRECISIONS[mix(self.salt + idx)
+                                                       & 3], floor)
                 row = self._new_row(idx, t, t, p, p)
+                row.visible = self._visible(t, lag_s)
                 self.by_id[row.rid] = row
                 bisect.insort(self.rows, row, key=_sort_key)
                 made.append(row)
             return made
 
-    def update(self, ids=None, count=None, at=None):
+    def update(self, ids=None, count=None, at=None, lag_s=0, tie=False):
         """Bump last-update time to now and advance status/severity.
 
         *ids* selects records by id; *count* the n least recently
         updated.  Unless *at* (ticks) is given, the new times are later
-        than every record's.  Returns the new rows; unknown ids raise
+        than every record's; with *tie* they are all exactly *at*.
+        *lag_s* as in add().  Returns the new rows; unknown ids raise
         KeyError.
         """
         with self.lock:
@@ -205,10 +221,13 @@ class Store:
             for old in targets:
                 old = self.by_id[old.rid]  # ids may repeat
                 floor = self.rows[-1].updated if at is None else old.created
-                t, pu = self._stamp(now, PRECISIONS[mix(old.h + old.version
-                                                        + 1) & 3], floor)
+                if tie and at is not None and at >= old.created:
+                    t, pu = at, 7
+                else:
+                    t, pu = self._stamp(now, PRECISIONS[mix(old.h + old.version
+                                                            + 1) & 3], floor)
                 new = Row(old.rid, old.idx, old.h, old.created, t, old.pc, pu,
-                          old.version + 1)
+                          old.version + 1, self._visible(t, lag_s))
                 pos = bisect.bisect_left(self.rows, _sort_key(old),
                                          key=_sort_key)
                 del self.rows[pos]
@@ -218,8 +237,9 @@ class Store:
             return made
 
     # -- queries ------------------------------------------------------
-    def select(self, lower=None, upper=None):
-        """Rows whose last update lies in the bounds, in serving order.
+    def select(self, lower=None, upper=None, now=None):
+        """Rows whose last update lies in the bounds, sorted by (last
+        update, id); with *now*, only those visible at *now*.
 
         *lower*/*upper* are ``(ticks, inclusive)`` or None.
         """
@@ -234,7 +254,11 @@ class Store:
                 ticks, inclusive = upper
                 find = bisect.bisect_right if inclusive else bisect.bisect_left
                 hi = find(rows, ticks, key=_upd_key)
-            return rows[lo:hi] if lo < hi else []
+            if lo >= hi:
+                return []
+            if now is not None and self.lagged:
+                return [r for r in rows[lo:hi] if r.visible <= now]
+            return rows[lo:hi]
 
     def __len__(self):
         return len(self.rows)

@@ -25,6 +25,7 @@ APIS = {
         "name": "m365d-incidents", "role": "Incident.Read.All",
         "auds": {"https://api.security.microsoft.com"},
         "max_top": 100, "default_top": 100,
+        "order": "desc",  # "most recent incidents ... at the top" [S1]
         "limits": ((50, 60), (1500, 3600)),
         "update_field": "lastUpdateTime", "created_field": "createdTime",
         "expand": False, "graph": False,
@@ -36,6 +37,7 @@ APIS = {
                  "https://api.security.microsoft.com",
                  "https://api.securitycenter.windows.com"},
         "max_top": 10000, "default_top": 10000,
+        "no_next_with_top": True,  # microsoft-365-docs #8489
         "limits": ((100, 60), (1500, 3600)),
         "update_field": "lastUpdateTime",
         "created_field": "alertCreationTime",
@@ -43,8 +45,10 @@ APIS = {
     "graph-alerts": {
         "name": "graph-alerts", "role": "SecurityAlert.Read.All",
         "auds": {"https://graph.microsoft.com"},
-        # Graph documents no maximum page size: 2000 is the emulator's.
-        "max_top": 2000, "default_top": 100,
+        # $top above 1,000 is clamped (elastic/integrations #20234);
+        # $skip above 500 is refused (Graph security error codes)
+        "max_top": None, "clamp_top": 1000, "default_top": 100,
+        "skip_max": 500,
         "limits": ((150, 60),),
         "update_field": "lastUpdateDateTime",
         "created_field": "createdDateTime",
@@ -322,7 +326,7 @@ class Handler(BaseHTTPRequestHandler):
         params = odata.parse_params(query)
         store = emu.db.store(tenant, api["name"])
         body, count = odata.list_page(store, api, params, emu.snapshots,
-                                      self._base_url(), path)
+                                      self._base_url(), path, emu.paging)
         emu.stats.add("records_served", count)
         return 200, body, {}
 

@@ -150,14 +150,19 @@ class TestApis(EmulatorTestCase):
             status, body = self.api_json("contoso", resource, path)
             self.assertEqual(status, 400, path)
             self.assertEqual(body["error"]["code"], code, path)
+        # Graph alerts_v2 clamps $top to 1,000; $skip above 500 is refused
+        self.control("POST", "/_emulator/records", {
+            "tenant": "northwind", "stream": "graph-alerts", "count": 1200})
+        status, body = self.api_json("northwind", GRAPH,
+                                     "/v1.0/security/alerts_v2?$top=5000")
+        self.assertEqual(status, 200)
+        self.assertEqual(len(body["value"]), 1000)
+        self.assertIn("$skip=1000", body["@odata.nextLink"])
         status, body = self.api_json("contoso", GRAPH,
-                                     "/v1.0/security/alerts_v2?$top=2001")
+                                     "/v1.0/security/alerts_v2?$skip=501")
         self.assertEqual(status, 400)
         self.assertEqual(body["error"]["code"], "BadRequest")
         self.assertIn("innerError", body["error"])
-        status, body = self.api_json("contoso", GRAPH,
-                                     "/v1.0/security/alerts_v2?$top=2000")
-        self.assertEqual(status, 200)
 
     def test_filters(self):
         summary = self.records("fabrikam", "mde-alerts")
@@ -206,7 +211,77 @@ class TestApis(EmulatorTestCase):
             self.assertEqual(status, 400, bad)
             self.assertEqual(body["error"]["code"], "ODataError", bad)
 
+    def test_live_paging_is_skip_over_live_data(self):
+        recs = self.records("fabrikam", "graph-alerts")
+        status, first = self.api_json("fabrikam", GRAPH,
+                                      "/v1.0/security/alerts_v2?$top=10")
+        link = urllib.parse.urlsplit(first["@odata.nextLink"])
+        self.assertIn("$skip=10", link.query)
+        self.assertEqual([r["id"] for r in first["value"]],
+                         [r["id"] for r in recs[:10]])
+        # a record of the first page is updated: the rows behind it shift
+        self.control("POST", "/_emulator/update", {
+            "tenant": "fabrikam", "stream": "graph-alerts",
+            "ids": [recs[0]["id"]]})
+        status, second = self.api_json("fabrikam", GRAPH,
+                                       link.path + "?" + link.query)
+        self.assertEqual([r["id"] for r in second["value"]],
+                         [r["id"] for r in recs[11:21]])
+        # MDE: no next link when $top is set, a full page is the only sign
+        status, body = self.api_json("fabrikam", MDE, "/api/alerts?$top=5")
+        self.assertEqual(len(body["value"]), 5)
+        self.assertNotIn("@odata.nextLink", body)
+        # Defender XDR: most recent first
+        inc = self.records("fabrikam", "m365d-incidents")
+        status, body = self.api_json("fabrikam", M365D,
+                                     "/api/incidents?$top=3")
+        self.assertEqual([r["incidentId"] for r in body["value"]],
+                         [r["id"] for r in inc[::-1][:3]])
+
+    def test_paging_knobs(self):
+        base = "/v1.0/security/alerts_v2?$top=100"
+        n = len(self.records("contoso", "graph-alerts"))
+        self.control("POST", "/_emulator/paging", {
+            "tenant": "contoso", "stream": "graph-alerts",
+            "order": "random", "duplicates": 3})
+        one = self.api_json("contoso", GRAPH, base)[1]["value"]
+        two = self.api_json("contoso", GRAPH, base)[1]["value"]
+        self.assertEqual(len(one), n + 3)
+        self.assertEqual(len({r["id"] for r in one}), n)
+        self.assertNotEqual([r["id"] for r in one], [r["id"] for r in two])
+        status, body = self.control("POST", "/_emulator/paging", {
+            "tenant": "contoso", "order": "sideways"})
+        self.assertEqual(status, 400)
+        # churn: each response updates records it served
+        self.control("POST", "/_emulator/reset-faults", {})
+        self.control("POST", "/_emulator/paging", {
+            "tenant": "contoso", "stream": "mde-alerts", "churn": 2})
+        before = {r["id"]: r["lastUpdate"]
+                  for r in self.records("contoso", "mde-alerts")}
+        self.api_json("contoso", MDE, "/api/alerts?$top=5")
+        after = {r["id"]: r["lastUpdate"]
+                 for r in self.records("contoso", "mde-alerts")}
+        self.assertEqual(sum(before[k] != after[k] for k in before), 2)
+        # lag: a record updated now is hidden for lag_s seconds
+        self.control("POST", "/_emulator/reset-faults", {})
+        rid = next(iter(before))
+        self.control("POST", "/_emulator/update", {
+            "tenant": "contoso", "stream": "mde-alerts", "ids": [rid],
+            "lag_s": 600})
+        ids = [r["id"] for r in self.api_json(
+            "contoso", MDE, "/api/alerts?$top=1000")[1]["value"]]
+        self.assertNotIn(rid, ids)
+        self.assertEqual(len(ids), len(before) - 1)
+        # ties: records that share one last-update time exactly
+        status, body = self.control("POST", "/_emulator/records", {
+            "tenant": "contoso", "stream": "mde-alerts", "count": 4,
+            "at": "2026-01-01T00:00:00.1234567Z", "tie": True})
+        self.assertEqual({r["lastUpdate"] for r in body["records"]},
+                         {"2026-01-01T00:00:00.1234567Z"})
+
     def test_order_paging_and_snapshot(self):
+        self.control("POST", "/_emulator/paging", {
+            "tenant": "northwind", "mode": "snapshot", "order": "asc"})
         summary = self.records("northwind", "m365d-incidents")
         recs, pages = self.walk("northwind", M365D,
                                 "/api/incidents?$top=7")

@@ -232,11 +232,13 @@ log {{ source(s_in); destination(d_out); }};
 def write_config(path, emu, state_dir, outputs, tenants=None, forwarder=None, streams=None,
                  auth="secret", token_endpoint="v2", secret_files=None, tenant_extra=None):
     """A forwarder configuration pointing every tenant at the emulator. secret_files maps a
-    tenant name to another secret file; tenant_extra maps it to extra key/values."""
-    fw = {"state_dir": state_dir, "poll_interval": "2s", "overlap": "5m", "initial_lookback": "7d",
+    tenant name to another secret file; tenant_extra maps it to extra key/values. A forwarder key
+    given as None is left out (the program's default applies)."""
+    fw = {"state_dir": state_dir, "poll_interval": "2s", "overlap": "5m", "settle_delay": "0s",
+          "initial_lookback": "7d",
           "ca_file": emu.ca_file, "http_timeout": "20s", "log_level": "info"}
     fw.update(forwarder or {})
-    lines = ["[forwarder]"] + [f"{k} = {v}" for k, v in fw.items()]
+    lines = ["[forwarder]"] + [f"{k} = {v}" for k, v in fw.items() if v is not None]
     for t in emu.tenants:
         if tenants is not None and t["name"] not in tenants:
             continue

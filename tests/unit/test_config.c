@@ -315,7 +315,8 @@ static void test_defaults(void **state)
     }
     assert_string_equal(cfg->state_dir, "/var/lib/defender-forwarder");
     assert_int_equal(cfg->poll_interval_ms, 60000);
-    assert_int_equal(cfg->overlap_ms, 300000);
+    assert_int_equal(cfg->overlap_ms, 600000);
+    assert_int_equal(cfg->settle_delay_ms, 120000);
     assert_int_equal(cfg->initial_lookback_ms, 86400000);
     assert_int_equal(cfg->http_timeout_ms, 60000);
     assert_int_equal(cfg->connect_timeout_ms, 10000);
@@ -332,6 +333,8 @@ static void test_defaults(void **state)
     assert_int_equal(t->auth, DFW_AUTH_SECRET);
     assert_int_equal(t->token_endpoint, DFW_TOKEN_V2);
     assert_int_equal(t->assertion_alg, DFW_ALG_PS256);
+    assert_int_equal(t->settle_delay_ms, -1); /* the forwarder's */
+    assert_int_equal(t->overlap_ms, -1);
     assert_string_equal(t->client_secret.env, "SECRET_T");
     assert_string_equal(t->cloud, "global");
     assert_null(t->login_url);
@@ -347,6 +350,24 @@ static void test_defaults(void **state)
 
 /* Indentation, CRLF, a BOM, inline ';' comments, ':' separators and a 64-character name (longer
  * than inih's own section buffer) all load. */
+/* settle_delay and overlap: per forwarder, and per tenant over it. */
+static void test_settle_delay_and_overlap(void **state)
+{
+    struct fixture *fx = *state;
+    put(fx, "main.conf",
+        "[forwarder]\nsettle_delay = 0s\noverlap = 3m\n" TENANT_OK
+        "settle_delay = 30m\noverlap = 20m\n" OUTPUT_OK);
+    struct dfw_config *cfg = load(fx, "main.conf");
+    if (cfg == NULL) {
+        fail_msg("load failed: %s", fx->err);
+    }
+    assert_int_equal(cfg->settle_delay_ms, 0);
+    assert_int_equal(cfg->overlap_ms, 180000);
+    assert_int_equal(cfg->tenants[0].settle_delay_ms, 1800000);
+    assert_int_equal(cfg->tenants[0].overlap_ms, 1200000);
+    dfw_config_free(cfg);
+}
+
 static void test_syntax_tolerance(void **state)
 {
     struct fixture *fx = *state;
@@ -501,6 +522,10 @@ static void test_errors_tenant_keys(void **state)
     expect_error(fx, "[tenant t]\nclient_secret_file = /a\nclient_secret_env = B\n", 3,
                  "client_secret_env: only one of client_secret_file, client_secret_credential, "
                  "client_secret_env may be set (client_secret_file is at line 2)");
+    expect_error(fx, "[tenant t]\nsettle_delay = soon\n", 2,
+                 "settle_delay: 'soon' is not a duration from 0s to 1d");
+    expect_error(fx, "[tenant t]\noverlap = 2d\n", 2,
+                 "overlap: '2d' is not a duration from 0s to 1d");
     expect_error(fx, "[tenant t]\ninclude = x.conf\n", 2,
                  "include is only allowed in [forwarder] or before the first section");
 }
@@ -738,6 +763,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_full_config_with_includes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settle_delay_and_overlap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_syntax_tolerance, setup, teardown),
         cmocka_unit_test(test_packaged_example),
         cmocka_unit_test_setup_teardown(test_errors_forwarder, setup, teardown),

@@ -11,24 +11,27 @@
 
 #define MIN 60000LL
 
-static void sweep_window_uses_overlap(void **state)
+static const struct dfw_slice_outcome complete = {0};
+
+static void sweep_window_uses_overlap_and_settle_delay(void **state)
 {
     (void)state;
     struct dfw_cursor c;
     assert_int_equal(dfw_cursor_init(&c, 100 * MIN), DFW_OK);
-    dfw_cursor_begin(&c, 200 * MIN, 5 * MIN);
-    assert_int_equal(c.sweep_from_ms, 95 * MIN);
-    assert_int_equal(c.sweep_to_ms, 200 * MIN);
+    assert_int_equal(dfw_cursor_begin(&c, 200 * MIN, 5 * MIN, 2 * MIN, 100), 1);
+    assert_int_equal(c.win.from_ms, 95 * MIN);
+    assert_int_equal(c.win.to_ms, 198 * MIN);
     /* a second begin while the sweep runs changes nothing */
-    dfw_cursor_begin(&c, 300 * MIN, 5 * MIN);
-    assert_int_equal(c.sweep_to_ms, 200 * MIN);
-    assert_int_equal(dfw_cursor_page_done(&c, "https://h/next?$skiptoken=x", 5 * MIN), DFW_OK);
-    assert_string_equal(c.next_link, "https://h/next?$skiptoken=x");
-    assert_int_equal(c.high_water_ms, 100 * MIN);
-    assert_int_equal(dfw_cursor_page_done(&c, NULL, 5 * MIN), DFW_OK);
-    assert_null(c.next_link);
-    assert_int_equal(c.high_water_ms, 200 * MIN);
-    assert_int_equal(c.sweep_to_ms, 0);
+    assert_int_equal(dfw_cursor_begin(&c, 300 * MIN, 5 * MIN, 2 * MIN, 100), 1);
+    assert_int_equal(c.win.to_ms, 198 * MIN);
+    /* one complete response over the whole window ends the sweep */
+    dfw_cursor_advance(&c, &complete, 0, 5 * MIN);
+    assert_int_equal(c.win.to_ms, 0);
+    assert_int_equal(c.high_water_ms, 198 * MIN);
+    assert_int_equal(c.prev_end_ms, 198 * MIN);
+    /* nothing settled yet: no sweep */
+    assert_int_equal(dfw_cursor_begin(&c, 190 * MIN, 5 * MIN, 2 * MIN, 100), 0);
+    assert_int_equal(c.win.to_ms, 0);
     dfw_cursor_clear(&c);
 }
 
@@ -37,8 +40,9 @@ static void dedup_by_id_and_update_time(void **state)
     (void)state;
     struct dfw_cursor c;
     dfw_cursor_init(&c, 100 * MIN);
-    dfw_cursor_begin(&c, 200 * MIN, 5 * MIN);
+    dfw_cursor_begin(&c, 200 * MIN, 5 * MIN, 0, 100);
     assert_int_equal(dfw_cursor_add(&c, "a1", "2026-01-01T00:00:00Z", 199 * MIN), DFW_OK);
+    /* pending pairs count: the same pair twice on one page is sent once */
     assert_true(dfw_cursor_seen(&c, "a1", "2026-01-01T00:00:00Z"));
     /* an update of the same alert is a different event */
     assert_false(dfw_cursor_seen(&c, "a1", "2026-01-01T00:00:01Z"));
@@ -50,28 +54,64 @@ static void dedup_by_id_and_update_time(void **state)
     /* adding twice keeps one entry */
     dfw_cursor_add(&c, "a1", "2026-01-01T00:00:00Z", 199 * MIN);
     assert_int_equal(dfw_cursor_seen_count(&c), 1);
+    dfw_cursor_commit(&c, 1);
+    assert_int_equal(c.delivered, 1);
     dfw_cursor_clear(&c);
 }
 
-static void forgets_pairs_outside_the_next_window(void **state)
+static void rollback_forgets_the_unacknowledged_batch(void **state)
 {
     (void)state;
     struct dfw_cursor c;
     dfw_cursor_init(&c, 100 * MIN);
-    dfw_cursor_begin(&c, 200 * MIN, 5 * MIN);
-    /* older than sweep_to - overlap: cannot come back, not remembered */
-    dfw_cursor_add(&c, "old", "t1", 150 * MIN);
-    dfw_cursor_add(&c, "recent", "t2", 197 * MIN);
-    assert_false(dfw_cursor_seen(&c, "old", "t1"));
-    assert_true(dfw_cursor_seen(&c, "recent", "t2"));
-    dfw_cursor_page_done(&c, NULL, 5 * MIN);
-    dfw_cursor_begin(&c, 400 * MIN, 5 * MIN);
-    assert_int_equal(c.sweep_from_ms, 195 * MIN);
-    assert_true(dfw_cursor_seen(&c, "recent", "t2"));
-    dfw_cursor_page_done(&c, NULL, 5 * MIN);
-    /* high water 400 min: 197 is outside [395, ...) and is pruned from both indexes */
-    assert_false(dfw_cursor_seen(&c, "recent", "t2"));
-    assert_false(dfw_cursor_seen_id(&c, "recent"));
+    dfw_cursor_begin(&c, 200 * MIN, 5 * MIN, 0, 100);
+    dfw_cursor_add(&c, "kept", "t1", 150 * MIN);
+    dfw_cursor_commit(&c, 1);
+    dfw_cursor_add(&c, "lost", "t2", 150 * MIN);
+    dfw_cursor_add(&c, "kept", "t3", 151 * MIN);
+    assert_int_equal(dfw_cursor_seen_count(&c), 3);
+    dfw_cursor_rollback(&c);
+    assert_int_equal(dfw_cursor_seen_count(&c), 1);
+    assert_true(dfw_cursor_seen(&c, "kept", "t1"));
+    assert_false(dfw_cursor_seen(&c, "lost", "t2"));
+    assert_false(dfw_cursor_seen(&c, "kept", "t3"));
+    assert_false(dfw_cursor_seen_id(&c, "lost"));
+    assert_int_equal(c.delivered, 1);
+    dfw_cursor_clear(&c);
+}
+
+/* Pairs are kept while a later slice or the next sweep can serve them again. */
+static void forgets_pairs_no_slice_can_serve_again(void **state)
+{
+    (void)state;
+    struct dfw_cursor c;
+    dfw_cursor_init(&c, 100 * MIN);
+    dfw_cursor_begin(&c, 200 * MIN, 5 * MIN, 0, 10);
+    /* a full page over the whole window [95, 200): split */
+    struct dfw_slice_outcome full = {.rows = 10, .more = 1, .median_ms = 120 * MIN};
+    dfw_cursor_add(&c, "early", "t1", 110 * MIN);
+    dfw_cursor_add(&c, "late", "t2", 198 * MIN);
+    dfw_cursor_commit(&c, 2);
+    dfw_cursor_advance(&c, &full, 0, 5 * MIN);
+    assert_int_equal(c.win.pos_ms, 95 * MIN);
+    assert_true(dfw_cursor_seen(&c, "early", "t1"));
+    /* [95, 120min+1ms) is complete: 110 cannot come back in this sweep nor the next one */
+    dfw_cursor_advance(&c, &complete, 0, 5 * MIN);
+    assert_true(c.win.pos_ms > 120 * MIN);
+    assert_false(dfw_cursor_seen(&c, "early", "t1"));
+    assert_true(dfw_cursor_seen(&c, "late", "t2"));
+    /* the rest, to the end: the sweep ends, pairs before 200 - 5 go */
+    while (c.win.to_ms != 0) {
+        dfw_cursor_advance(&c, &complete, 0, 5 * MIN);
+    }
+    assert_int_equal(c.high_water_ms, 200 * MIN);
+    assert_true(dfw_cursor_seen(&c, "late", "t2"));
+    dfw_cursor_begin(&c, 300 * MIN, 5 * MIN, 0, 10);
+    assert_int_equal(c.win.from_ms, 195 * MIN);
+    dfw_cursor_advance(&c, &complete, 0, 5 * MIN);
+    /* high water 300 min: 198 is outside [295, ...) and is pruned from both indexes */
+    assert_false(dfw_cursor_seen(&c, "late", "t2"));
+    assert_false(dfw_cursor_seen_id(&c, "late"));
     assert_int_equal(dfw_cursor_seen_count(&c), 0);
     dfw_cursor_clear(&c);
 }
@@ -81,13 +121,17 @@ static void many_pairs_grow_the_table(void **state)
     (void)state;
     struct dfw_cursor c;
     dfw_cursor_init(&c, 0);
-    dfw_cursor_begin(&c, 1000 * MIN, 5 * MIN);
+    dfw_cursor_begin(&c, 1000 * MIN, 5 * MIN, 0, 100);
     char id[32];
     for (int i = 0; i < 20000; i++) {
         snprintf(id, sizeof(id), "id-%d", i);
         assert_int_equal(dfw_cursor_add(&c, id, "2026-11-23T10:00:00.1234567Z", 999 * MIN), DFW_OK);
     }
+    dfw_cursor_commit(&c, 20000);
     assert_int_equal(dfw_cursor_seen_count(&c), 20000);
+    /* about 100 bytes a pair with ids like these */
+    assert_true(dfw_cursor_seen_bytes(&c) > 20000 * 60);
+    assert_true(dfw_cursor_seen_bytes(&c) < 20000 * 160);
     for (int i = 0; i < 20000; i += 997) {
         snprintf(id, sizeof(id), "id-%d", i);
         assert_true(dfw_cursor_seen(&c, id, "2026-11-23T10:00:00.1234567Z"));
@@ -103,10 +147,13 @@ static void json_round_trip(void **state)
     (void)state;
     struct dfw_cursor c, d;
     dfw_cursor_init(&c, 100 * MIN);
-    dfw_cursor_begin(&c, 200 * MIN, 5 * MIN);
+    dfw_cursor_begin(&c, 200 * MIN, 5 * MIN, 1 * MIN, 50);
     dfw_cursor_add(&c, "x", "2026-01-01T00:00:00Z", 198 * MIN);
-    dfw_cursor_page_done(&c, "https://h/api/alerts?$skiptoken=abc", 5 * MIN);
-    c.delivered = 17;
+    dfw_cursor_commit(&c, 17);
+    dfw_cursor_add(&c, "pending", "2026-01-01T00:00:00Z", 198 * MIN);
+    struct dfw_slice_outcome full = {.rows = 50, .more = 1, .median_ms = 100 * MIN};
+    dfw_cursor_advance(&c, &full, 0, 5 * MIN);
+    c.late = 3;
     struct json_object *o = dfw_cursor_to_json(&c);
     assert_non_null(o);
     /* through text, as on disk */
@@ -114,30 +161,58 @@ static void json_round_trip(void **state)
     dfw_cursor_init(&d, 0);
     assert_int_equal(dfw_cursor_from_json(&d, o2), DFW_OK);
     assert_int_equal(d.high_water_ms, c.high_water_ms);
-    assert_int_equal(d.sweep_from_ms, c.sweep_from_ms);
-    assert_int_equal(d.sweep_to_ms, c.sweep_to_ms);
-    assert_int_equal(d.keep_from_ms, c.keep_from_ms);
+    assert_memory_equal(&d.win, &c.win, sizeof(d.win));
     assert_int_equal(d.delivered, 17);
-    assert_string_equal(d.next_link, c.next_link);
+    assert_int_equal(d.late, 3);
     assert_true(dfw_cursor_seen(&d, "x", "2026-01-01T00:00:00Z"));
+    /* only acknowledged pairs reach the checkpoint */
+    assert_false(dfw_cursor_seen(&d, "pending", "2026-01-01T00:00:00Z"));
     json_object_put(o);
     json_object_put(o2);
     /* not a checkpoint */
     struct json_object *bad = json_tokener_parse("{\"high_water_ms\":\"yesterday\"}");
     assert_int_equal(dfw_cursor_from_json(&d, bad), DFW_ERR_INVALID);
     json_object_put(bad);
+    /* a sweep that is not a window */
+    bad = json_tokener_parse("{\"version\":2,\"high_water_ms\":5,\"seen\":[],\"sweep\":"
+                             "{\"from_ms\":10,\"to_ms\":5,\"pos_ms\":10,\"end_ms\":5,"
+                             "\"width_ms\":1,\"top\":10}}");
+    assert_int_equal(dfw_cursor_from_json(&d, bad), DFW_ERR_INVALID);
+    json_object_put(bad);
     dfw_cursor_clear(&c);
+    dfw_cursor_clear(&d);
+}
+
+/* A version 1 checkpoint (next link paging) is read; its sweep is begun again. */
+static void reads_version_1(void **state)
+{
+    (void)state;
+    struct dfw_cursor d;
+    dfw_cursor_init(&d, 0);
+    struct json_object *v1 = json_tokener_parse(
+        "{\"version\":1,\"high_water\":\"2026-01-01T00:00:00.000Z\",\"high_water_ms\":"
+        "1767225600000,\"sweep_from_ms\":1767225300000,\"sweep_to_ms\":1767229200000,"
+        "\"next_link\":\"https://h/api/alerts?$skip=100\",\"keep_from_ms\":1767228900000,"
+        "\"delivered\":42,\"seen\":[[\"a\",\"2026-01-01T00:59:00Z\",1767229140000]]}");
+    assert_int_equal(dfw_cursor_from_json(&d, v1), DFW_OK);
+    assert_int_equal(d.high_water_ms, 1767225600000LL);
+    assert_int_equal(d.win.to_ms, 0);
+    assert_int_equal(d.delivered, 42);
+    assert_true(dfw_cursor_seen(&d, "a", "2026-01-01T00:59:00Z"));
+    json_object_put(v1);
     dfw_cursor_clear(&d);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(sweep_window_uses_overlap),
+        cmocka_unit_test(sweep_window_uses_overlap_and_settle_delay),
         cmocka_unit_test(dedup_by_id_and_update_time),
-        cmocka_unit_test(forgets_pairs_outside_the_next_window),
+        cmocka_unit_test(rollback_forgets_the_unacknowledged_batch),
+        cmocka_unit_test(forgets_pairs_no_slice_can_serve_again),
         cmocka_unit_test(many_pairs_grow_the_table),
         cmocka_unit_test(json_round_trip),
+        cmocka_unit_test(reads_version_1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

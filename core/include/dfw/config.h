@@ -54,7 +54,9 @@ struct dfw_tenant_conf {
     char *graph_url;    /* overrides the Microsoft Graph base URL */
     char **streams;     /* streams = m365d-incidents, mde-alerts, graph-alerts */
     size_t nstreams;
-    char *file; /* where the section started */
+    int64_t settle_delay_ms; /* settle_delay: the forwarder's when -1 */
+    int64_t overlap_ms;      /* overlap: the forwarder's when -1 */
+    char *file;              /* where the section started */
     int line;
 };
 
@@ -73,7 +75,8 @@ struct dfw_output_conf {
 struct dfw_config {
     char *state_dir;             /* state_dir (default /var/lib/defender-forwarder) */
     int64_t poll_interval_ms;    /* poll_interval (default 60s) */
-    int64_t overlap_ms;          /* overlap (default 5m): re-read window behind the checkpoint */
+    int64_t overlap_ms;          /* overlap (default 10m): re-read window behind the checkpoint */
+    int64_t settle_delay_ms;     /* settle_delay (default 2m): windows end this long before now */
     int64_t initial_lookback_ms; /* initial_lookback (default 1d): start of a new checkpoint */
     int64_t http_timeout_ms;     /* http_timeout (default 60s) */
     int64_t connect_timeout_ms;  /* connect_timeout (default 10s) */

@@ -1,62 +1,82 @@
-/* The cursor of one (tenant, stream): where the next fetch starts, the page in progress, and the
- * (id, last-update) pairs already delivered inside the overlap window. */
+/* The cursor of one (tenant, stream): the checkpoint (high-water mark), the sweep in progress
+ * (a window read in slices, dfw/window.h) and the (id, last-update) pairs already delivered.
+ *
+ * A sweep reads every record with from <= last-update < to, where from = high_water - overlap and
+ * to = now - settle_delay. When it has read its whole window, high_water becomes to and the next
+ * sweep starts at high_water - overlap, so records that became visible late are read again; the
+ * remembered pairs drop those repeats. Pairs are remembered from the moment a batch is built
+ * (pending, so that the same pair twice on one page is sent once) and kept while a later slice of
+ * this sweep or the next sweep can serve them again (see dfw_cursor_advance). Not thread-safe. */
 #ifndef DFW_CURSOR_H
 #define DFW_CURSOR_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include "dfw/err.h"
+#include "dfw/window.h"
 
 struct json_object;
 
-/* A sweep reads every record with from_ms <= last-update < to_ms, page by page. When its last page
- * is acknowledged, high_water_ms becomes to_ms and the next sweep starts at
- * high_water_ms - overlap, so late-indexed records are read again; the seen set drops those
- * repeats. */
 struct dfw_cursor {
     int64_t high_water_ms; /* every record updated before this was delivered (ms, UTC) */
-    int64_t sweep_from_ms; /* current sweep window; sweep_to_ms == 0: no sweep in progress */
-    int64_t sweep_to_ms;
-    char *next_link;       /* owned: next page of the current sweep, NULL: first page */
-    int64_t keep_from_ms;  /* pairs updated before this are not remembered: they cannot come
-                              back in the next sweep (sweep_to - overlap) */
+    int64_t prev_end_ms;   /* end of the previous sweep: records older than it are late */
+    struct dfw_window win; /* the sweep in progress; win.to_ms == 0: none */
     uint64_t delivered;    /* events acknowledged by every output, all time */
-    struct dfw_seen *seen; /* owned hash set of delivered (id, last-update) pairs */
+    uint64_t late;         /* of those, records that became visible after their window was read */
+    struct dfw_seen *seen; /* owned set of remembered (id, last-update) pairs */
 };
 
 /* Initialise an empty cursor starting at high_water_ms. Returns DFW_ERR_NOMEM or DFW_OK. */
 dfw_err dfw_cursor_init(struct dfw_cursor *c, int64_t high_water_ms);
 
-/* Free what the cursor owns; it is zeroed. */
+/* Free what the cursor owns; it is zeroed. NULL seen (never initialised) is fine. */
 void dfw_cursor_clear(struct dfw_cursor *c);
 
-/* Begin a sweep [high_water - overlap, now) unless one is in progress (then nothing changes). */
-void dfw_cursor_begin(struct dfw_cursor *c, int64_t now_ms, int64_t overlap_ms);
+/* Begin a sweep over [high_water - overlap, now - settle_delay) read with $top = top, unless one
+ * is in progress (then nothing changes). Returns 1 when a sweep is in progress afterwards, 0 when
+ * the window would be empty (now - settle_delay <= high_water - overlap: nothing to read yet). */
+int dfw_cursor_begin(
+    struct dfw_cursor *c, int64_t now_ms, int64_t overlap_ms, int64_t settle_ms, int top);
 
-/* 1 when (id, updated) was already delivered, else 0. updated is the API's exact text. */
+/* 1 when (id, updated) was delivered or is in the batch being built, else 0. updated is the
+ * API's exact text. */
 int dfw_cursor_seen(const struct dfw_cursor *c, const char *id, const char *updated);
 
-/* 1 when some pair with this id (any last-update time) is remembered: the record was delivered
- * before, so a new last-update time makes it an update. */
+/* 1 when some pair with this id is remembered: a new last-update time makes it an update. */
 int dfw_cursor_seen_id(const struct dfw_cursor *c, const char *id);
 
-/* Record a delivered pair (ignored when updated_ms < keep_from_ms). */
+/* Remember a pair of the batch being built (pending). DFW_ERR_NOMEM. */
 dfw_err
 dfw_cursor_add(struct dfw_cursor *c, const char *id, const char *updated, int64_t updated_ms);
 
-/* The page is acknowledged: continue at next_link (copied), or, when NULL, finish the sweep:
- * high_water = sweep_to, and pairs older than high_water - overlap are forgotten. */
-dfw_err dfw_cursor_page_done(struct dfw_cursor *c, const char *next_link, int64_t overlap_ms);
+/* The batch is acknowledged by every output: its pairs stay remembered and count as delivered. */
+void dfw_cursor_commit(struct dfw_cursor *c, size_t events);
 
-/* Restart the current sweep from its first page (after an expired next link). */
-void dfw_cursor_restart_sweep(struct dfw_cursor *c);
+/* The batch will not be acknowledged (the job gave up): forget its pending pairs, so that a
+ * later attempt sends them again. */
+void dfw_cursor_rollback(struct dfw_cursor *c);
 
-/* Number of remembered pairs. */
+/* The slice dfw_window_slice gave is answered and its events are acknowledged: move the window
+ * on (dfw_window_advance). When the window is read, the sweep ends: high_water = to. Pairs
+ * updated before min(slice position, to - overlap) are forgotten: no later slice of this sweep
+ * asks for them (slices are disjoint along the last-update time) and the next sweep starts at
+ * to - overlap. */
+void dfw_cursor_advance(struct dfw_cursor *c,
+                        const struct dfw_slice_outcome *o,
+                        int next_skip,
+                        int64_t overlap_ms);
+
+/* Number of remembered pairs, and the bytes they take in memory. */
 size_t dfw_cursor_seen_count(const struct dfw_cursor *c);
+size_t dfw_cursor_seen_bytes(const struct dfw_cursor *c);
 
-/* To and from JSON (the checkpoint file format, see defender-forwarder(1) FILES). to_json returns a
- * new object (caller puts it); from_json fills an initialised-or-zeroed cursor, DFW_ERR_INVALID
- * when the object is not a checkpoint. */
+/* 64-bit hash of a pair, for the window's pass bookkeeping (dfw_passes_add). */
+uint64_t dfw_cursor_pair_hash(const char *id, const char *updated);
+
+/* To and from JSON (the checkpoint file format, version 2; version 1 files are read too: their
+ * sweep in progress is begun again). to_json returns a new object (caller puts it), with the
+ * committed pairs only; from_json fills an initialised-or-zeroed cursor, DFW_ERR_INVALID when
+ * the object is not a checkpoint. */
 struct json_object *dfw_cursor_to_json(const struct dfw_cursor *c);
 dfw_err dfw_cursor_from_json(struct dfw_cursor *c, struct json_object *obj);
 

@@ -19,6 +19,7 @@ struct dfw_engine_summary {
     size_t jobs_failed;  /* jobs that ended (or are) in a failed state */
     uint64_t fetched;    /* records received from the APIs */
     uint64_t duplicates; /* records dropped because (id, last-update) was already delivered */
+    uint64_t late;       /* delivered records that became visible after their window was read */
     uint64_t delivered;  /* events acknowledged by every output */
     uint64_t bytes;      /* response bytes received */
     uint64_t api_calls;  /* API page requests */

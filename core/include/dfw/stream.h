@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "dfw/cloud.h"
 #include "dfw/err.h"
+#include "dfw/window.h"
 
 struct json_object;
 
@@ -22,7 +23,11 @@ struct dfw_stream_def {
     const char *role;          /* least application permission, e.g. "Alert.Read.All" */
     const char *role_alt;      /* a higher permission that also works, e.g. "Alert.ReadWrite.All" */
     int page_size;             /* default $top */
-    int page_size_max;         /* documented maximum $top */
+    int page_size_max;         /* documented maximum $top (values above are refused or clamped) */
+    int skip_max;              /* documented maximum $skip, 0 = none documented */
+    int next_link_on_more;     /* 1: a page that leaves rows out carries @odata.nextLink; 0: the
+                                  API documents none (MDE with $top): a full page is the sign */
+    int count_supported;       /* 1: $count=true is documented (Graph) */
     int rate_per_min;          /* documented quota per tenant+app */
     int rate_per_hour;         /* 0 = none documented */
 };
@@ -36,24 +41,30 @@ extern const struct dfw_stream_def *const dfw_streams[];
 /* The audience (resource) for a stream in a cloud. */
 const char *dfw_stream_resource(const struct dfw_stream_def *def, const struct dfw_cloud *cloud);
 
-/* The first-page URL for records with from_ms <= last-update < to_ms:
- * base + path + "?$filter=<field> ge <from> and <field> lt <to>&$top=<top>[&$expand=...]",
- * URL-encoded. malloc'd; NULL on ENOMEM. */
+/* The URL that asks for one slice of a window (dfw/window.h): records with
+ * from <= last-update < to and, when the slice has them, created bounds:
+ * base + path + "?$filter=<updated> ge <from> and <updated> lt <to>[ and <created> ge <cfrom>]
+ * [ and <created> lt <cto>]&$top=<top>[&$skip=<skip>][&$count=true][&$expand=...]", URL-encoded,
+ * times with milliseconds; $count only when the slice asks and the API documents it. No $orderby:
+ * none of the APIs documents one. malloc'd; NULL on ENOMEM. */
 char *dfw_stream_url(const struct dfw_stream_def *def,
                      const char *base_url,
-                     int64_t from_ms,
-                     int64_t to_ms,
+                     const struct dfw_slice *slice,
                      int top);
 
 /* A parsed page: the root object owns everything. */
 struct dfw_page {
     struct json_object *root;  /* owned: json_object_put when done */
     struct json_object *value; /* borrowed: the "value" array */
-    const char *next_link;     /* borrowed: "@odata.nextLink" or NULL */
+    const char *next_link;     /* borrowed: "@odata.nextLink" on the same https host, or NULL */
+    int foreign_next_link;     /* 1: a next link to another host or scheme was left out (the
+                                  bearer token is never sent elsewhere) */
+    long count;                /* "@odata.count", -1 when absent */
 };
 
-/* Parse a response body. DFW_ERR_INVALID (truncated or malformed JSON, no "value" array, a
- * nextLink that is not https on the same host as base_url) with the reason in errbuf. */
+/* Parse a response body. DFW_ERR_INVALID (truncated or malformed JSON, no "value" array) with
+ * the reason in errbuf. A next link that is not https on the same host as base_url is not
+ * followed: next_link stays NULL and foreign_next_link is set. */
 dfw_err dfw_stream_parse_page(const char *body,
                               size_t len,
                               const char *base_url,

@@ -451,7 +451,8 @@ struct dfw_config *dfw_config_load(const char *path, char *errbuf, size_t errlen
     cfg->state_dir = strdup("/var/lib/defender-forwarder");
     cfg->log_level = strdup("info");
     cfg->poll_interval_ms = 60 * 1000;
-    cfg->overlap_ms = 5 * 60 * 1000;
+    cfg->overlap_ms = 10 * 60 * 1000;
+    cfg->settle_delay_ms = 2 * 60 * 1000;
     cfg->initial_lookback_ms = DAY_MS;
     cfg->http_timeout_ms = 60 * 1000;
     cfg->connect_timeout_ms = 10 * 1000;

@@ -20,6 +20,7 @@ static const struct fkey fkeys[] = {
     {"state_dir", F_STRING, offsetof(struct dfw_config, state_dir), 0, 0},
     {"poll_interval", F_DURATION, offsetof(struct dfw_config, poll_interval_ms), 1000, DAY_MS},
     {"overlap", F_DURATION, offsetof(struct dfw_config, overlap_ms), 0, DAY_MS},
+    {"settle_delay", F_DURATION, offsetof(struct dfw_config, settle_delay_ms), 0, DAY_MS},
     {"initial_lookback", F_DURATION, offsetof(struct dfw_config, initial_lookback_ms), 0,
      180 * DAY_MS},
     {"http_timeout", F_DURATION, offsetof(struct dfw_config, http_timeout_ms), 1000, 3600000},

@@ -2,6 +2,7 @@
  * at its end, when all its keys are known. */
 #include "config_internal.h"
 #include "dfw/cloud.h"
+#include "dfw/timeutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,8 @@ static const char *const tkey_names[TK_COUNT] = {
     "defender_url",
     "graph_url",
     "streams",
+    "settle_delay",
+    "overlap",
 };
 
 static const char *const stream_names[] = {"m365d-incidents", "mde-alerts", "graph-alerts"};
@@ -72,6 +75,8 @@ int dfw__conf_tenant_open(struct frame *f, const char *name, int line)
         return dfw__conf_nomem(f);
     }
     t->line = line;
+    t->settle_delay_ms = -1;
+    t->overlap_ms = -1;
     size_t prev;
     int r = dfw__conf_nameset_add(&ld->tenant_names, t->name, cfg->ntenants - 1, &prev);
     if (r < 0) {
@@ -305,6 +310,15 @@ int dfw__conf_tenant_key(struct frame *f, const char *key, const char *v)
         return set_url(f, &t->graph_url, key, v, label);
     case TK_STREAMS:
         return parse_streams(f, t, v, label);
+    case TK_SETTLE_DELAY:
+    case TK_OVERLAP: {
+        int64_t ms;
+        if (dfw_duration_parse(v, &ms) != DFW_OK || ms < 0 || ms > DAY_MS) {
+            return dfw__conf_fail(f, "%s%s: '%s' is not a duration from 0s to 1d", label, key, v);
+        }
+        *(k == TK_SETTLE_DELAY ? &t->settle_delay_ms : &t->overlap_ms) = ms;
+        return 1;
+    }
     case TK_COUNT:
         break;
     }

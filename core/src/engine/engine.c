@@ -1,3 +1,5 @@
+/* The engine loop: jobs are created here and stepped on every turn of the libcurl multi loop;
+ * the outputs are polled; --once ends when every job is done or failed. */
 #include "engine_internal.h"
 #include "dfw/log.h"
 #include "dfw/timeutil.h"
@@ -118,6 +120,13 @@ struct dfw_engine *dfw_engine_new(const struct dfw_config *cfg,
                           : j->def->host == DFW_HOST_MDE ? t->mde_url
                                                          : t->defender_url;
             j->slot = slot_for(t, j->resource);
+            j->overlap_ms = t->conf->overlap_ms >= 0 ? t->conf->overlap_ms : cfg->overlap_ms;
+            j->settle_ms =
+                t->conf->settle_delay_ms >= 0 ? t->conf->settle_delay_ms : cfg->settle_delay_ms;
+            j->top = cfg->page_size > 0 ? cfg->page_size : j->def->page_size;
+            if (j->top > j->def->page_size_max) {
+                j->top = j->def->page_size_max;
+            }
             j->acks = calloc(noutputs, sizeof(*j->acks));
             e->njobs++;
             if (j->acks == NULL || dfw_cursor_init(&j->cursor, 0) != DFW_OK) {
@@ -143,9 +152,7 @@ void dfw_engine_free(struct dfw_engine *e)
     }
     dfw_http_free(e->http); /* before the jobs: pending callbacks point at them */
     for (size_t i = 0; i < e->njobs; i++) {
-        dfw__job_drop_page(&e->jobs[i]);
-        dfw_cursor_clear(&e->jobs[i].cursor);
-        free(e->jobs[i].acks);
+        dfw__job_release(&e->jobs[i]);
     }
     for (size_t i = 0; i < e->ntenants; i++) {
         dfw_auth_free(e->tenants[i].auth);
@@ -159,53 +166,6 @@ void dfw_engine_free(struct dfw_engine *e)
 void dfw_engine_stop(struct dfw_engine *e)
 {
     e->stop = 1;
-}
-
-void dfw__job_fail(struct job *j, dfw_err err)
-{
-    j->state = J_FAILED;
-    j->fail_err = err;
-    j->failing = 1;
-    /* in daemon mode a failed job is tried again later: consent may be granted meanwhile */
-    j->due = dfw_mono_ms() + 10 * 60 * 1000;
-}
-
-void dfw__job_retry(struct job *j, int64_t now, int64_t retry_after_ms, const char *why)
-{
-    const struct dfw_config *cfg = j->tenant->engine->cfg;
-    j->attempts++;
-    int64_t delay = retry_after_ms >= 0 ? retry_after_ms : dfw_backoff_ms(j->attempts, 1000, 60000);
-    if (j->attempts > cfg->max_retries && !j->failing) {
-        j->failing = 1;
-        dfw_log(DFW_LOG_ERROR, "fetch",
-                "tenant=%s stream=%s msg=\"still failing after %d attempts; checkpoint held\" "
-                "reason=\"%s\"",
-                j->tenant->conf->name, j->def->name, j->attempts, why);
-        if (j->tenant->engine->once) {
-            dfw__job_fail(j, DFW_ERR_RETRY);
-            return;
-        }
-    }
-    j->due = now + delay;
-}
-
-static void load_checkpoint(struct dfw_engine *e, struct job *j)
-{
-    char err[512];
-    dfw_err rc =
-        dfw_state_load(e->state, j->tenant->conf->name, j->def->name, &j->cursor, err, sizeof(err));
-    if (rc == DFW_ERR_NOTFOUND) {
-        j->cursor.high_water_ms = e->run_start_wall - e->cfg->initial_lookback_ms;
-        dfw_log(DFW_LOG_INFO, "state",
-                "tenant=%s stream=%s msg=\"no checkpoint; starting %lld s back\"",
-                j->tenant->conf->name, j->def->name,
-                (long long)(e->cfg->initial_lookback_ms / 1000));
-    }
-    else if (rc != DFW_OK) {
-        dfw_log(DFW_LOG_ERROR, "state", "tenant=%s stream=%s msg=\"%s\"", j->tenant->conf->name,
-                j->def->name, err);
-        dfw__job_fail(j, rc);
-    }
 }
 
 static int all_done(const struct dfw_engine *e)
@@ -239,37 +199,6 @@ static int awaiting_acks(const struct dfw_engine *e)
     return 0;
 }
 
-static void step(struct dfw_engine *e, struct job *j, int64_t now)
-{
-    switch (j->state) {
-    case J_IDLE:
-        if (now >= j->due && !e->stop) {
-            dfw_cursor_begin(&j->cursor, dfw_now_ms(), e->cfg->overlap_ms);
-            j->state = J_FETCH;
-            dfw__job_fetch(j, now);
-        }
-        break;
-    case J_FETCH:
-        if (!j->in_flight && now >= j->due && !e->stop) {
-            dfw__job_fetch(j, now);
-        }
-        break;
-    case J_DELIVER:
-        dfw__job_deliver(j, now);
-        break;
-    case J_FAILED:
-        if (!e->once && now >= j->due && !e->stop) {
-            dfw__job_drop_page(j);
-            j->state = J_IDLE;
-            j->attempts = 0;
-            j->slot->failed = DFW_OK;
-        }
-        break;
-    case J_DONE:
-        break;
-    }
-}
-
 static void progress_line(const struct dfw_engine *e, int final)
 {
     struct dfw_engine_summary s;
@@ -297,10 +226,7 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
     int64_t spread =
         once ? 0 : (e->cfg->poll_interval_ms / 10 < 5000 ? e->cfg->poll_interval_ms / 10 : 5000);
     for (size_t i = 0; i < e->njobs; i++) {
-        struct job *j = &e->jobs[i];
-        j->state = J_IDLE;
-        j->due = now + (spread > 0 ? rand() % spread : 0);
-        load_checkpoint(e, j);
+        dfw__job_init_run(&e->jobs[i], now + (spread > 0 ? rand() % spread : 0));
     }
     int64_t last_metrics = now, last_progress = now, stop_at = 0;
     while (1) {
@@ -311,7 +237,7 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
                     "msg=\"stopping: waiting for outstanding acknowledgements\"");
         }
         for (size_t i = 0; i < e->njobs; i++) {
-            step(e, &e->jobs[i], now);
+            dfw__job_step(&e->jobs[i], now);
         }
         for (size_t o = 0; o < e->noutputs; o++) {
             if (e->outputs[o].plugin->poll != NULL) {
@@ -368,6 +294,7 @@ void dfw_engine_get_summary(const struct dfw_engine *e, struct dfw_engine_summar
         s->jobs_failed += j->state == J_FAILED;
         s->fetched += j->fetched;
         s->duplicates += j->duplicates;
+        s->late += j->late;
         s->delivered += j->delivered;
         s->bytes += j->bytes;
         s->api_calls += j->api_calls;

@@ -1,4 +1,6 @@
-/* Fetching: rate budget, API requests and their HTTP outcomes. */
+/* One API request of a job: the access token, the rate budget, the URL of the window's slice; and
+ * the verdict on the answer (page, retry, wait, fail). Below job.c: it never changes the job's
+ * life-cycle state itself. */
 #include "engine_internal.h"
 #include "dfw/log.h"
 #include "dfw/timeutil.h"
@@ -74,34 +76,33 @@ static void url_path(const char *url, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s", (int)strcspn(p, "?"), p);
 }
 
-static void fetch_done(void *ctx, const struct dfw_http_response *r)
+void dfw__fetch_verdict(struct job *j, const struct dfw_http_response *r, struct fetch_verdict *v)
 {
-    struct job *j = ctx;
-    struct dfw_engine *e = j->tenant->engine;
-    int64_t now = dfw_mono_ms();
-    j->in_flight = 0;
-    j->bytes += r->len;
-    char path[256], why[320];
-    url_path(j->cursor.next_link ? j->cursor.next_link : j->def->path, path, sizeof(path));
+    const char *tenant = j->tenant->conf->name;
+    char path[256];
+    url_path(j->def->path, path, sizeof(path));
+    v->kind = V_RETRY;
+    v->wait_ms = -1;
+    v->err = DFW_OK;
+    v->why[0] = '\0';
     if (r->transport != DFW_OK) {
         dfw_log(DFW_LOG_WARN, "fetch",
-                "tenant=%s stream=%s path=%s msg=\"request failed\" error=\"%s\"",
-                j->tenant->conf->name, j->def->name, path, r->error);
-        dfw__job_retry(j, now, -1, r->error);
+                "tenant=%s stream=%s path=%s msg=\"request failed\" error=\"%s\"", tenant,
+                j->def->name, path, r->error);
+        snprintf(v->why, sizeof(v->why), "%s", r->error);
         return;
     }
     if (r->status == 200) {
-        dfw__job_page_received(j, r, now);
+        v->kind = V_PAGE;
         return;
     }
-    api_error_text(r, why, sizeof(why));
+    api_error_text(r, v->why, sizeof(v->why));
     if (r->status == 429) {
         j->throttled++;
-        int64_t wait = r->retry_after_ms >= 0 ? r->retry_after_ms : retry_from_body(r);
+        v->kind = V_THROTTLED;
+        v->wait_ms = r->retry_after_ms >= 0 ? r->retry_after_ms : retry_from_body(r);
         dfw_log(DFW_LOG_WARN, "fetch", "tenant=%s stream=%s path=%s status=429 retry_after_ms=%lld",
-                j->tenant->conf->name, j->def->name, path, (long long)wait);
-        /* a 429 is the service's own pacing, not a failure: it never marks the job failing */
-        j->due = now + (wait >= 0 ? wait : dfw_backoff_ms(j->attempts + 1, 1000, 60000));
+                tenant, j->def->name, path, (long long)v->wait_ms);
         return;
     }
     if (r->status == 401) {
@@ -109,57 +110,46 @@ static void fetch_done(void *ctx, const struct dfw_http_response *r)
         dfw_log(DFW_LOG_WARN, "fetch",
                 "tenant=%s stream=%s path=%s status=401 msg=\"token rejected; "
                 "getting a new one\"",
-                j->tenant->conf->name, j->def->name, path);
-        dfw__job_retry(j, now, j->attempts == 0 ? 0 : -1, why);
+                tenant, j->def->name, path);
+        v->wait_ms = j->attempts == 0 ? 0 : -1;
         return;
     }
     if (r->status == 403) {
         dfw_log(DFW_LOG_ERROR, "fetch",
                 "tenant=%s stream=%s path=%s status=403 msg=\"%s; the "
                 "application needs the %s permission with admin consent\"",
-                j->tenant->conf->name, j->def->name, path, why, j->def->role);
-        dfw__job_fail(j, DFW_ERR_FORBIDDEN);
-        return;
-    }
-    if (r->status == 400 && j->cursor.next_link != NULL) {
-        /* an expired next link: read the sweep again; the seen set drops what was delivered */
-        dfw_log(DFW_LOG_WARN, "fetch",
-                "tenant=%s stream=%s path=%s status=400 msg=\"next link "
-                "rejected (%s); restarting the sweep\"",
-                j->tenant->conf->name, j->def->name, path, why);
-        dfw_cursor_restart_sweep(&j->cursor);
-        dfw__job_retry(j, now, -1, why);
+                tenant, j->def->name, path, v->why, j->def->role);
+        v->kind = V_FAIL;
+        v->err = DFW_ERR_FORBIDDEN;
         return;
     }
     if (r->status >= 500 || r->status == 408) {
-        dfw_log(DFW_LOG_WARN, "fetch", "tenant=%s stream=%s path=%s status=%ld msg=\"%s\"",
-                j->tenant->conf->name, j->def->name, path, r->status, why);
-        dfw__job_retry(j, now, r->retry_after_ms, why);
+        dfw_log(DFW_LOG_WARN, "fetch", "tenant=%s stream=%s path=%s status=%ld msg=\"%s\"", tenant,
+                j->def->name, path, r->status, v->why);
+        v->wait_ms = r->retry_after_ms;
         return;
     }
-    dfw_log(DFW_LOG_ERROR, "fetch", "tenant=%s stream=%s path=%s status=%ld msg=\"%s\"",
-            j->tenant->conf->name, j->def->name, path, r->status, why);
-    if (e->once) {
-        dfw__job_fail(j, DFW_ERR_INVALID);
-    }
-    else {
-        dfw__job_retry(j, now, -1, why);
+    dfw_log(DFW_LOG_ERROR, "fetch", "tenant=%s stream=%s path=%s status=%ld msg=\"%s\"", tenant,
+            j->def->name, path, r->status, v->why);
+    if (j->tenant->engine->once) {
+        v->kind = V_FAIL;
+        v->err = DFW_ERR_INVALID;
     }
 }
 
-void dfw__job_fetch(struct job *j, int64_t now)
+enum fetch_send dfw__fetch_send(struct job *j, int64_t now, dfw_http_done_fn done)
 {
     struct tenant_rt *t = j->tenant;
     struct dfw_engine *e = t->engine;
     if (j->slot->failed != DFW_OK) {
-        dfw__job_fail(j, j->slot->failed);
-        return;
+        j->fail_err = j->slot->failed;
+        return FS_FAILED;
     }
     const struct dfw_token *tok = dfw_auth_token(t->auth, j->resource, dfw_now_ms());
     if (tok == NULL) {
         dfw__token_request(j->slot, now);
         j->due = now + 20; /* re-check when the token request completes */
-        return;
+        return FS_WAIT;
     }
     const char *missing = missing_role(j, tok->claims);
     if (missing != NULL) {
@@ -168,8 +158,8 @@ void dfw__job_fetch(struct job *j, int64_t now)
                 "%s role: add the application permission %s and grant admin consent "
                 "(defender-forwarder consent-url %s)\"",
                 t->conf->name, j->def->name, j->resource, missing, missing, t->conf->name);
-        dfw__job_fail(j, DFW_ERR_FORBIDDEN);
-        return;
+        j->fail_err = DFW_ERR_FORBIDDEN;
+        return FS_FAILED;
     }
     int64_t wait = bucket_wait(&j->per_min, now);
     int64_t wait_h = bucket_wait(&j->per_hour, now);
@@ -178,23 +168,15 @@ void dfw__job_fetch(struct job *j, int64_t now)
     }
     if (wait > 0) {
         j->due = now + wait;
-        return;
+        return FS_WAIT;
     }
-    char *url = NULL;
-    if (j->cursor.next_link == NULL) {
-        int top = e->cfg->page_size > 0 ? e->cfg->page_size : j->def->page_size;
-        if (top > j->def->page_size_max) {
-            top = j->def->page_size_max;
-        }
-        url = dfw_stream_url(j->def, j->base_url, j->cursor.sweep_from_ms, j->cursor.sweep_to_ms,
-                             top);
-    }
-    dfw_err rc =
-        dfw_http_get(e->http, url ? url : j->cursor.next_link, tok->access_token, fetch_done, j);
+    dfw_window_slice(&j->cursor.win, &j->slice);
+    char *url = dfw_stream_url(j->def, j->base_url, &j->slice, j->top);
+    dfw_err rc = url ? dfw_http_get(e->http, url, tok->access_token, done, j) : DFW_ERR_NOMEM;
     free(url);
     if (rc != DFW_OK) {
         j->due = now + 1000;
-        return;
+        return FS_WAIT;
     }
     if (j->per_min.capacity > 0) {
         j->per_min.tokens -= 1.0;
@@ -204,4 +186,5 @@ void dfw__job_fetch(struct job *j, int64_t now)
     }
     j->in_flight = 1;
     j->api_calls++;
+    return FS_SENT;
 }

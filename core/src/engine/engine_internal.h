@@ -1,4 +1,14 @@
-/* Engine internals shared by engine*.c; not a public header. */
+/* Engine internals shared by the files of core/src/engine/; not a public header.
+ *
+ * Layers, top to bottom (no file calls a file above it):
+ *   engine.c        the loop: creates the jobs, steps them, polls the outputs, summary
+ *   job.c           the job life cycle: sweep, slice, response, delivery, commit, retry, failure
+ *   engine_fetch.c  one API request (token, rate budget, URL) and the verdict on its answer
+ *   batch.c         a page becomes a batch: dedup, kinds, late arrivals, what the page says
+ *                   about its slice
+ *   engine_deliver.c  submit a batch to every output and collect their acknowledgements
+ *   tokens.c        access tokens per (tenant, resource), single-flight
+ *   engine_metrics.c, state.c  metrics file, checkpoints */
 #ifndef DFW_ENGINE_INTERNAL_H
 #define DFW_ENGINE_INTERNAL_H
 
@@ -8,10 +18,12 @@
 #include "dfw/engine.h"
 #include "dfw/http.h"
 #include "dfw/stream.h"
+#include "dfw/window.h"
 
 #include <signal.h>
 
 #define MAX_RESOURCES 3
+#define ID_LEN        128
 
 /* A token request in flight or backing off, per (tenant, resource): single-flight refresh. */
 struct token_slot {
@@ -46,9 +58,29 @@ struct bucket {
 
 enum job_state { J_IDLE, J_FETCH, J_DELIVER, J_DONE, J_FAILED };
 
+/* Things a page can say about the server's paging that the operator should hear about
+ * (each one warning line per sweep and a counter). */
+enum anomaly {
+    AN_FULL_NO_NEXT,  /* a page of $top rows without a next link (where next links are due) */
+    AN_FOREIGN_NEXT,  /* a next link to another host: not followed */
+    AN_OVERFULL,      /* more rows than $top */
+    AN_SKIP_LIMIT,    /* a cell needs $skip beyond the API's limit: not read completely */
+    AN_SAMPLED,       /* a cell's ties came in a new order on every request: read by sampling */
+    AN_COUNT_CHANGED, /* @odata.count changed while a cell was read */
+    AN_OUTSIDE_SLICE, /* a row whose last-update time lies outside the slice asked for */
+    AN_COUNT
+};
+
 struct ack_ctx {
     struct job *job;
     unsigned out;
+};
+
+/* What delivery of the current batch needs the life cycle to do. */
+enum deliver_verdict {
+    DV_WAIT,   /* acknowledgements outstanding, or a retry is scheduled (due) */
+    DV_ACKED,  /* every output acknowledged the batch */
+    DV_GIVE_UP /* --once: the outputs keep refusing; fail the job (deliver_err) */
 };
 
 struct job {
@@ -58,27 +90,44 @@ struct job {
     const char *base_url;
     struct token_slot *slot;
     struct dfw_cursor cursor;
+    struct dfw_cell cell; /* pass mode of the window */
+    uint64_t *pairs;      /* scratch: pair hashes of the page's rows (pass mode) */
+    size_t pairs_cap;
+    int64_t overlap_ms; /* the tenant's or the forwarder's */
+    int64_t settle_ms;
+    int top; /* $top of this job's requests */
     enum job_state state;
     int64_t due;      /* monotonic ms: next action */
     int in_flight;    /* an API request is running */
     int attempts;     /* consecutive failures of the current request */
     int failing;      /* attempts exceeded max_retries: reported in metrics */
     dfw_err fail_err; /* why the job is J_FAILED */
+    int unloaded;     /* its checkpoint could not be read: load it again before any sweep */
     struct bucket per_min;
     struct bucket per_hour;
-    /* the page being delivered */
+    /* the response being delivered: the slice it answered and what it said about it */
+    struct dfw_slice slice;
+    struct dfw_slice_outcome outcome;
     struct dfw_page page;
     struct dfw_event *events;
-    char *ids; /* nevents id strings, 64 bytes each */
+    char *ids; /* nevents id strings, ID_LEN bytes each */
     size_t nevents;
+    int64_t *times; /* scratch: last-update and creation times of the page's rows */
+    size_t times_cap;
     uint64_t seq;
     unsigned acked;   /* bit per output */
     unsigned pending; /* bit per output: submitted, ack outstanding */
     int deliver_attempts;
-    int64_t busy_since;   /* monotonic ms: first back-pressure answer for this batch, 0 none */
-    struct ack_ctx *acks; /* one per output */
+    int64_t busy_since; /* monotonic ms: first back-pressure answer for this batch, 0 none */
+    enum deliver_verdict verdict;
+    dfw_err deliver_err;
+    struct ack_ctx *acks;  /* one per output */
+    unsigned warned;       /* bit per enum anomaly: warned this sweep */
+    size_t batch_late;     /* events of the batch that arrived late (see dfw_cursor.prev_end_ms) */
+    int64_t batch_late_ms; /* the most behind of them: ms before the previous sweep's end */
     /* counters */
-    uint64_t fetched, duplicates, delivered, bytes, api_calls, throttled;
+    uint64_t fetched, duplicates, delivered, bytes, api_calls, throttled, late;
+    uint64_t anomalies[AN_COUNT];
 };
 
 struct dfw_engine {
@@ -99,19 +148,41 @@ struct dfw_engine {
     uint64_t *out_acked; /* events acknowledged per output */
 };
 
+/* job.c */
+void dfw__job_init_run(struct job *j, int64_t now);
+void dfw__job_step(struct job *j, int64_t now);
+void dfw__job_release(struct job *j);
+
+/* engine_fetch.c: the outcome of trying to send the job's next request */
+enum fetch_send { FS_SENT, FS_WAIT, FS_FAILED };
+enum fetch_send dfw__fetch_send(struct job *j, int64_t now, dfw_http_done_fn done);
+
+/* engine_fetch.c: what an API answer means for the job */
+enum verdict_kind { V_PAGE, V_RETRY, V_THROTTLED, V_FAIL };
+struct fetch_verdict {
+    enum verdict_kind kind;
+    int64_t wait_ms; /* V_RETRY, V_THROTTLED: delay, -1 = backoff */
+    dfw_err err;     /* V_FAIL */
+    char why[320];
+};
+void dfw__fetch_verdict(struct job *j, const struct dfw_http_response *r, struct fetch_verdict *v);
+
+/* batch.c: parse the page into j->events (new pairs remembered as pending) and j->outcome.
+ * DFW_ERR_INVALID / NOMEM with the reason in errbuf: nothing is kept, the page is retried. */
+dfw_err dfw__batch_build(struct job *j, const struct dfw_http_response *r, char *err, size_t len);
+/* Free the page and the batch (pending pairs are not touched). */
+void dfw__batch_drop(struct job *j);
+/* Count a paging anomaly; warn once per sweep. */
+void dfw__job_anomaly(struct job *j, enum anomaly a);
+
+/* engine_deliver.c */
+void dfw__deliver_begin(struct job *j);
+enum deliver_verdict dfw__deliver(struct job *j, int64_t now);
+
 /* tokens.c: start a token request for the slot unless one is in flight or backing off */
 void dfw__token_request(struct token_slot *s, int64_t now);
-/* engine_fetch.c */
-void dfw__job_fetch(struct job *j, int64_t now);
-/* engine_deliver.c */
-void dfw__job_deliver(struct job *j, int64_t now);
-void dfw__job_page_received(struct job *j, const struct dfw_http_response *r, int64_t now);
-void dfw__job_drop_page(struct job *j);
-void dfw__job_commit(struct job *j, int64_t now);
+
 /* engine_metrics.c */
 void dfw__engine_write_metrics(const struct dfw_engine *e);
-/* engine.c */
-void dfw__job_fail(struct job *j, dfw_err err);
-void dfw__job_retry(struct job *j, int64_t now, int64_t retry_after_ms, const char *why);
 
 #endif

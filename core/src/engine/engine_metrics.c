@@ -30,6 +30,10 @@ void dfw__engine_write_metrics(const struct dfw_engine *e)
         {"dfw_api_requests_total", "API page requests", offsetof(struct job, api_calls)},
         {"dfw_api_throttled_total", "HTTP 429 answers", offsetof(struct job, throttled)},
         {"dfw_api_response_bytes_total", "Response bytes", offsetof(struct job, bytes)},
+        {"dfw_records_late_total",
+         "Records delivered whose last-update time lies before the previous sweep's end "
+         "(visible late; raise settle_delay or overlap if this grows)",
+         offsetof(struct job, late)},
     };
     for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
         fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", counters[c].name, counters[c].help,
@@ -57,6 +61,32 @@ void dfw__engine_write_metrics(const struct dfw_engine *e)
         const struct job *j = &e->jobs[i];
         fprintf(f, "dfw_stream_failing{tenant=\"%s\",stream=\"%s\"} %d\n", j->tenant->conf->name,
                 j->def->name, j->failing || j->state == J_FAILED);
+    }
+    static const char *const anomaly_names[AN_COUNT] = {
+        [AN_FULL_NO_NEXT] = "full_page_without_next_link",
+        [AN_FOREIGN_NEXT] = "next_link_to_other_host",
+        [AN_OVERFULL] = "more_rows_than_top",
+        [AN_SKIP_LIMIT] = "skip_limit",
+        [AN_SAMPLED] = "ties_read_by_sampling",
+        [AN_COUNT_CHANGED] = "count_changed",
+        [AN_OUTSIDE_SLICE] = "row_outside_slice",
+    };
+    fprintf(f, "# HELP dfw_paging_anomalies_total Answers whose paging the window planner had to "
+               "work around, by kind\n# TYPE dfw_paging_anomalies_total counter\n");
+    for (size_t i = 0; i < e->njobs; i++) {
+        const struct job *j = &e->jobs[i];
+        for (int a = 0; a < AN_COUNT; a++) {
+            fprintf(f, "dfw_paging_anomalies_total{tenant=\"%s\",stream=\"%s\",kind=\"%s\"} %llu\n",
+                    j->tenant->conf->name, j->def->name, anomaly_names[a],
+                    (unsigned long long)j->anomalies[a]);
+        }
+    }
+    fprintf(f, "# HELP dfw_dedup_pairs Remembered (id, last-update) pairs\n"
+               "# TYPE dfw_dedup_pairs gauge\n");
+    for (size_t i = 0; i < e->njobs; i++) {
+        const struct job *j = &e->jobs[i];
+        fprintf(f, "dfw_dedup_pairs{tenant=\"%s\",stream=\"%s\"} %zu\n", j->tenant->conf->name,
+                j->def->name, dfw_cursor_seen_count(&j->cursor));
     }
     fprintf(f, "# HELP dfw_token_requests_total Access-token requests\n"
                "# TYPE dfw_token_requests_total counter\n");

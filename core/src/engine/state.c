@@ -317,7 +317,7 @@ static dfw_err show_one(struct dfw_state *st, const char *tenant, const char *st
         int64_t lag = (dfw_now_ms() - c.high_water_ms) / 1000;
         fprintf(out, "%-24s %-16s %-24s %8lld %10llu %6zu %s\n", tenant, stream, hw, (long long)lag,
                 (unsigned long long)c.delivered, dfw_cursor_seen_count(&c),
-                c.sweep_to_ms ? (c.next_link ? "paging" : "sweep-started") : "idle");
+                c.win.to_ms ? "paging" : "idle");
     }
     dfw_cursor_clear(&c);
     return DFW_OK;

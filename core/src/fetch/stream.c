@@ -21,11 +21,14 @@ static const struct dfw_stream_def m365d_incidents = {
     .role_alt = "Incident.ReadWrite.All",
     .page_size = 100,
     .page_size_max = 100,
+    .skip_max = 0,
+    .next_link_on_more = 1,
     .rate_per_min = 50,
     .rate_per_hour = 1500,
 };
 
-/* MDE alerts: $top max 10,000, $expand=evidence, 100 calls/min and 1500/h [S8]. */
+/* MDE alerts: $top max 10,000, $expand=evidence, 100 calls/min and 1500/h [S8]; no
+ * @odata.nextLink when $top is set (MicrosoftDocs/microsoft-365-docs #8489). */
 static const struct dfw_stream_def mde_alerts = {
     .name = "mde-alerts",
     .host = DFW_HOST_MDE,
@@ -38,12 +41,15 @@ static const struct dfw_stream_def mde_alerts = {
     .role_alt = "Alert.ReadWrite.All",
     .page_size = 1000,
     .page_size_max = 10000,
+    .skip_max = 0,
+    .next_link_on_more = 0,
     .rate_per_min = 100,
     .rate_per_hour = 1500,
 };
 
-/* Graph alerts_v2: 150 requests/min per app per tenant [S31]; max $top is not documented, 500
- * keeps pages moderate. */
+/* Graph alerts_v2: 150 requests/min per app per tenant [S31]; $top above 1,000 is clamped
+ * (elastic/integrations #20234) and $skip is at most 500 (Graph security error codes,
+ * defender-api.md §10.2). */
 static const struct dfw_stream_def graph_alerts = {
     .name = "graph-alerts",
     .host = DFW_HOST_GRAPH,
@@ -55,7 +61,10 @@ static const struct dfw_stream_def graph_alerts = {
     .role = "SecurityAlert.Read.All",
     .role_alt = "SecurityAlert.ReadWrite.All",
     .page_size = 500,
-    .page_size_max = 2000,
+    .page_size_max = 1000,
+    .skip_max = 500,
+    .next_link_on_more = 1,
+    .count_supported = 1,
     .rate_per_min = 150,
     .rate_per_hour = 0,
 };
@@ -86,22 +95,45 @@ const char *dfw_stream_resource(const struct dfw_stream_def *def, const struct d
     return NULL;
 }
 
-char *dfw_stream_url(
-    const struct dfw_stream_def *def, const char *base_url, int64_t from_ms, int64_t to_ms, int top)
+/* Append " and <field> <op> <time>" to filter. */
+static void add_clause(char *filter, size_t len, const char *field, const char *op, int64_t ms)
 {
-    char from[DFW_TIME_LEN], to[DFW_TIME_LEN], filter[256];
-    dfw_time_format(from_ms, from, sizeof(from));
-    dfw_time_format(to_ms, to, sizeof(to));
-    snprintf(filter, sizeof(filter), "%s ge %s and %s lt %s", def->updated_field, from,
-             def->updated_field, to);
+    char t[DFW_TIME_LEN];
+    dfw_time_format(ms, t, sizeof(t));
+    size_t n = strlen(filter);
+    snprintf(filter + n, len - n, "%s%s %s %s", n ? " and " : "", field, op, t);
+}
+
+char *dfw_stream_url(const struct dfw_stream_def *def,
+                     const char *base_url,
+                     const struct dfw_slice *slice,
+                     int top)
+{
+    char filter[512] = "";
+    add_clause(filter, sizeof(filter), def->updated_field, "ge", slice->from_ms);
+    add_clause(filter, sizeof(filter), def->updated_field, "lt", slice->to_ms);
+    if (slice->cfrom_ms > DFW_WINDOW_OPEN_LO) {
+        add_clause(filter, sizeof(filter), def->created_field, "ge", slice->cfrom_ms);
+    }
+    if (slice->cto_ms < DFW_WINDOW_OPEN_HI) {
+        add_clause(filter, sizeof(filter), def->created_field, "lt", slice->cto_ms);
+    }
     char *enc = curl_easy_escape(NULL, filter, 0);
     if (enc == NULL) {
         return NULL;
     }
-    size_t n = strlen(base_url) + strlen(def->path) + strlen(enc) + 96;
+    char skip[48] = "";
+    if (slice->skip > 0) {
+        snprintf(skip, sizeof(skip), "&$skip=%d", slice->skip);
+    }
+    if (slice->count && def->count_supported) {
+        size_t k = strlen(skip);
+        snprintf(skip + k, sizeof(skip) - k, "&$count=true");
+    }
+    size_t n = strlen(base_url) + strlen(def->path) + strlen(enc) + 128;
     char *url = malloc(n);
     if (url != NULL) {
-        snprintf(url, n, "%s%s?$filter=%s&$top=%d%s%s", base_url, def->path, enc, top,
+        snprintf(url, n, "%s%s?$filter=%s&$top=%d%s%s%s", base_url, def->path, enc, top, skip,
                  def->expand ? "&$expand=" : "", def->expand ? def->expand : "");
     }
     curl_free(enc);
@@ -157,10 +189,15 @@ dfw_err dfw_stream_parse_page(const char *body,
         /* never send the bearer token to another host */
         if (o == 0 || strncmp(next_link, base_url, o) != 0 ||
             (next_link[o] != '/' && next_link[o] != '\0')) {
-            snprintf(errbuf, errlen, "@odata.nextLink points to another host; refusing it");
-            json_object_put(root);
-            return DFW_ERR_INVALID;
+            next_link = NULL;
+            page->foreign_next_link = 1;
         }
+    }
+    struct json_object *count;
+    page->count = -1;
+    if (json_object_object_get_ex(root, "@odata.count", &count) &&
+        json_object_is_type(count, json_type_int) && json_object_get_int64(count) >= 0) {
+        page->count = (long)json_object_get_int64(count);
     }
     page->root = root;
     page->value = value;

@@ -1,0 +1,180 @@
+/* A fetched page becomes a batch: every record's identity, the pairs not delivered yet (pending
+ * in the cursor, so the same pair twice on one page is sent once), the event kinds, late
+ * arrivals, and what the page says about its slice (dfw_slice_outcome) and about the server's
+ * paging (anomalies, one warning per sweep each). Below job.c. */
+#include "engine_internal.h"
+#include "dfw/log.h"
+#include "dfw/timeutil.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const anomaly_text[AN_COUNT] = {
+    [AN_FULL_NO_NEXT] = "a page of $top rows came without @odata.nextLink; reading a smaller slice",
+    [AN_FOREIGN_NEXT] = "@odata.nextLink points to another host; not followed, reading a smaller "
+                        "slice",
+    [AN_OVERFULL] = "the page has more rows than $top asked for; reading a smaller slice",
+    [AN_SKIP_LIMIT] = "more records share one last-update and creation millisecond than the "
+                      "API's $skip limit lets us page through; some may be missing",
+    [AN_SAMPLED] = "records sharing one last-update and creation millisecond came in a new order "
+                   "on every request; read until pages brought nothing new (complete with "
+                   "probability above 1 - 1e-6, not certain)",
+    [AN_COUNT_CHANGED] = "@odata.count changed while records sharing one millisecond were read; "
+                         "reading on",
+    [AN_OUTSIDE_SLICE] = "a record outside the time range asked for came back; delivered anyway",
+};
+
+void dfw__job_anomaly(struct job *j, enum anomaly a)
+{
+    j->anomalies[a]++;
+    if (j->warned & (1u << a)) {
+        return;
+    }
+    j->warned |= 1u << a;
+    dfw_log(DFW_LOG_WARN, "fetch", "tenant=%s stream=%s msg=\"%s\"", j->tenant->conf->name,
+            j->def->name, anomaly_text[a]);
+}
+
+void dfw__batch_drop(struct job *j)
+{
+    if (j->page.root != NULL) {
+        json_object_put(j->page.root);
+    }
+    memset(&j->page, 0, sizeof(j->page));
+    free(j->events);
+    free(j->ids);
+    j->events = NULL;
+    j->ids = NULL;
+    j->nevents = 0;
+}
+
+static int reserve_scratch(struct job *j, size_t n)
+{
+    if (j->times_cap < 2 * n) {
+        int64_t *t = realloc(j->times, 2 * n * sizeof(*t));
+        if (t == NULL) {
+            return -1;
+        }
+        j->times = t;
+        j->times_cap = 2 * n;
+    }
+    if (j->pairs_cap < n) {
+        uint64_t *p = realloc(j->pairs, n * sizeof(*p));
+        if (p == NULL) {
+            return -1;
+        }
+        j->pairs = p;
+        j->pairs_cap = n;
+    }
+    return 0;
+}
+
+/* What the page says about its slice: may it hold more, and where its rows lie. */
+static void outcome(struct job *j, size_t rows, size_t nkeys)
+{
+    struct dfw_slice_outcome *o = &j->outcome;
+    memset(o, 0, sizeof(*o));
+    o->rows = rows;
+    int full = rows >= (size_t)j->top;
+    o->more = full || j->page.next_link != NULL || j->page.foreign_next_link;
+    if (rows > (size_t)j->top) {
+        dfw__job_anomaly(j, AN_OVERFULL);
+    }
+    if (j->page.foreign_next_link) {
+        dfw__job_anomaly(j, AN_FOREIGN_NEXT);
+    }
+    else if (full && j->page.next_link == NULL && j->def->next_link_on_more && j->slice.skip == 0) {
+        dfw__job_anomaly(j, AN_FULL_NO_NEXT);
+    }
+    if (nkeys > 0) {
+        o->median_ms = dfw_window_median(j->times, nkeys);
+        o->cmedian_ms = dfw_window_median(j->times + nkeys, nkeys);
+    }
+    if (j->cursor.win.mode == DFW_WINDOW_PASSES) {
+        o->cell = dfw_cell_page(&j->cell, j->pairs, rows, j->top, j->page.count, j->def->skip_max);
+        if (j->cell.count_changed) {
+            dfw__job_anomaly(j, AN_COUNT_CHANGED);
+        }
+        if (o->cell == DFW_CELL_SAMPLED) {
+            dfw__job_anomaly(j, AN_SAMPLED);
+        }
+        else if (o->cell == DFW_CELL_INCOMPLETE) {
+            dfw__job_anomaly(j, AN_SKIP_LIMIT);
+        }
+    }
+}
+
+dfw_err dfw__batch_build(struct job *j, const struct dfw_http_response *r, char *err, size_t len)
+{
+    const char *tenant = j->tenant->conf->name;
+    j->batch_late = 0;
+    j->batch_late_ms = 0;
+    if (dfw_stream_parse_page(r->body, r->len, j->base_url, &j->page, err, len) != DFW_OK) {
+        return DFW_ERR_INVALID;
+    }
+    size_t n = json_object_array_length(j->page.value);
+    j->events = calloc(n ? n : 1, sizeof(*j->events));
+    j->ids = malloc((n ? n : 1) * ID_LEN);
+    if (j->events == NULL || j->ids == NULL || reserve_scratch(j, n ? n : 1) != 0) {
+        dfw__batch_drop(j);
+        snprintf(err, len, "out of memory");
+        return DFW_ERR_NOMEM;
+    }
+    int passes = j->cursor.win.mode == DFW_WINDOW_PASSES;
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *rec = json_object_array_get_idx(j->page.value, i);
+        struct dfw_event *ev = &j->events[j->nevents];
+        char *id = j->ids + j->nevents * ID_LEN;
+        int64_t created;
+        if (dfw_stream_record_key(j->def, rec, id, ID_LEN, &ev->updated, &ev->updated_ms,
+                                  &created) != DFW_OK) {
+            /* never skip silently: the page is retried and the job reported failing */
+            snprintf(err, len, "record %zu of the page has no valid %s/%s", i, j->def->id_field,
+                     j->def->updated_field);
+            dfw_cursor_rollback(&j->cursor);
+            dfw__batch_drop(j);
+            return DFW_ERR_INVALID;
+        }
+        j->times[i] = ev->updated_ms;
+        j->times[n + i] = created;
+        if (ev->updated_ms < j->slice.from_ms || ev->updated_ms >= j->slice.to_ms) {
+            dfw__job_anomaly(j, AN_OUTSIDE_SLICE);
+        }
+        if (passes) {
+            j->pairs[i] = dfw_cursor_pair_hash(id, ev->updated);
+        }
+        if (dfw_cursor_seen(&j->cursor, id, ev->updated)) {
+            j->duplicates++;
+            continue;
+        }
+        /* an update: created before this window, or delivered before with another last-update */
+        ev->kind = created < j->cursor.win.from_ms || dfw_cursor_seen_id(&j->cursor, id)
+                       ? DFW_EVENT_UPDATE
+                       : DFW_EVENT_NEW;
+        if (ev->updated_ms < j->cursor.prev_end_ms) {
+            /* its window was read before and it was not there: it became visible late */
+            j->batch_late++;
+            int64_t behind = j->cursor.prev_end_ms - ev->updated_ms;
+            if (behind > j->batch_late_ms) {
+                j->batch_late_ms = behind;
+            }
+        }
+        if (dfw_cursor_add(&j->cursor, id, ev->updated, ev->updated_ms) != DFW_OK) {
+            snprintf(err, len, "out of memory");
+            dfw_cursor_rollback(&j->cursor);
+            dfw__batch_drop(j);
+            return DFW_ERR_NOMEM;
+        }
+        ev->tenant = tenant;
+        ev->tenant_id = j->tenant->conf->tenant_id;
+        ev->stream = j->def->name;
+        ev->id = id;
+        ev->record = rec;
+        j->nevents++;
+    }
+    j->fetched += n;
+    outcome(j, n, n);
+    return DFW_OK;
+}

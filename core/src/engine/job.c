@@ -1,0 +1,292 @@
+/* The life cycle of a job (one tenant and stream): IDLE -> (begin a sweep) FETCH -> a slice of the
+ * window is requested -> the answer becomes a batch -> DELIVER -> every output acknowledged ->
+ * commit: the window moves on, the checkpoint is written -> the next slice, or IDLE until the next
+ * poll. Failures retry with backoff; permanent ones (and, in --once, lasting ones) mark the job
+ * FAILED. Everything that changes a job's state is here; engine_fetch.c, batch.c and
+ * engine_deliver.c below it only report. */
+#include "engine_internal.h"
+#include "dfw/log.h"
+#include "dfw/state.h"
+#include "dfw/timeutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FAILED_RETRY_MS (10 * 60 * 1000)
+
+static void job_fail(struct job *j, dfw_err err)
+{
+    dfw_cursor_rollback(&j->cursor); /* its pairs were never acknowledged */
+    dfw__batch_drop(j);
+    j->state = J_FAILED;
+    j->fail_err = err;
+    j->failing = 1;
+    /* in daemon mode a failed job is tried again later: consent may be granted meanwhile */
+    j->due = dfw_mono_ms() + FAILED_RETRY_MS;
+}
+
+static void job_retry(struct job *j, int64_t now, int64_t retry_after_ms, const char *why)
+{
+    const struct dfw_config *cfg = j->tenant->engine->cfg;
+    j->attempts++;
+    int64_t delay = retry_after_ms >= 0 ? retry_after_ms : dfw_backoff_ms(j->attempts, 1000, 60000);
+    if (j->attempts > cfg->max_retries && !j->failing) {
+        j->failing = 1;
+        dfw_log(DFW_LOG_ERROR, "fetch",
+                "tenant=%s stream=%s msg=\"still failing after %d attempts; checkpoint held\" "
+                "reason=\"%s\"",
+                j->tenant->conf->name, j->def->name, j->attempts, why);
+        if (j->tenant->engine->once) {
+            job_fail(j, DFW_ERR_RETRY);
+            return;
+        }
+    }
+    j->due = now + delay;
+}
+
+static void schedule_poll(struct job *j, int64_t now)
+{
+    const struct dfw_config *cfg = j->tenant->engine->cfg;
+    int64_t jitter = cfg->poll_interval_ms / 10;
+    j->state = J_IDLE;
+    j->due = now + cfg->poll_interval_ms + (jitter > 0 ? rand() % jitter : 0);
+}
+
+/* The window is read up to the end this --once run needs: the run's start - settle_delay. */
+static int caught_up(const struct job *j)
+{
+    const struct dfw_engine *e = j->tenant->engine;
+    return e->once && j->cursor.win.to_ms == 0 &&
+           j->cursor.high_water_ms >= e->run_start_wall - j->settle_ms;
+}
+
+static void save_checkpoint(struct job *j)
+{
+    struct dfw_engine *e = j->tenant->engine;
+    char err[512];
+    if (dfw_state_save(e->state, j->tenant->conf->name, j->def->name, &j->cursor, err,
+                       sizeof(err)) != DFW_OK) {
+        /* the events are delivered; a lost checkpoint only means re-sending them later */
+        dfw_log(DFW_LOG_ERROR, "state", "tenant=%s stream=%s msg=\"%s\"", j->tenant->conf->name,
+                j->def->name, err);
+    }
+}
+
+/* Every output acknowledged the batch (or it was empty): the window moves on. */
+static void commit(struct job *j, int64_t now)
+{
+    struct dfw_engine *e = j->tenant->engine;
+    const char *tenant = j->tenant->conf->name;
+    dfw_cursor_commit(&j->cursor, j->nevents);
+    j->delivered += j->nevents;
+    for (size_t o = 0; o < e->noutputs; o++) {
+        e->out_acked[o] += j->nevents;
+    }
+    if (j->batch_late > 0) {
+        j->late += j->batch_late;
+        j->cursor.late += j->batch_late;
+        dfw_log(DFW_LOG_INFO, "fetch",
+                "tenant=%s stream=%s msg=\"records became visible after their window was read\" "
+                "late=%zu behind_s=%lld tolerated_s=%lld",
+                tenant, j->def->name, j->batch_late, (long long)(j->batch_late_ms / 1000),
+                (long long)((j->settle_ms + j->overlap_ms) / 1000));
+    }
+    enum dfw_window_mode before = j->cursor.win.mode;
+    dfw_cursor_advance(&j->cursor, &j->outcome, j->cell.skip, j->overlap_ms);
+    if (j->cursor.win.mode != before) {
+        dfw_cell_reset(&j->cell);
+    }
+    save_checkpoint(j);
+    dfw_log(DFW_LOG_DEBUG, "pipeline", "tenant=%s stream=%s events=%zu rows=%zu more=%d", tenant,
+            j->def->name, j->nevents, j->outcome.rows, j->outcome.more);
+    dfw__batch_drop(j);
+    j->attempts = 0;
+    j->failing = 0;
+    if (j->cursor.win.to_ms != 0) {
+        j->state = J_FETCH;
+        j->due = now;
+        return;
+    }
+    if (caught_up(j)) {
+        j->state = J_DONE;
+        return;
+    }
+    schedule_poll(j, now);
+}
+
+static void deliver_step(struct job *j, int64_t now)
+{
+    switch (dfw__deliver(j, now)) {
+    case DV_ACKED:
+        commit(j, now);
+        break;
+    case DV_GIVE_UP:
+        job_fail(j, j->deliver_err);
+        break;
+    case DV_WAIT:
+        break;
+    }
+}
+
+/* An answer with a $skip the API refused: the cell cannot be paged further. */
+static int skip_refused(struct job *j, const struct dfw_http_response *r)
+{
+    if (r->transport != DFW_OK || r->status != 400 || j->slice.skip == 0) {
+        return 0;
+    }
+    memset(&j->outcome, 0, sizeof(j->outcome));
+    j->outcome.more = 1;
+    j->outcome.cell = DFW_CELL_INCOMPLETE;
+    /* the limit is where we are: the window gives the cell up (and says so) */
+    dfw__job_anomaly(j, AN_SKIP_LIMIT);
+    dfw_cursor_advance(&j->cursor, &j->outcome, 0, j->overlap_ms);
+    dfw_cell_reset(&j->cell);
+    save_checkpoint(j);
+    j->due = dfw_mono_ms();
+    return 1;
+}
+
+static void on_response(void *ctx, const struct dfw_http_response *r)
+{
+    struct job *j = ctx;
+    int64_t now = dfw_mono_ms();
+    j->in_flight = 0;
+    j->bytes += r->len;
+    if (skip_refused(j, r)) {
+        return;
+    }
+    struct fetch_verdict v;
+    dfw__fetch_verdict(j, r, &v);
+    switch (v.kind) {
+    case V_PAGE: {
+        char err[512];
+        if (dfw__batch_build(j, r, err, sizeof(err)) != DFW_OK) {
+            dfw_log(DFW_LOG_WARN, "fetch", "tenant=%s stream=%s msg=\"bad page: %s; retrying\"",
+                    j->tenant->conf->name, j->def->name, err);
+            job_retry(j, now, -1, err);
+            return;
+        }
+        j->attempts = 0;
+        if (j->nevents == 0) {
+            commit(j, now);
+            return;
+        }
+        j->state = J_DELIVER;
+        dfw__deliver_begin(j);
+        j->due = now;
+        deliver_step(j, now);
+        return;
+    }
+    case V_THROTTLED:
+        /* a 429 is the service's own pacing, not a failure: it never marks the job failing */
+        j->due = now + (v.wait_ms >= 0 ? v.wait_ms : dfw_backoff_ms(j->attempts + 1, 1000, 60000));
+        return;
+    case V_RETRY:
+        job_retry(j, now, v.wait_ms, v.why);
+        return;
+    case V_FAIL:
+        job_fail(j, v.err);
+        return;
+    }
+}
+
+static void send(struct job *j, int64_t now)
+{
+    if (dfw__fetch_send(j, now, on_response) == FS_FAILED) {
+        job_fail(j, j->fail_err);
+    }
+}
+
+static void begin_sweep(struct job *j, int64_t now)
+{
+    struct dfw_cursor *c = &j->cursor;
+    int resumed = c->win.to_ms != 0;
+    if (!dfw_cursor_begin(c, dfw_now_ms(), j->overlap_ms, j->settle_ms, j->top)) {
+        /* nothing has settled since the checkpoint yet */
+        if (caught_up(j)) {
+            j->state = J_DONE;
+        }
+        else {
+            schedule_poll(j, now);
+        }
+        return;
+    }
+    c->win.top = j->top; /* a resumed sweep is read with this run's $top */
+    if (resumed || c->win.mode != DFW_WINDOW_TIME) {
+        dfw_cell_reset(&j->cell);
+    }
+    j->warned = 0;
+    j->state = J_FETCH;
+    send(j, now);
+}
+
+static void load_checkpoint(struct job *j)
+{
+    struct dfw_engine *e = j->tenant->engine;
+    char err[512];
+    dfw_err rc =
+        dfw_state_load(e->state, j->tenant->conf->name, j->def->name, &j->cursor, err, sizeof(err));
+    if (rc == DFW_ERR_NOTFOUND) {
+        j->cursor.high_water_ms = e->run_start_wall - e->cfg->initial_lookback_ms;
+        dfw_log(DFW_LOG_INFO, "state",
+                "tenant=%s stream=%s msg=\"no checkpoint; starting %lld s back\"",
+                j->tenant->conf->name, j->def->name,
+                (long long)(e->cfg->initial_lookback_ms / 1000));
+    }
+    else if (rc != DFW_OK) {
+        dfw_log(DFW_LOG_ERROR, "state", "tenant=%s stream=%s msg=\"%s\"", j->tenant->conf->name,
+                j->def->name, err);
+        job_fail(j, rc);
+    }
+    j->unloaded = rc != DFW_OK && rc != DFW_ERR_NOTFOUND;
+}
+
+void dfw__job_init_run(struct job *j, int64_t due)
+{
+    j->state = J_IDLE;
+    j->due = due;
+    load_checkpoint(j);
+}
+
+void dfw__job_step(struct job *j, int64_t now)
+{
+    const struct dfw_engine *e = j->tenant->engine;
+    switch (j->state) {
+    case J_IDLE:
+        if (now >= j->due && !e->stop) {
+            begin_sweep(j, now);
+        }
+        break;
+    case J_FETCH:
+        if (!j->in_flight && now >= j->due && !e->stop) {
+            send(j, now);
+        }
+        break;
+    case J_DELIVER:
+        deliver_step(j, now);
+        break;
+    case J_FAILED:
+        if (!e->once && now >= j->due && !e->stop) {
+            j->state = J_IDLE;
+            j->attempts = 0;
+            j->slot->failed = DFW_OK;
+            if (j->unloaded) {
+                load_checkpoint(j); /* never start over while the checkpoint is unreadable */
+            }
+        }
+        break;
+    case J_DONE:
+        break;
+    }
+}
+
+void dfw__job_release(struct job *j)
+{
+    dfw__batch_drop(j);
+    dfw_cursor_clear(&j->cursor);
+    dfw_cell_clear(&j->cell);
+    free(j->times);
+    free(j->pairs);
+    free(j->acks);
+}

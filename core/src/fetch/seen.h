@@ -1,0 +1,45 @@
+/* The set of (id, last-update) pairs a cursor remembers (internal to fetch/; the public face is
+ * dfw/cursor.h). A pair is added pending (its batch is not yet acknowledged) and becomes committed
+ * with dfw__seen_commit, or is removed again with dfw__seen_rollback. */
+#ifndef DFW_FETCH_SEEN_H
+#define DFW_FETCH_SEEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dfw/err.h"
+
+struct dfw_seen;
+
+/* Visit one committed pair (for the checkpoint). */
+typedef void (*dfw__seen_visit_fn)(void *arg,
+                                   const char *id,
+                                   const char *updated,
+                                   int64_t updated_ms);
+
+struct dfw_seen *dfw__seen_new(void);
+void dfw__seen_free(struct dfw_seen *s);
+
+/* 1 when the pair is in the set (committed or pending). */
+int dfw__seen_has(const struct dfw_seen *s, const char *id, const char *updated);
+/* 1 when some pair with this id is in the set. */
+int dfw__seen_has_id(const struct dfw_seen *s, const char *id);
+/* Add a pair (nothing when present). pending: until dfw__seen_commit or dfw__seen_rollback. */
+dfw_err dfw__seen_add(
+    struct dfw_seen *s, const char *id, const char *updated, int64_t updated_ms, int pending);
+/* Pending pairs become committed. */
+void dfw__seen_commit(struct dfw_seen *s);
+/* Pending pairs are removed. */
+void dfw__seen_rollback(struct dfw_seen *s);
+/* Remove committed pairs updated before keep_ms. */
+dfw_err dfw__seen_prune(struct dfw_seen *s, int64_t keep_ms);
+/* Pairs in the set, and pending ones among them. */
+size_t dfw__seen_count(const struct dfw_seen *s);
+size_t dfw__seen_pending(const struct dfw_seen *s);
+/* 64-bit hash of a pair (also for the window's pass bookkeeping). */
+uint64_t dfw__seen_pair_hash(const char *id, const char *updated);
+/* Call fn for every committed pair. */
+void dfw__seen_each(const struct dfw_seen *s, dfw__seen_visit_fn fn, void *arg);
+/* Bytes the set holds in memory (entries, tables), for metrics and docs. */
+size_t dfw__seen_bytes(const struct dfw_seen *s);
+
+#endif
