@@ -85,8 +85,10 @@ class KafkaBroker:
         with open(self.conf, "w") as f:
             f.write("".join(f"{k}={v}\n" for k, v in props.items()))
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        r = subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
-                                      "-c", self.conf), capture_output=True, text=True,
+        # "--cluster-id=ID": an id that starts with "-" (1 in 64) is not taken for an option
+        r = subprocess.run(self._java("kafka.tools.StorageTool", "format",
+                                      "--cluster-id=" + cluster_id, "-c", self.conf),
+                           capture_output=True, text=True,
                            timeout=120)
         if r.returncode != 0:
             raise RuntimeError("kafka storage format failed:\n" + r.stdout + r.stderr)
