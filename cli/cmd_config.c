@@ -45,8 +45,7 @@ int cmd_consent_url(const struct dfw_config *cfg, int argc, char **argv)
         return EXIT_USAGE;
     }
     const struct dfw_cloud *c = dfw_cloud_find(t->cloud ? t->cloud : "global");
-    char *url = dfw_auth_consent_url(t->login_url ? t->login_url : c->login_url, t->client_id,
-                                     t->tenant_id);
+    char *url = dfw_auth_consent_url(t->login_url ? t->login_url : c->login_url, t->client_id);
     if (url == NULL) {
         return EXIT_RUNTIME;
     }

@@ -293,3 +293,37 @@ dfw_err dfw_auth_explain_error(
     json_object_put(obj);
     return rc;
 }
+
+int dfw__auth_error_expired_grant(const char *body, size_t len)
+{
+    json_object *obj = dfw__json_parse_object(body, len);
+    if (obj == NULL) {
+        return 0;
+    }
+    struct entra_error e;
+    read_entra_error(obj, &e);
+    long code = 0;
+    int expired = advise(&e, &code) == ADV_REFRESH_EXPIRED;
+    json_object_put(obj);
+    return expired;
+}
+
+size_t dfw__auth_error_codes(const char *body, size_t len, long *codes, size_t max, char **error)
+{
+    if (error != NULL) {
+        *error = NULL;
+    }
+    json_object *obj = dfw__json_parse_object(body, len);
+    if (obj == NULL) {
+        return 0;
+    }
+    struct entra_error e;
+    read_entra_error(obj, &e);
+    size_t n = e.ncodes < max ? e.ncodes : max;
+    memcpy(codes, e.codes, n * sizeof(*codes));
+    if (error != NULL && e.error != NULL) {
+        *error = strdup(e.error);
+    }
+    json_object_put(obj);
+    return n;
+}

@@ -1,6 +1,7 @@
 /* Fetching: rate budget, API requests and their HTTP outcomes. */
 #include "engine_internal.h"
 #include "dfw/log.h"
+#include "dfw/permission.h"
 #include "dfw/timeutil.h"
 
 #include <stdio.h>
@@ -26,11 +27,7 @@ static int64_t bucket_wait(struct bucket *b, int64_t now)
 
 static const char *missing_role(const struct job *j, const struct dfw_claims *claims)
 {
-    if (dfw_claims_has_role(claims, j->def->role) ||
-        (j->def->role_alt && dfw_claims_has_role(claims, j->def->role_alt))) {
-        return NULL;
-    }
-    return j->def->role;
+    return dfw_claims_missing_permission(claims, j->def->role, j->def->role_alt, j->def->scopes);
 }
 
 /* The message of a Defender/Graph error body {"error":{"code","message"}}, for logs. */

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Defender XDR incidents: $top max 100, 50 calls/min and 1500/h [S1][S3]. */
+/* Defender XDR incidents: $top max 100, 50 calls/min and 1500/h [S1][S3]; delegated Incident.Read
+ * [S1]. */
 static const struct dfw_stream_def m365d_incidents = {
     .name = "m365d-incidents",
     .host = DFW_HOST_DEFENDER,
@@ -19,13 +20,15 @@ static const struct dfw_stream_def m365d_incidents = {
     .created_field = "createdTime",
     .role = "Incident.Read.All",
     .role_alt = "Incident.ReadWrite.All",
+    .scopes = {"Incident.Read", "Incident.ReadWrite"},
     .page_size = 100,
     .page_size_max = 100,
     .rate_per_min = 50,
     .rate_per_hour = 1500,
 };
 
-/* MDE alerts: $top max 10,000, $expand=evidence, 100 calls/min and 1500/h [S8]. */
+/* MDE alerts: $top max 10,000, $expand=evidence, 100 calls/min and 1500/h; delegated Alert.Read
+ * [S8]. */
 static const struct dfw_stream_def mde_alerts = {
     .name = "mde-alerts",
     .host = DFW_HOST_MDE,
@@ -36,6 +39,7 @@ static const struct dfw_stream_def mde_alerts = {
     .created_field = "alertCreationTime",
     .role = "Alert.Read.All",
     .role_alt = "Alert.ReadWrite.All",
+    .scopes = {"Alert.Read", "Alert.ReadWrite"},
     .page_size = 1000,
     .page_size_max = 10000,
     .rate_per_min = 100,
@@ -43,7 +47,8 @@ static const struct dfw_stream_def mde_alerts = {
 };
 
 /* Graph alerts_v2: 150 requests/min per app per tenant [S31]; max $top is not documented, 500
- * keeps pages moderate. */
+ * keeps pages moderate. Graph's delegated permission has the application permission's name
+ * [S30]. */
 static const struct dfw_stream_def graph_alerts = {
     .name = "graph-alerts",
     .host = DFW_HOST_GRAPH,
@@ -54,6 +59,7 @@ static const struct dfw_stream_def graph_alerts = {
     .created_field = "createdDateTime",
     .role = "SecurityAlert.Read.All",
     .role_alt = "SecurityAlert.ReadWrite.All",
+    .scopes = {"SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"},
     .page_size = 500,
     .page_size_max = 2000,
     .rate_per_min = 150,
