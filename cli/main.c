@@ -25,7 +25,11 @@ static void usage(FILE *out)
         "  check-config               validate the configuration, the outputs and the secrets\n"
         "  token TENANT               get access tokens, print their claims (tid, aud, roles,\n"
         "                             exp) and the roles the configured streams still lack\n"
-        "  consent-url TENANT         print the admin-consent URL for the tenant's admin\n"
+        "  consent-url TENANT         print the admin-consent URLs for the tenant's admin and\n"
+        "                             the Defender portal step\n"
+        "  authorize TENANT [--port N] [--no-browser] [--timeout DURATION]\n"
+        "                             MSSP delegated access: sign in to the tenant (code flow\n"
+        "                             with PKCE) and store the refresh token\n"
         "  state show [TENANT]        print the checkpoints\n"
         "  state reset [TENANT [STREAM]]  delete checkpoints (re-reads initial_lookback)\n"
         "\n"
@@ -81,7 +85,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return EXIT_OK;
     }
-    static const char *const known[] = {"run", "check-config", "token", "consent-url", "state"};
+    static const char *const known[] = {"run",         "check-config", "token",
+                                        "consent-url", "state",        "authorize"};
     size_t k;
     for (k = 0; k < sizeof(known) / sizeof(known[0]) && strcmp(cmd, known[k]) != 0; k++) {
     }
@@ -113,6 +118,9 @@ int main(int argc, char **argv)
     }
     else if (strcmp(cmd, "consent-url") == 0) {
         rc = cmd_consent_url(cfg, cargc, cargv);
+    }
+    else if (strcmp(cmd, "authorize") == 0) {
+        rc = cmd_authorize(cfg, cargc, cargv);
     }
     else {
         rc = cmd_state(cfg, cargc, cargv);
