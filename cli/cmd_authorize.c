@@ -156,9 +156,8 @@ int cmd_authorize(const struct dfw_config *cfg, int argc, char **argv)
     memset(&res, 0, sizeof(res));
     if (opts.listen) {
         fprintf(stderr,
-                "Waiting up to %lld s for the redirect to %s (listening on 127.0.0.1:%s) ...\n",
-                (long long)(timeout_ms / 1000), dfw_authorize_redirect_uri(a),
-                dfw_authorize_redirect_uri(a) + strlen("http://localhost:"));
+                "Waiting up to %lld s for the redirect to %s (listening on 127.0.0.1) ...\n",
+                (long long)(timeout_ms / 1000), dfw_authorize_redirect_uri(a));
         rc = dfw_authorize_wait(a, timeout_ms, &res, err, sizeof(err));
     }
     else {
