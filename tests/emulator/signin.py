@@ -86,6 +86,10 @@ class SignIn:
             return self._error_page(700016, client_id=client_id,
                                     tenant=segment)
         redirect = params.get("redirect_uri")
+        if not redirect and not v2:
+            # v1 without redirect_uri (the consent link of the Defender docs):
+            # one of the app's reply URLs
+            redirect = (app_tenant.redirect_uris or ["http://localhost/"])[0]
         if not redirect:
             return self._error_page(900144, param="redirect_uri")
         if not app_tenant.redirect_registered(redirect):
