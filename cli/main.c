@@ -31,6 +31,8 @@ static void usage(FILE *out)
         "  authorize TENANT [--port N] [--no-browser] [--timeout DURATION]\n"
         "                             MSSP delegated access: sign in to the tenant (code flow\n"
         "                             with PKCE) and store the refresh token\n"
+        "  onboard [--json]           check every tenant: token, kind, permission and one API\n"
+        "                             call per stream; a table (or JSON); exit 1 unless all ready\n"
         "  state show [TENANT]        print the checkpoints\n"
         "  state reset [TENANT [STREAM]]  delete checkpoints (re-reads initial_lookback)\n"
         "\n"
@@ -86,8 +88,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return EXIT_OK;
     }
-    static const char *const known[] = {"run",         "check-config", "token",
-                                        "consent-url", "state",        "authorize"};
+    static const char *const known[] = {"run",   "check-config", "token",  "consent-url",
+                                        "state", "authorize",    "onboard"};
     size_t k;
     for (k = 0; k < sizeof(known) / sizeof(known[0]) && strcmp(cmd, known[k]) != 0; k++) {
     }
@@ -122,6 +124,9 @@ int main(int argc, char **argv)
     }
     else if (strcmp(cmd, "authorize") == 0) {
         rc = cmd_authorize(cfg, cargc, cargv);
+    }
+    else if (strcmp(cmd, "onboard") == 0) {
+        rc = cmd_onboard(cfg, cargc, cargv);
     }
     else {
         rc = cmd_state(cfg, cargc, cargv);

@@ -97,6 +97,22 @@ dfw_err dfw_auth_explain_error(const char *tenant,
                                char *errbuf,
                                size_t errlen);
 
+/* What kind of failure a token-endpoint answer is, for reports such as `onboard`. */
+enum dfw_auth_failure {
+    DFW_AUTHF_OTHER = 0,     /* an Entra ID error without a more specific class */
+    DFW_AUTHF_CONSENT,       /* admin consent missing or app not in the tenant (65001, 90094,
+                                700016, 700011, consent_required) */
+    DFW_AUTHF_GRANT_EXPIRED, /* refresh token expired or revoked (70008, 700082, 50173,
+                                invalid_grant): run authorize again */
+    DFW_AUTHF_CREDENTIAL,    /* client secret or certificate wrong, expired or missing */
+    DFW_AUTHF_TENANT,        /* tenant not found (90002: wrong tenant_id or cloud) */
+    DFW_AUTHF_RESOURCE,      /* the API has no service principal in the tenant (500011, 50001) */
+    DFW_AUTHF_TRANSIENT      /* 429, 5xx, temporarily_unavailable, no Entra ID error body */
+};
+
+/* Classify a token-endpoint answer with this HTTP status (not 200) and body. Thread-safe. */
+enum dfw_auth_failure dfw_auth_classify_error(long http_status, const char *body, size_t len);
+
 /* 1 when Entra ID refused the tenant's refresh token (expired or revoked grant) and
  * refresh_token_file has not changed since: only `defender-forwarder authorize TENANT` helps. */
 int dfw_auth_needs_authorize(const struct dfw_auth *auth);
