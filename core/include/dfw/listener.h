@@ -38,7 +38,8 @@ struct dfw_listener *dfw_listener_new(
 /* The port listened on (the chosen one when dfw_listener_new was given 0). */
 int dfw_listener_port(const struct dfw_listener *l);
 
-/* Stop listening, wait for a running handler to return, free. NULL is a no-op. */
+/* Stop listening, give requests in progress up to 2 s to send their answers, free. NULL is a
+ * no-op. */
 void dfw_listener_free(struct dfw_listener *l);
 
 /* "GET" or "HEAD". */

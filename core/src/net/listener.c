@@ -4,12 +4,15 @@
 #include "dfw/log.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -17,12 +20,14 @@
 #define IDLE_TIMEOUT_S  10
 #define MAX_REPLY_BYTES (1024 * 1024)
 #define DEFAULT_CTYPE   "text/plain; charset=utf-8"
+#define DRAIN_MS        2000
 
 struct dfw_listener {
     struct MHD_Daemon *daemon;
     dfw_listener_fn fn;
     void *ctx;
     int port;
+    atomic_int active; /* requests between their first handler call and their completion */
 };
 
 struct dfw_listener_request {
@@ -81,6 +86,7 @@ static enum MHD_Result on_request(void *cls,
     if (*req_cls == NULL) {
         static int seen;
         *req_cls = &seen;
+        atomic_fetch_add(&l->active, 1);
         if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0) {
             return MHD_YES;
         }
@@ -109,6 +115,21 @@ static enum MHD_Result on_request(void *cls,
     return rc;
 }
 
+/* A request ended (answer sent or connection gone): dfw_listener_free waits for this. */
+static void on_completed(void *cls,
+                         struct MHD_Connection *conn,
+                         void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    struct dfw_listener *l = cls;
+    if (*req_cls != NULL) {
+        atomic_fetch_sub(&l->active, 1);
+        *req_cls = NULL;
+    }
+}
+
 struct dfw_listener *dfw_listener_new(
     const char *address, int port, dfw_listener_fn fn, void *ctx, char *errbuf, size_t errlen)
 {
@@ -133,10 +154,11 @@ struct dfw_listener *dfw_listener_new(
     l->fn = fn;
     l->ctx = ctx;
     l->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
-        NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IDLE_TIMEOUT_S, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC,
+        (uint16_t)port, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)IDLE_TIMEOUT_S, MHD_OPTION_END);
     if (l->daemon == NULL) {
         dfw_errorf(DFW_ERR_IO, errbuf, errlen,
                    "cannot listen on %s:%d (port in use or not permitted)", address, port);
@@ -159,7 +181,16 @@ void dfw_listener_free(struct dfw_listener *l)
         return;
     }
     if (l->daemon != NULL) {
+        /* stop accepting, let answers being sent (e.g. "signed in, close this window") finish */
+        MHD_socket fd = MHD_quiesce_daemon(l->daemon);
+        for (int waited = 0; atomic_load(&l->active) > 0 && waited < DRAIN_MS; waited += 10) {
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
         MHD_stop_daemon(l->daemon);
+        if (fd != MHD_INVALID_SOCKET) {
+            close(fd);
+        }
     }
     free(l);
 }
