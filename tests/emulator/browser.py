@@ -122,3 +122,39 @@ class Browser:
             st, _, body = self._request("GET", location)
             result.followed = (st, body)
         return result
+
+
+def main(argv=None):
+    """`python3 browser.py --ca CA --login USER --password PASS URL`: sign in
+    and print the address the browser ends at (the redirect with its code)."""
+    import argparse
+    import sys
+    p = argparse.ArgumentParser(description="Sign in on the emulator's "
+                                "pages like a person with a browser.")
+    p.add_argument("--ca", required=True, help="the emulator's ca.pem")
+    p.add_argument("--login", required=True, help="the user, e.g. "
+                   "admin@contoso.onmicrosoft.com (see emulator.json)")
+    p.add_argument("--password", required=True, help="the user's password")
+    p.add_argument("--decline", action="store_true",
+                   help="decline the consent form")
+    p.add_argument("--cancel", action="store_true",
+                   help="press Cancel on the sign-in form")
+    p.add_argument("--no-follow", action="store_true",
+                   help="do not open the redirect URI (as when nothing "
+                        "listens there)")
+    p.add_argument("url")
+    args = p.parse_args(argv)
+    res = Browser(args.ca).sign_in(
+        args.url, args.login, args.password,
+        consent="decline" if args.decline else "accept", cancel=args.cancel,
+        follow=not args.no_follow)
+    if res.location is None:
+        sys.stderr.write("browser: no redirect (HTTP %d): %s\n" % (
+            res.status, res.error.strip()[:500]))
+        return 1
+    print(res.location)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
