@@ -3,9 +3,9 @@
 Implements ``POST /{tenant}/oauth2/token`` (v1, ``resource=``) and
 ``POST /{tenant}/oauth2/v2.0/token`` (v2, ``scope=<resource>/.default``)
 with the grants client_credentials (secret or certificate assertion),
-authorization_code and refresh_token, plus the interactive
-``/oauth2/authorize`` and ``/adminconsent`` legs (answered at once with a
-redirect: no login page).
+authorization_code (with PKCE) and refresh_token (rotation modes
+single-use, grace, keep).  The interactive ``/oauth2/authorize`` and
+``/adminconsent`` legs are in signin.py.
 
 Access tokens are JWTs signed with HS256 and a key that only this process
 knows; clients only decode them, the emulator's APIs verify them.

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A certificate is public but should still be small. */
 #define CERT_MAX_BYTES (256 * 1024)
@@ -121,6 +122,11 @@ load_credentials(struct dfw_auth *a, const struct dfw_tenant_conf *t, char *errb
         /* authorize writes the file: it need not exist yet */
         if (!a->authorizing &&
             read_secret(a, &ref, "refresh token", &a->refresh_token, errbuf, errlen) != 0) {
+            if (errbuf != NULL && access(a->refresh_token_file, F_OK) != 0) {
+                size_t n = strlen(errbuf);
+                snprintf(errbuf + n, errlen - n, " (run `defender-forwarder authorize %s` first)",
+                         a->name);
+            }
             return -1;
         }
         /* a public client has no secret; a confidential (web) app sends one */
