@@ -22,6 +22,8 @@ int cmd_run(const struct dfw_config *cfg, int argc, char **argv);
 int cmd_check_config(const struct dfw_config *cfg, const char *path);
 int cmd_token(const struct dfw_config *cfg, int argc, char **argv);
 int cmd_consent_url(const struct dfw_config *cfg, int argc, char **argv);
+int cmd_authorize(const struct dfw_config *cfg, int argc, char **argv);
+int cmd_onboard(const struct dfw_config *cfg, int argc, char **argv);
 int cmd_state(const struct dfw_config *cfg, int argc, char **argv);
 
 #endif

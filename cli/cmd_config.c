@@ -1,9 +1,11 @@
 #include "cli.h"
 #include "dfw/auth.h"
 #include "dfw/cloud.h"
+#include "dfw/consent.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int cmd_check_config(const struct dfw_config *cfg, const char *path)
 {
@@ -35,26 +37,44 @@ int cmd_check_config(const struct dfw_config *cfg, const char *path)
 
 int cmd_consent_url(const struct dfw_config *cfg, int argc, char **argv)
 {
-    if (argc != 1) {
-        fprintf(stderr, "usage: defender-forwarder consent-url TENANT\n");
+    const char *tenant = NULL;
+    const char *redirect = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--redirect-uri") == 0 && i + 1 < argc) {
+            redirect = argv[++i];
+        }
+        else if (argv[i][0] != '-' && tenant == NULL) {
+            tenant = argv[i];
+        }
+        else {
+            tenant = NULL;
+            break;
+        }
+    }
+    if (tenant == NULL) {
+        fprintf(stderr, "usage: defender-forwarder consent-url TENANT [--redirect-uri URI]\n");
         return EXIT_USAGE;
     }
-    const struct dfw_tenant_conf *t = dfw_config_tenant(cfg, argv[0]);
+    if (redirect != NULL && strncmp(redirect, "https://", 8) != 0 &&
+        strncmp(redirect, "http://localhost", 16) != 0 &&
+        strncmp(redirect, "http://127.0.0.1", 16) != 0) {
+        fprintf(stderr, "defender-forwarder: consent-url: --redirect-uri must be https:// or "
+                        "http://localhost (Entra ID accepts no other http redirect URI)\n");
+        return EXIT_USAGE;
+    }
+    const struct dfw_tenant_conf *t = dfw_config_tenant(cfg, tenant);
     if (t == NULL) {
-        fprintf(stderr, "defender-forwarder: no [tenant %s] in the configuration\n", argv[0]);
+        fprintf(stderr, "defender-forwarder: no [tenant %s] in the configuration\n", tenant);
         return EXIT_USAGE;
     }
-    const struct dfw_cloud *c = dfw_cloud_find(t->cloud ? t->cloud : "global");
-    char *url = dfw_auth_consent_url(t->login_url ? t->login_url : c->login_url, t->client_id,
-                                     t->tenant_id);
-    if (url == NULL) {
-        return EXIT_RUNTIME;
+    struct dfw_buf text = DFW_BUF_INIT;
+    dfw_err rc = dfw_consent_instructions(t, redirect, &text);
+    if (rc == DFW_OK) {
+        fputs(text.data, stdout);
     }
-    printf("%s\n", url);
-    fprintf(stderr,
-            "Send this URL to an administrator of tenant %s (%s): after signing in they "
-            "grant admin consent to application %s.\n",
-            t->name, t->tenant_id, t->client_id);
-    free(url);
-    return EXIT_OK;
+    else {
+        fprintf(stderr, "defender-forwarder: tenant %s: %s\n", tenant, dfw_strerror(rc));
+    }
+    dfw_buf_free(&text);
+    return rc == DFW_OK ? EXIT_OK : EXIT_RUNTIME;
 }

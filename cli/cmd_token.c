@@ -2,6 +2,7 @@
 #include "dfw/auth.h"
 #include "dfw/cloud.h"
 #include "dfw/http.h"
+#include "dfw/permission.h"
 #include "dfw/secret.h"
 #include "dfw/stream.h"
 #include "dfw/timeutil.h"
@@ -31,21 +32,39 @@ static void on_token(void *ctx, const struct dfw_http_response *r)
                                       dfw_now_ms(), tc->err, sizeof(tc->err));
 }
 
-static void print_claims(const struct dfw_token *tok)
+static void print_list(const char *label, char *const *items, size_t n)
 {
-    const struct dfw_claims *c = tok->claims;
-    char exp[DFW_TIME_LEN];
-    dfw_time_format(c->exp * 1000, exp, sizeof(exp));
-    printf("  tid:   %s\n  aud:   %s\n  appid: %s\n  exp:   %s (in %lld s)\n  roles:",
-           c->tid ? c->tid : "-", c->aud ? c->aud : "-", c->appid ? c->appid : "-", exp,
-           (long long)(c->exp - dfw_now_ms() / 1000));
-    for (size_t i = 0; i < c->nroles; i++) {
-        printf(" %s", c->roles[i]);
+    printf("  %-6s", label);
+    for (size_t i = 0; i < n; i++) {
+        printf(" %s", items[i]);
     }
-    printf("%s\n", c->nroles ? "" : " (none)");
+    printf("%s\n", n ? "" : " (none)");
 }
 
-/* One resource: request, print claims, check the roles of the streams that use it. */
+static void print_claims(const struct dfw_tenant_conf *t, const struct dfw_token *tok)
+{
+    const struct dfw_claims *c = tok->claims;
+    enum dfw_token_kind kind = dfw_claims_kind(c);
+    char exp[DFW_TIME_LEN];
+    dfw_time_format(c->exp * 1000, exp, sizeof(exp));
+    printf("  kind:  %s%s%s%s\n", dfw_token_kind_name(kind), c->upn ? " (user " : "",
+           c->upn ? c->upn : "", c->upn ? ")" : "");
+    printf("  tid:   %s%s\n", c->tid ? c->tid : "-",
+           dfw_is_guid(t->tenant_id) ? ""
+                                     : " (tenant_id is a domain: put this GUID in tenant_id to "
+                                       "have every token's tid checked)");
+    printf("  aud:   %s\n  appid: %s\n  exp:   %s (in %lld s)\n", c->aud ? c->aud : "-",
+           c->appid ? c->appid : "-", exp, (long long)(c->exp - dfw_now_ms() / 1000));
+    if (kind == DFW_KIND_DELEGATED) {
+        print_list("scp:", c->scopes, c->nscopes);
+    }
+    else {
+        print_list("roles:", c->roles, c->nroles);
+    }
+}
+
+/* One resource: request, print claims, check the permission of the streams that use it by the
+ * token's kind (roles for application tokens, scp for delegated ones). */
 static int token_for(struct dfw_http *http,
                      struct dfw_auth *auth,
                      const struct dfw_tenant_conf *t,
@@ -54,9 +73,10 @@ static int token_for(struct dfw_http *http,
 {
     struct token_call tc = {auth, resource, DFW_OK, 0, ""};
     char *body = NULL;
+    printf("resource %s:\n", resource);
     if (dfw_auth_request_body(auth, resource, dfw_now_ms(), &body, tc.err, sizeof(tc.err)) !=
         DFW_OK) {
-        fprintf(stderr, "defender-forwarder: %s\n", tc.err);
+        printf("  error: %s\n", tc.err);
         return 1;
     }
     dfw_err rc = dfw_http_post_form(http, dfw_auth_token_url(auth), body, on_token, &tc);
@@ -67,7 +87,6 @@ static int token_for(struct dfw_http *http,
     while (!tc.done) {
         dfw_http_run(http, 200);
     }
-    printf("resource %s:\n", resource);
     if (tc.rc != DFW_OK) {
         printf("  error: %s\n", tc.err);
         return 1;
@@ -77,21 +96,24 @@ static int token_for(struct dfw_http *http,
         printf("  error: the token expired immediately\n");
         return 1;
     }
-    print_claims(tok);
+    print_claims(t, tok);
+    int delegated = dfw_claims_kind(tok->claims) == DFW_KIND_DELEGATED;
     int missing = 0;
     for (size_t s = 0; s < t->nstreams; s++) {
         const struct dfw_stream_def *d = dfw_stream_find(t->streams[s]);
         if (d == NULL || strcmp(dfw_stream_resource(d, cloud), resource) != 0) {
             continue;
         }
-        if (dfw_claims_has_role(tok->claims, d->role) ||
-            (d->role_alt && dfw_claims_has_role(tok->claims, d->role_alt))) {
-            printf("  stream %s: OK (%s)\n", d->name, d->role);
+        const char *lacks =
+            dfw_claims_missing_permission(tok->claims, d->role, d->role_alt, d->scopes);
+        if (lacks == NULL) {
+            printf("  stream %s: OK (%s %s)\n", d->name, delegated ? "delegated" : "application",
+                   delegated ? d->scopes[0] : d->role);
         }
         else {
-            printf("  stream %s: MISSING role %s: add the application permission and grant admin "
-                   "consent (defender-forwarder consent-url %s)\n",
-                   d->name, d->role, t->name);
+            printf("  stream %s: MISSING %s permission %s: add it to the app registration and "
+                   "grant admin consent (defender-forwarder consent-url %s)\n",
+                   d->name, delegated ? "delegated" : "application", lacks, t->name);
             missing = 1;
         }
     }

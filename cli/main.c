@@ -23,9 +23,16 @@ static void usage(FILE *out)
         "                             --once: read up to now, wait for acknowledgements,\n"
         "                             print a summary and exit (for timers and cron)\n"
         "  check-config               validate the configuration, the outputs and the secrets\n"
-        "  token TENANT               get access tokens, print their claims (tid, aud, roles,\n"
-        "                             exp) and the roles the configured streams still lack\n"
-        "  consent-url TENANT         print the admin-consent URL for the tenant's admin\n"
+        "  token TENANT               get access tokens, print their kind and claims (tid, aud,\n"
+        "                             roles or scp, exp) and the permissions the streams lack\n"
+        "  consent-url TENANT [--redirect-uri URI]\n"
+        "                             print the admin-consent URLs for the tenant's admin and\n"
+        "                             the Defender portal step\n"
+        "  authorize TENANT [--port N] [--no-browser] [--timeout DURATION]\n"
+        "                             MSSP delegated access: sign in to the tenant (code flow\n"
+        "                             with PKCE) and store the refresh token\n"
+        "  onboard [--json]           check every tenant: token, kind, permission and one API\n"
+        "                             call per stream; a table (or JSON); exit 1 unless all ready\n"
         "  state show [TENANT]        print the checkpoints\n"
         "  state reset [TENANT [STREAM]]  delete checkpoints (re-reads initial_lookback)\n"
         "\n"
@@ -81,7 +88,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return EXIT_OK;
     }
-    static const char *const known[] = {"run", "check-config", "token", "consent-url", "state"};
+    static const char *const known[] = {"run",   "check-config", "token",  "consent-url",
+                                        "state", "authorize",    "onboard"};
     size_t k;
     for (k = 0; k < sizeof(known) / sizeof(known[0]) && strcmp(cmd, known[k]) != 0; k++) {
     }
@@ -113,6 +121,12 @@ int main(int argc, char **argv)
     }
     else if (strcmp(cmd, "consent-url") == 0) {
         rc = cmd_consent_url(cfg, cargc, cargv);
+    }
+    else if (strcmp(cmd, "authorize") == 0) {
+        rc = cmd_authorize(cfg, cargc, cargv);
+    }
+    else if (strcmp(cmd, "onboard") == 0) {
+        rc = cmd_onboard(cfg, cargc, cargv);
     }
     else {
         rc = cmd_state(cfg, cargc, cargv);

@@ -157,6 +157,26 @@ def _consent(emu, args):
                  "resource_roles": tenant.resource_roles}
 
 
+def _app(emu, args):
+    """The app registration in a tenant: redirect URIs, APIs it may read."""
+    tenant = _tenant(emu, args.get("tenant"))
+    if "redirect_uris" in args:
+        value = args["redirect_uris"]
+        if value is not None and not isinstance(value, list):
+            raise ControlError(400, "'redirect_uris' must be a list or null")
+        tenant.redirect_uris = None if value is None else [str(u)
+                                                           for u in value]
+    if "blocked_apis" in args:
+        value = args["blocked_apis"]
+        if not isinstance(value, list) or any(v not in STREAMS
+                                              for v in value):
+            raise ControlError(400, "'blocked_apis' must list streams of %s"
+                               % list(STREAMS))
+        tenant.blocked_apis = set(value)
+    return 200, {"tenant": tenant.name, "redirect_uris": tenant.redirect_uris,
+                 "blocked_apis": sorted(tenant.blocked_apis)}
+
+
 def _auth_code(emu, args):
     tenant = _tenant(emu, args.get("tenant"))
     code = emu.tokens.issue_code(tenant, args.get("redirect_uri"),
@@ -199,6 +219,7 @@ ROUTES = {
     ("GET", "stats"): lambda emu, a: _stats(emu),
     ("POST", "reset-stats"): lambda emu, a: (emu.stats.reset(), (200, {}))[1],
     ("POST", "auth-code"): _auth_code,
+    ("POST", "app"): _app,
     ("POST", "revoke-refresh-tokens"): _revoke,
 }
 

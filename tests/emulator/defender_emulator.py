@@ -37,6 +37,7 @@ import odata  # noqa: E402
 import paging  # noqa: E402
 import records  # noqa: E402
 import server  # noqa: E402
+import signin  # noqa: E402
 import tenants as tenants_mod  # noqa: E402
 import timeutil  # noqa: E402
 import tokens  # noqa: E402
@@ -60,7 +61,9 @@ class Emulator:
         self.paging = paging.Paging(args.paging, args.seed)
         self.tokens = tokens.TokenService(
             tenant_list, self.faults, self.stats,
-            os.path.join(args.dir, ".work"), args.token_lifetime)
+            os.path.join(args.dir, ".work"), args.token_lifetime,
+            args.refresh_rotation)
+        self.signin = signin.SignIn(self.tokens, self.stats)
         self.db = records.RecordDB(tenant_list, args.seed, args.records,
                                    args.streams, args.start_time)
         self.url = None
@@ -97,6 +100,12 @@ def parse_args(argv=None):
                    help="write 'ready\\n' to this file once listening")
     p.add_argument("--token-lifetime", type=int, default=3599,
                    help="access-token lifetime in seconds (default 3599)")
+    p.add_argument("--refresh-rotation", default="single-use",
+                   choices=faults.ROTATIONS,
+                   help="what a refresh token is worth once it was used: "
+                        "single-use (default, emulator's choice: refused "
+                        "at once), grace (accepted once more), keep "
+                        "(Microsoft's documented behaviour: stays valid)")
     p.add_argument("--rate-scale", type=float, default=1.0,
                    help="multiply the documented rate limits (default 1.0)")
     p.add_argument("--no-rate-limit", action="store_true",

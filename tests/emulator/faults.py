@@ -5,7 +5,9 @@ import threading
 import time
 
 FAULT_KEYS = ("status_5xx", "slow_ms", "truncate", "truncate_mode",
-              "token_lifetime", "rate_scale", "fail_token", "v1_numeric")
+              "token_lifetime", "rate_scale", "fail_token", "v1_numeric",
+              "refresh_rotation", "token_tid")
+ROTATIONS = ("single-use", "grace", "keep")
 
 
 class FaultSet:
@@ -24,6 +26,8 @@ class FaultSet:
         self.fail_token = None  # AADSTS code (int)
         self.fail_token_count = None  # None = until reset
         self.v1_numeric = None
+        self.refresh_rotation = None  # single-use | grace | keep
+        self.token_tid = None  # tid that issued tokens carry instead
 
     def describe(self):
         """Active settings as a dict (for GET /_emulator/faults)."""
@@ -90,6 +94,15 @@ class Faults:
                 target.rate_scale = None if value is None else float(value)
             if "v1_numeric" in body:
                 target.v1_numeric = bool(body["v1_numeric"])
+            if "refresh_rotation" in body:
+                value = body["refresh_rotation"]
+                if value is not None and value not in ROTATIONS:
+                    raise ValueError("refresh_rotation: %s" % "|".join(
+                        ROTATIONS))
+                target.refresh_rotation = value
+            if "token_tid" in body:
+                value = body["token_tid"]
+                target.token_tid = None if value is None else str(value)
             if "fail_token" in body:
                 spec = body["fail_token"]
                 if spec is None:
@@ -160,6 +173,12 @@ class Faults:
 
     def v1_numeric(self, tenant):
         return bool(self._first(tenant, "v1_numeric"))
+
+    def refresh_rotation(self, tenant):
+        return self._first(tenant, "refresh_rotation")
+
+    def token_tid(self, tenant):
+        return self._first(tenant, "token_tid")
 
     def rate_scale(self, tenant):
         value = self._first(tenant, "rate_scale")

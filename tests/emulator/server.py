@@ -64,6 +64,7 @@ API_PATHS = {
 TOKEN_RE = re.compile(r"^/([^/]+)/oauth2/(v2\.0/)?token/?$")
 AUTHORIZE_RE = re.compile(r"^/([^/]+)/oauth2/(v2\.0/)?authorize/?$")
 CONSENT_RE = re.compile(r"^/([^/]+)/(v2\.0/)?adminconsent/?$")
+SIGNIN_RE = re.compile(r"^/([^/]+)/(login|consent)/?$")
 HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$")
 ODATA_TYPE = ("application/json; odata.metadata=minimal; "
               "odata.streaming=true; IEEE754Compatible=false; charset=utf-8")
@@ -165,6 +166,9 @@ class Handler(BaseHTTPRequestHandler):
             match = AUTHORIZE_RE.match(path) or CONSENT_RE.match(path)
             if match and self.command == "GET":
                 return self._interactive(match, path, query)
+            match = SIGNIN_RE.match(path)
+            if match and self.command == "POST":
+                return self._signin_post(match, body)
             raise APIError(404, "No emulated endpoint at %s" % path,
                            "NotFound")
         except APIError as err:
@@ -210,18 +214,28 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(status, obj, headers)
 
     def _interactive(self, match, path, query):
+        """GET authorize / adminconsent: the sign-in page (signin.py)."""
         emu = self.server.emulator
         params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
-        emu.stats.request("authorize", "-")
-        if path.endswith("adminconsent") or path.endswith("adminconsent/"):
-            status, headers, body = emu.tokens.admin_consent(match.group(1),
-                                                             params)
-        else:
-            status, headers, body = emu.tokens.authorize(
-                match.group(1), bool(match.group(2)), params)
-        if body is None:
-            return self._send(status, b"", headers)
-        return self._send_json(status, body, headers)
+        admin = path.rstrip("/").endswith("adminconsent")
+        status, headers, body = emu.signin.start(
+            match.group(1), bool(match.group(2)), params, admin)
+        self._send_page(status, headers, body)
+
+    def _signin_post(self, match, body):
+        """POST login / consent: the forms of the sign-in pages."""
+        emu = self.server.emulator
+        form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"),
+                                           keep_blank_values=True))
+        step = emu.signin.login if match.group(2) == "login" \
+            else emu.signin.consent
+        self._send_page(*step(match.group(1), form))
+
+    def _send_page(self, status, headers, body):
+        headers = dict(headers)
+        ctype = headers.pop("Content-Type", "text/html; charset=utf-8")
+        headers["Cache-Control"] = "no-store"
+        self._send(status, body or b"", headers, ctype)
 
     # -- list APIs ----------------------------------------------------
     def _base_url(self):
@@ -302,6 +316,10 @@ class Handler(BaseHTTPRequestHandler):
                 tokens.DELEGATED.get(role, role) not in scopes:
             raise APIError(403, "The application does not have the "
                            "required permission '%s'." % role)
+        if api["name"] in tenant.blocked_apis:
+            raise APIError(403, "The application is not allowed to access "
+                           "this tenant's data (authorize it in the "
+                           "Microsoft Defender portal).", "Forbidden")
         return tenant
 
     def _api_ok(self, api, tenant, path, query):

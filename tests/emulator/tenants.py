@@ -6,6 +6,7 @@ Tenant ids, client ids, client secrets and object ids are derived from
 
 import random
 import string
+import urllib.parse
 
 DEFAULT_NAMES = ("contoso", "fabrikam", "northwind")
 
@@ -67,7 +68,19 @@ class Tenant:
         self.user_object_id = _guid(rng)  # the admin of delegated flows
         self.domain = "%s.onmicrosoft.com" % name
         self.user = "admin@%s" % self.domain
+        # the administrator who signs in on the emulated sign-in page
+        self.user_password = "".join(
+            rng.choice(string.ascii_letters + string.digits) for _ in range(16))
         self.consent = True
+        # None: every loopback redirect URI (http://localhost or
+        # http://127.0.0.1, any port and path) and https://localhost/...
+        # is registered (emulator's choice); a list: exactly these, with the
+        # port of a localhost URI ignored (Microsoft's localhost exception)
+        self.redirect_uris = None
+        # APIs (stream names) whose calls answer 403 although the token
+        # holds the permission: the app is not allowed in the tenant's
+        # Defender portal (Settings > Endpoints > APIs > SIEM > MSSP)
+        self.blocked_apis = set()
         self.roles = list(DEFAULT_ROLES)
         self.resource_roles = {}  # resource -> roles (explicit override)
         self.cert_file = self.key_file = self.pub_file = None
@@ -82,6 +95,25 @@ class Tenant:
         allowed = RESOURCES.get(resource, ())
         return [role for role in self.roles if role in allowed]
 
+    def redirect_registered(self, uri):
+        """True when *uri* matches a redirect URI of the app registration."""
+        try:
+            url = urllib.parse.urlsplit(uri or "")
+        except ValueError:
+            return False
+        loopback = url.scheme == "http" and url.hostname in ("localhost",
+                                                             "127.0.0.1")
+        if self.redirect_uris is None:
+            return loopback or (url.scheme == "https"
+                                and url.hostname == "localhost")
+
+        def key(u):
+            u = urllib.parse.urlsplit(u)
+            port = "" if u.scheme == "http" and u.hostname in (
+                "localhost", "127.0.0.1") else (u.port or "")
+            return (u.scheme, u.hostname, port, u.path or "/", u.query)
+        return any(key(uri) == key(r) for r in self.redirect_uris)
+
     def info(self):
         """The tenant's entry in emulator.json."""
         return {
@@ -90,6 +122,8 @@ class Tenant:
             "domain": self.domain,
             "client_id": self.client_id,
             "client_secret": self.client_secret,
+            "user": self.user,
+            "user_password": self.user_password,
             "secret_file": self.secret_file,
             "certificate_file": self.cert_file,
             "private_key_file": self.key_file,

@@ -3,9 +3,9 @@
 Implements ``POST /{tenant}/oauth2/token`` (v1, ``resource=``) and
 ``POST /{tenant}/oauth2/v2.0/token`` (v2, ``scope=<resource>/.default``)
 with the grants client_credentials (secret or certificate assertion),
-authorization_code and refresh_token, plus the interactive
-``/oauth2/authorize`` and ``/adminconsent`` legs (answered at once with a
-redirect: no login page).
+authorization_code (with PKCE) and refresh_token (rotation modes
+single-use, grace, keep).  The interactive ``/oauth2/authorize`` and
+``/adminconsent`` legs are in signin.py.
 
 Access tokens are JWTs signed with HS256 and a key that only this process
 knows; clients only decode them, the emulator's APIs verify them.
@@ -47,6 +47,23 @@ AADSTS = {
              "administrator of the tenant or consented to by any user in "
              "the tenant. You may have sent your authentication request to "
              "the wrong tenant."),
+    50011: (400, "invalid_request", "The redirect URI '{detail}' specified "
+            "in the request does not match the redirect URIs configured for "
+            "the application '{client_id}'. Make sure the redirect URI sent "
+            "in the request matches one added to your application in the "
+            "Azure portal."),
+    50020: (400, "invalid_request", "User account '{detail}' from identity "
+            "provider 'https://sts.windows.net/' does not exist in tenant "
+            "'{tenant}' and cannot access the application. The account "
+            "needs to be added as an external user in the tenant first."),
+    50034: (400, "invalid_request", "The user account does not exist in the "
+            "directory."),
+    50089: (400, "invalid_request", "Flow token expired - Authentication "
+            "Failed. Have the user try signing-in again."),
+    50126: (400, "invalid_request", "Error validating credentials due to "
+            "invalid username or password."),
+    65004: (400, "access_denied", "User declined to consent to access the "
+            "app."),
     90002: (400, "invalid_request", "Tenant '{tenant}' not found. Check to "
             "make sure you have the correct tenant ID and are signing into "
             "the correct cloud."),
@@ -60,6 +77,8 @@ AADSTS = {
             "resource."),
     700082: (400, "invalid_grant", "The refresh token has expired due to "
              "inactivity."),
+    501481: (400, "invalid_grant", "The Code_Verifier does not match the "
+             "code_challenge supplied in the authorization request."),
     50173: (400, "invalid_grant", "The provided grant has expired due to "
             "it being revoked, a fresh auth token is needed."),
     70000: (400, "invalid_grant", "The provided value for the '{param}' "
@@ -145,7 +164,8 @@ def _b64json(part):
 class TokenService:
     """Token issuing and validation for all emulated tenants."""
 
-    def __init__(self, tenants, faults, stats, workdir, lifetime=3599):
+    def __init__(self, tenants, faults, stats, workdir, lifetime=3599,
+                 rotation="single-use"):
         self.tenants = tenants
         self.by_key = {}
         for t in tenants:
@@ -156,6 +176,7 @@ class TokenService:
         self.stats = stats
         self.workdir = workdir
         self.lifetime = lifetime
+        self.rotation = rotation  # single-use | grace | keep (faults win)
         self.key = os.urandom(32)
         self.hosts = {"login.microsoftonline.com", "login.windows.net"}
         self.lock = threading.Lock()
@@ -395,7 +416,14 @@ class TokenService:
             claims.update(oid=tenant.sp_object_id, sub=tenant.sp_object_id)
             if roles:
                 claims["roles"] = roles
-        claims.update(tid=tenant.tenant_id, uti=certs.b64url(os.urandom(16)),
+        tid = self.faults.token_tid(tenant.name)
+        if tid is not None:
+            # fault injection: a token of another directory (what a
+            # tenant_id that names the wrong directory would give)
+            other = self.find_tenant(tid)
+            tid = other.tenant_id if other is not None else tid
+        claims.update(tid=tid or tenant.tenant_id,
+                      uti=certs.b64url(os.urandom(16)),
                       ver="2.0" if v2 else "1.0")
         token = self._sign(claims)
         if v2:
@@ -416,8 +444,9 @@ class TokenService:
 
     # -- delegated flows (authorization code, refresh token) ----------
     def issue_code(self, tenant, redirect_uri=None, resource=None,
-                   scope=None):
-        """A one-time authorization code (valid 10 minutes)."""
+                   scope=None, challenge=None, method=None):
+        """A one-time authorization code (valid 10 minutes); with a PKCE
+        challenge the redemption must send the matching code_verifier."""
         code = "0.A" + secrets.token_urlsafe(48)
         with self.lock:
             self._prune()
@@ -425,7 +454,8 @@ class TokenService:
                 "tenant": tenant.name, "client_id": tenant.client_id,
                 "redirect_uri": redirect_uri, "resource": resource,
                 "scope": scope, "expires": time.time() + CODE_LIFETIME,
-                "redeemed": False}
+                "redeemed": False, "challenge": challenge,
+                "method": method or ("plain" if challenge else None)}
         return code
 
     def _prune(self):
@@ -442,7 +472,8 @@ class TokenService:
             "offline": offline}
         return token
 
-    def _default_resource(self, scope):
+    @staticmethod
+    def _default_resource(scope):
         for s in (scope or "").split():
             if "/" in s:
                 return normalise_resource(s.rsplit("/", 1)[0])
@@ -465,6 +496,10 @@ class TokenService:
             if grant["redirect_uri"] and \
                     form.get("redirect_uri") != grant["redirect_uri"]:
                 raise TokenError(500112, detail=form.get("redirect_uri"))
+            if grant["challenge"] and not _pkce_ok(
+                    grant["challenge"], grant["method"],
+                    form.get("code_verifier")):
+                raise TokenError(501481)
             default = grant["resource"] or \
                 self._default_resource(grant["scope"])
             resource = self._resource(tenant, v2, form, False, default)
@@ -486,8 +521,10 @@ class TokenService:
                     or grant["client_id"] != client_id
                     or grant["state"] == "revoked"):
                 raise TokenError(70008)
-            if grant["state"] == "rotated":
-                if grant["grace"] <= 0:
+            rotation = self.faults.refresh_rotation(tenant.name) or \
+                self.rotation
+            if grant["state"] == "rotated" and rotation != "keep":
+                if rotation == "single-use" or grant["grace"] <= 0:
                     raise TokenError(70008)
                 grant["grace"] -= 1
             resource = self._resource(tenant, v2, form, False,
@@ -507,64 +544,15 @@ class TokenService:
                     n += 1
         return n
 
-    # -- interactive legs ---------------------------------------------
-    def authorize(self, segment, v2, params):
-        """``GET /{tenant}/oauth2[/v2.0]/authorize``: redirect at once.
 
-        Returns (status, headers, body).  ``prompt=consent`` (or
-        ``prompt=admin_consent``) grants consent, as an admin would.
-        """
-        client_id = params.get("client_id", "")
-        tenant = self.find_tenant(segment)
-        if tenant is None and segment.lower() in ("common", "organizations"):
-            tenant = self.by_client.get(client_id)
-        redirect = params.get("redirect_uri")
-        if tenant is None or not redirect:
-            err = TokenError(90002 if tenant is None else 900144,
-                             tenant=segment, param="redirect_uri")
-            return err.status, {}, err.body()
-        state = params.get("state")
-        query = {}
-        if client_id != tenant.client_id:
-            err = TokenError(700016, client_id=client_id,
-                             tenant=tenant.tenant_id)
-            query.update(error=err.error, error_description=err.text)
-        elif params.get("prompt") in ("consent", "admin_consent"):
-            tenant.consent = True
-        if not query and not tenant.consent:
-            err = TokenError(65001, client_id=client_id)
-            query.update(error="consent_required",
-                         error_description="AADSTS65001: " + err.text)
-        if not query:
-            query["code"] = self.issue_code(
-                tenant, redirect, None if v2 else params.get("resource"),
-                params.get("scope") if v2 else None)
-            if not v2:
-                query["session_state"] = str(uuid.uuid4())
-        if state is not None:
-            query["state"] = state
-        return 302, {"Location": _add_query(redirect, query)}, None
-
-    def admin_consent(self, segment, params):
-        """``GET /{tenant}/adminconsent``: grant consent and redirect."""
-        tenant = self.find_tenant(segment)
-        if tenant is None and segment.lower() in ("common", "organizations"):
-            tenant = self.by_client.get(params.get("client_id", ""))
-        redirect = params.get("redirect_uri")
-        if tenant is None or not redirect:
-            err = TokenError(90002 if tenant is None else 900144,
-                             tenant=segment, param="redirect_uri")
-            return err.status, {}, err.body()
-        query = {"tenant": tenant.tenant_id}
-        if params.get("client_id") != tenant.client_id:
-            query.update(error="unauthorized_client",
-                         error_description="AADSTS700016: unknown client")
-        else:
-            tenant.consent = True
-            query["admin_consent"] = "True"
-        if "state" in params:
-            query["state"] = params["state"]
-        return 302, {"Location": _add_query(redirect, query)}, None
+def _pkce_ok(challenge, method, verifier):
+    """RFC 7636 §4.6: S256 compares BASE64URL(SHA256(verifier))."""
+    if not verifier:
+        return False
+    if method == "S256":
+        digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+        return hmac.compare_digest(certs.b64url(digest), challenge)
+    return hmac.compare_digest(verifier, challenge)
 
 
 def _add_query(url, query):

@@ -97,10 +97,22 @@ class Cli(unittest.TestCase):
         t = self.emu.tenants[1]
         r = self.cli("consent-url", t["name"], config=conf)
         self.assertEqual(r.returncode, 0, r.stderr)
-        url = r.stdout.strip()
-        self.assertTrue(url.startswith(self.emu.url + "/" + t["tenant_id"] + "/"), url)
-        self.assertIn("client_id=" + t["client_id"], url)
-        self.assertIn("prompt=consent", url)
+        urls = [l.strip() for l in r.stdout.splitlines() if l.strip().startswith("https://")]
+        v1 = next(u for u in urls if "/common/oauth2/authorize?" in u)
+        self.assertEqual(v1, f"{self.emu.url}/common/oauth2/authorize?prompt=consent&client_id="
+                             f"{t['client_id']}&response_type=code&sso_reload=true")
+        v2 = next(u for u in urls if "/v2.0/adminconsent?" in u)
+        self.assertTrue(v2.startswith(f"{self.emu.url}/{t['tenant_id']}/v2.0/adminconsent?"
+                                      f"client_id={t['client_id']}&redirect_uri="
+                                      "http%3A%2F%2Flocalhost%3A8400%2F"), v2)
+        self.assertIn(f"https://security.microsoft.com/?tid={t['tenant_id']} > Settings > "
+                      "Endpoints > APIs > SIEM > MSSP", r.stdout)
+        r = self.cli("consent-url", t["name"], "--redirect-uri", "https://portal.azure.com",
+                     config=conf)
+        self.assertIn("redirect_uri=https%3A%2F%2Fportal.azure.com&", r.stdout)
+        r = self.cli("consent-url", t["name"], "--redirect-uri", "http://example.com/",
+                     config=conf)
+        self.assertEqual(r.returncode, 2)
 
     # ---- configuration -----------------------------------------------------------------------
 

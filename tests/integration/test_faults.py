@@ -331,9 +331,11 @@ class AuthFaults(Case):
         tenant_id = self.emu.tenants[0]["tenant_id"]
         self.assertIn(f"tid:   {tenant_id}", t.stdout)
         self.assertIn("aud:   https://api.securitycenter.microsoft.com", t.stdout)
-        self.assertIn("stream m365d-incidents: OK (Incident.Read.All)", t.stdout)
-        self.assertIn("stream graph-alerts: OK (SecurityAlert.Read.All)", t.stdout)
-        self.assertRegex(t.stdout, r"stream mde-alerts: MISSING role Alert\.Read\.All")
+        self.assertIn("kind:  application", t.stdout)
+        self.assertIn("stream m365d-incidents: OK (application Incident.Read.All)", t.stdout)
+        self.assertIn("stream graph-alerts: OK (application SecurityAlert.Read.All)", t.stdout)
+        self.assertRegex(t.stdout,
+                         r"stream mde-alerts: MISSING application permission Alert\.Read\.All")
         self.assert_no_secret(t.stdout, t.stderr)
 
 

@@ -257,18 +257,24 @@ static void test_new_errors(void **state)
 static void test_consent_url(void **state)
 {
     (void)state;
-    char *url = dfw_auth_consent_url(LOGIN "/", CLIENT_ID, TENANT_ID);
-    assert_string_equal(url,
-                        LOGIN "/" TENANT_ID "/oauth2/authorize?prompt=consent&client_id=" CLIENT_ID
-                              "&response_type=code&sso_reload=true");
+    /* v1: the form of the Defender partner and MSSP docs, on /common */
+    char *url = dfw_auth_consent_url(LOGIN "/", CLIENT_ID);
+    assert_string_equal(url, LOGIN "/common/oauth2/authorize?prompt=consent&client_id=" CLIENT_ID
+                                   "&response_type=code&sso_reload=true");
     free(url);
-    url = dfw_auth_consent_url("https://login.microsoftonline.us", CLIENT_ID,
-                               "contoso.onmicrosoft.us");
-    assert_string_equal(url, "https://login.microsoftonline.us/contoso.onmicrosoft.us/oauth2/"
+    url = dfw_auth_consent_url("https://login.microsoftonline.us", CLIENT_ID);
+    assert_string_equal(url, "https://login.microsoftonline.us/common/oauth2/"
                              "authorize?prompt=consent&client_id=" CLIENT_ID
                              "&response_type=code&sso_reload=true");
     free(url);
-    assert_null(dfw_auth_consent_url(LOGIN, NULL, TENANT_ID));
+    assert_null(dfw_auth_consent_url(LOGIN, NULL));
+    /* v2: the tenant's admin-consent endpoint, redirect URI and static scope encoded */
+    url = dfw_auth_admin_consent_url(LOGIN, TENANT_ID, CLIENT_ID, "http://localhost:8400/", GRAPH);
+    assert_string_equal(url, LOGIN "/" TENANT_ID "/v2.0/adminconsent?client_id=" CLIENT_ID
+                                   "&redirect_uri=http%3A%2F%2Flocalhost%3A8400%2F"
+                                   "&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default");
+    free(url);
+    assert_null(dfw_auth_admin_consent_url(LOGIN, TENANT_ID, CLIENT_ID, NULL, GRAPH));
 }
 
 /* ---- responses and the cache ---- */

@@ -7,15 +7,22 @@
 #include <stdint.h>
 #include "dfw/err.h"
 
-/* Claims of an Entra ID access token that the forwarder uses. Strings are owned (malloc'd). */
+/* Claims of an Entra ID access token that the forwarder uses. Strings are owned (malloc'd).
+ * An application (app-only) token carries roles; a delegated token (a user signed in, as in the
+ * MSSP authorization-code flow) carries scp instead (Microsoft "access token claims reference";
+ * defender-api.md §1.7). */
 struct dfw_claims {
     char *tid; /* tenant id */
     char *aud; /* audience (resource) */
     char *iss;
     char *appid;  /* appid (v1) or azp (v2) */
     char *ver;    /* "1.0" or "2.0" */
+    char *upn;    /* delegated tokens: the signed-in user (upn, else unique_name); NULL otherwise */
     char **roles; /* application permissions, e.g. "Alert.Read.All" */
     size_t nroles;
+    char **scopes; /* delegated permissions: the space-separated scp claim, e.g. "Alert.Read" */
+    size_t nscopes;
+    int has_scp; /* 1 when the token has an scp claim (even an empty one): a delegated token */
     int64_t exp; /* seconds since epoch; 0 when absent */
     int64_t nbf;
     int64_t iat;
@@ -31,6 +38,9 @@ void dfw_claims_clear(struct dfw_claims *claims);
 
 /* 1 when roles contains role (exact, case-sensitive), else 0. */
 int dfw_claims_has_role(const struct dfw_claims *claims, const char *role);
+
+/* 1 when scp contains scope (exact, case-sensitive), else 0. */
+int dfw_claims_has_scope(const struct dfw_claims *claims, const char *scope);
 
 /* base64url without padding. Returns a malloc'd string or NULL on ENOMEM. */
 char *dfw_base64url_encode(const unsigned char *data, size_t len);

@@ -8,6 +8,9 @@ enum dfw_log_level { DFW_LOG_ERROR = 0, DFW_LOG_WARN = 1, DFW_LOG_INFO = 2, DFW_
  * start-up. */
 void dfw_log_set_level(enum dfw_log_level level);
 
+/* The level set last (DFW_LOG_INFO until set). */
+enum dfw_log_level dfw_log_get_level(void);
+
 /* Parse "error", "warn", "info", "debug". Returns 0 and sets *out, or -1 for an unknown name. */
 int dfw_log_level_parse(const char *name, enum dfw_log_level *out);
 

@@ -22,6 +22,7 @@ struct dfw_stream_def {
     const char *created_field; /* "createdTime", "alertCreationTime", "createdDateTime" */
     const char *role;          /* least application permission, e.g. "Alert.Read.All" */
     const char *role_alt;      /* a higher permission that also works, e.g. "Alert.ReadWrite.All" */
+    const char *scopes[2];     /* delegated permission (scp): least, higher; e.g. "Alert.Read" */
     int page_size;             /* default $top */
     int page_size_max;         /* documented maximum $top (values above are refused or clamped) */
     int skip_max;              /* documented maximum $skip, 0 = none documented */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A certificate is public but should still be small. */
 #define CERT_MAX_BYTES (256 * 1024)
@@ -72,6 +73,14 @@ read_cert_file(const struct dfw_auth *a, const char *path, char **out, char *err
 static int
 load_credentials(struct dfw_auth *a, const struct dfw_tenant_conf *t, char *errbuf, size_t errlen)
 {
+    static const char *const names[] = {"secret", "certificate", "refresh_token"};
+    if (a->authorizing && t->auth != DFW_AUTH_REFRESH_TOKEN) {
+        dfw__set_err(errbuf, errlen,
+                     "tenant %s: authorize gets a refresh token for auth = refresh_token; this "
+                     "tenant uses auth = %s",
+                     a->name, (unsigned)t->auth < 3 ? names[t->auth] : "?");
+        return -1;
+    }
     switch (t->auth) {
     case DFW_AUTH_SECRET:
         return read_secret(a, &t->client_secret, "client secret", &a->client_secret, errbuf,
@@ -110,7 +119,14 @@ load_credentials(struct dfw_auth *a, const struct dfw_tenant_conf *t, char *errb
             return -1;
         }
         struct dfw_secret_ref ref = {.file = a->refresh_token_file};
-        if (read_secret(a, &ref, "refresh token", &a->refresh_token, errbuf, errlen) != 0) {
+        /* authorize writes the file: it need not exist yet */
+        if (!a->authorizing &&
+            read_secret(a, &ref, "refresh token", &a->refresh_token, errbuf, errlen) != 0) {
+            if (errbuf != NULL && access(a->refresh_token_file, F_OK) != 0) {
+                size_t n = strlen(errbuf);
+                snprintf(errbuf + n, errlen - n, " (run `defender-forwarder authorize %s` first)",
+                         a->name);
+            }
             return -1;
         }
         /* a public client has no secret; a confidential (web) app sends one */
@@ -125,10 +141,11 @@ load_credentials(struct dfw_auth *a, const struct dfw_tenant_conf *t, char *errb
     return -1;
 }
 
-struct dfw_auth *dfw_auth_new(const struct dfw_tenant_conf *tenant,
-                              const char *login_url,
-                              char *errbuf,
-                              size_t errlen)
+static struct dfw_auth *auth_create(const struct dfw_tenant_conf *tenant,
+                                    const char *login_url,
+                                    int authorizing,
+                                    char *errbuf,
+                                    size_t errlen)
 {
     if (tenant == NULL || tenant->name == NULL || tenant->tenant_id == NULL ||
         tenant->client_id == NULL || login_url == NULL) {
@@ -144,13 +161,15 @@ struct dfw_auth *dfw_auth_new(const struct dfw_tenant_conf *tenant,
     a->method = tenant->auth;
     a->endpoint = tenant->token_endpoint;
     a->alg = (int)tenant->assertion_alg;
+    a->authorizing = authorizing;
     a->name = strdup(tenant->name);
+    a->tenant_id = strdup(tenant->tenant_id);
     a->client_id = strdup(tenant->client_id);
     size_t base = dfw__url_len_without_slashes(login_url);
     const char *path = a->endpoint == DFW_TOKEN_V1 ? "oauth2/token" : "oauth2/v2.0/token";
     size_t urllen = base + strlen(tenant->tenant_id) + strlen(path) + 3;
     a->token_url = malloc(urllen);
-    if (a->name == NULL || a->client_id == NULL || a->token_url == NULL) {
+    if (a->name == NULL || a->tenant_id == NULL || a->client_id == NULL || a->token_url == NULL) {
         dfw__set_err(errbuf, errlen, "out of memory");
         dfw_auth_free(a);
         return NULL;
@@ -163,6 +182,22 @@ struct dfw_auth *dfw_auth_new(const struct dfw_tenant_conf *tenant,
     return a;
 }
 
+struct dfw_auth *dfw_auth_new(const struct dfw_tenant_conf *tenant,
+                              const char *login_url,
+                              char *errbuf,
+                              size_t errlen)
+{
+    return auth_create(tenant, login_url, 0, errbuf, errlen);
+}
+
+struct dfw_auth *dfw_auth_new_authorize(const struct dfw_tenant_conf *tenant,
+                                        const char *login_url,
+                                        char *errbuf,
+                                        size_t errlen)
+{
+    return auth_create(tenant, login_url, 1, errbuf, errlen);
+}
+
 void dfw_auth_free(struct dfw_auth *auth)
 {
     if (auth == NULL) {
@@ -173,6 +208,7 @@ void dfw_auth_free(struct dfw_auth *auth)
     }
     free(auth->cache);
     free(auth->name);
+    free(auth->tenant_id);
     free(auth->client_id);
     free(auth->token_url);
     dfw_secret_free(auth->client_secret);
@@ -186,6 +222,11 @@ void dfw_auth_free(struct dfw_auth *auth)
 const char *dfw_auth_token_url(const struct dfw_auth *auth)
 {
     return auth->token_url;
+}
+
+int dfw_auth_needs_authorize(const struct dfw_auth *auth)
+{
+    return auth != NULL && auth->refresh_rejected;
 }
 
 /* ---- the cache ---- */

@@ -293,3 +293,79 @@ dfw_err dfw_auth_explain_error(
     json_object_put(obj);
     return rc;
 }
+
+int dfw__auth_error_expired_grant(const char *body, size_t len)
+{
+    json_object *obj = dfw__json_parse_object(body, len);
+    if (obj == NULL) {
+        return 0;
+    }
+    struct entra_error e;
+    read_entra_error(obj, &e);
+    long code = 0;
+    int expired = advise(&e, &code) == ADV_REFRESH_EXPIRED;
+    json_object_put(obj);
+    return expired;
+}
+
+size_t dfw__auth_error_codes(const char *body, size_t len, long *codes, size_t max, char **error)
+{
+    if (error != NULL) {
+        *error = NULL;
+    }
+    json_object *obj = dfw__json_parse_object(body, len);
+    if (obj == NULL) {
+        return 0;
+    }
+    struct entra_error e;
+    read_entra_error(obj, &e);
+    size_t n = e.ncodes < max ? e.ncodes : max;
+    memcpy(codes, e.codes, n * sizeof(*codes));
+    if (error != NULL && e.error != NULL) {
+        *error = strdup(e.error);
+    }
+    json_object_put(obj);
+    return n;
+}
+
+enum dfw_auth_failure dfw_auth_classify_error(long http_status, const char *body, size_t len)
+{
+    json_object *obj = dfw__json_parse_object(body, len);
+    struct entra_error e;
+    if (obj != NULL) {
+        read_entra_error(obj, &e);
+    }
+    if (obj == NULL || (e.error == NULL && e.ncodes == 0) || http_status == 429 ||
+        http_status >= 500) {
+        json_object_put(obj);
+        return DFW_AUTHF_TRANSIENT;
+    }
+    long code = 0;
+    enum advice adv = advise(&e, &code);
+    int unavailable = e.error != NULL && strcmp(e.error, "temporarily_unavailable") == 0;
+    json_object_put(obj);
+    if (unavailable) {
+        return DFW_AUTHF_TRANSIENT;
+    }
+    switch (adv) {
+    case ADV_CONSENT:
+    case ADV_APP_NOT_FOUND:
+        return DFW_AUTHF_CONSENT;
+    case ADV_REFRESH_EXPIRED:
+        return DFW_AUTHF_GRANT_EXPIRED;
+    case ADV_SECRET_WRONG:
+    case ADV_SECRET_EXPIRED:
+    case ADV_CERTIFICATE:
+    case ADV_NO_CREDENTIAL:
+        return DFW_AUTHF_CREDENTIAL;
+    case ADV_TENANT_NOT_FOUND:
+        return DFW_AUTHF_TENANT;
+    case ADV_RESOURCE:
+        return DFW_AUTHF_RESOURCE;
+    case ADV_THROTTLED:
+        return DFW_AUTHF_TRANSIENT;
+    case ADV_NONE:
+        break;
+    }
+    return DFW_AUTHF_OTHER;
+}

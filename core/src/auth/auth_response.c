@@ -2,6 +2,7 @@
  * token; any other answer goes to dfw_auth_explain_error. Secrets are scrubbed from errbuf. */
 #include "auth_internal.h"
 #include "dfw/log.h"
+#include "dfw/permission.h"
 #include "dfw/secret.h"
 
 #include <errno.h>
@@ -43,17 +44,22 @@ static int64_t expires_in_s(json_object *v)
     return n > 0 && n <= EXPIRES_IN_MAX_S ? n : 0;
 }
 
-/* Store a rotated refresh token: in memory first (it is the one to use now), then on disk. A
- * failed write is logged, not returned: the access token is good and the old refresh token on
- * disk still works after a restart (Entra does not revoke it on rotation); the next rotation
- * tries again. */
-static dfw_err rotate_refresh_token(struct dfw_auth *a, const char *token)
+/* Store a rotated refresh token: in memory first (it is the one to use now), then on disk, before
+ * this function returns, so no later request (the caller sends one at a time per tenant) and no
+ * restart uses an older one. In the daemon a failed write is logged, not returned: the access
+ * token is good, the next rotation tries again, and Entra ID does not revoke the replaced token
+ * (an emulator run with single-use refresh tokens shows what a restart then costs). While
+ * authorizing, storing the token is the whole point: a failed write is an error. */
+static dfw_err
+rotate_refresh_token(struct dfw_auth *a, const char *token, char *errbuf, size_t errlen)
 {
-    if (token == NULL || token[0] == '\0' || strcmp(token, a->refresh_token) == 0) {
+    if (token == NULL || token[0] == '\0' ||
+        (a->refresh_token != NULL && strcmp(token, a->refresh_token) == 0)) {
         return DFW_OK;
     }
     char *copy = strdup(token);
     if (copy == NULL) {
+        dfw__set_err(errbuf, errlen, "out of memory");
         return DFW_ERR_NOMEM;
     }
     dfw_secret_free(a->refresh_token);
@@ -61,6 +67,11 @@ static dfw_err rotate_refresh_token(struct dfw_auth *a, const char *token)
     char msg[512] = "";
     if (dfw_secret_write_file(a->refresh_token_file, copy, msg, sizeof(msg)) != DFW_OK) {
         scrub(msg, copy);
+        if (a->authorizing) {
+            dfw__set_err(errbuf, errlen, "tenant %s: cannot store the refresh token: %s", a->name,
+                         msg);
+            return DFW_ERR_IO;
+        }
         dfw_log(DFW_LOG_ERROR, "auth",
                 "tenant=%s msg=\"cannot save the rotated refresh token\" "
                 "error=\"%s\"",
@@ -111,6 +122,15 @@ static dfw_err handle_success(struct dfw_auth *a,
         dfw__set_err(errbuf, errlen, "tenant %s: token response: %s; will retry", a->name, msg);
         return rc == DFW_ERR_NOMEM ? rc : DFW_ERR_RETRY;
     }
+    char why[256] = "";
+    if (dfw_claims_check_tenant(&e->claims, a->tenant_id, why, sizeof(why)) != DFW_OK) {
+        dfw__auth_entry_free(e);
+        dfw__set_err(errbuf, errlen,
+                     "tenant %s: wrong tenant: %s; check tenant_id (and, for auth = "
+                     "refresh_token, sign in with an account of tenant %s)",
+                     a->name, why, a->tenant_id);
+        return DFW_ERR_AUTH;
+    }
     e->resource = strdup(resource);
     e->access_token = strdup(json_object_get_string(at));
     if (e->resource == NULL || e->access_token == NULL) {
@@ -122,14 +142,25 @@ static dfw_err handle_success(struct dfw_auth *a,
     e->token.access_token = e->access_token;
     e->token.expires_at_ms = now_ms + e->lifetime_ms;
     e->token.claims = &e->claims;
-    if (a->method == DFW_AUTH_REFRESH_TOKEN &&
-        json_object_object_get_ex(obj, "refresh_token", &rt) &&
-        json_object_is_type(rt, json_type_string)) {
-        if (rotate_refresh_token(a, json_object_get_string(rt)) != DFW_OK) {
+    if (a->method == DFW_AUTH_REFRESH_TOKEN) {
+        const char *fresh = json_object_object_get_ex(obj, "refresh_token", &rt) &&
+                                    json_object_is_type(rt, json_type_string)
+                                ? json_object_get_string(rt)
+                                : NULL;
+        if (a->authorizing && (fresh == NULL || fresh[0] == '\0')) {
             dfw__auth_entry_free(e);
-            dfw__set_err(errbuf, errlen, "out of memory");
-            return DFW_ERR_NOMEM;
+            dfw__set_err(errbuf, errlen,
+                         "tenant %s: the token endpoint returned no refresh token (v2 sends one "
+                         "only for the offline_access scope)",
+                         a->name);
+            return DFW_ERR_AUTH;
         }
+        dfw_err rrc = rotate_refresh_token(a, fresh, errbuf, errlen);
+        if (rrc != DFW_OK) {
+            dfw__auth_entry_free(e);
+            return rrc;
+        }
+        a->refresh_rejected = 0;
     }
     if (dfw__auth_cache_put(a, e) != DFW_OK) {
         dfw__set_err(errbuf, errlen, "out of memory");
@@ -157,6 +188,10 @@ dfw_err dfw_auth_handle_response(struct dfw_auth *auth,
     dfw_err rc;
     if (http_status != 200) {
         rc = dfw_auth_explain_error(auth->name, http_status, body, len, errbuf, errlen);
+        if (rc == DFW_ERR_AUTH && auth->method == DFW_AUTH_REFRESH_TOKEN && !auth->authorizing &&
+            dfw__auth_error_expired_grant(body, len)) {
+            auth->refresh_rejected = 1;
+        }
     }
     else {
         json_object *obj = dfw__json_parse_object(body, len);

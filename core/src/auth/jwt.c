@@ -1,5 +1,5 @@
 /* base64url and the claims of a compact JWT. The signature is not checked: the token comes from
- * the token endpoint over TLS and the API validates it; we only read tid, roles, exp. */
+ * the token endpoint over TLS and the API validates it; we only read tid, roles, scp, exp. */
 #include "dfw/config.h" /* before jwt.h: defines enum dfw_assertion_alg, which jwt.h names */
 #include "dfw/jwt.h"
 #include "auth_internal.h" /* dfw__set_err */
@@ -241,6 +241,51 @@ static dfw_err claim_roles(json_object *payload, struct dfw_claims *c, char *err
     return DFW_OK;
 }
 
+/* scp: one string of space-separated delegated permissions (RFC 8693 §4.2 style, as Entra ID
+ * issues it). Present (even empty) marks a delegated token. */
+static dfw_err claim_scp(json_object *payload, struct dfw_claims *c, char *errbuf, size_t errlen)
+{
+    json_object *v = NULL;
+    if (!json_object_object_get_ex(payload, "scp", &v) || v == NULL) {
+        return DFW_OK;
+    }
+    if (!json_object_is_type(v, json_type_string)) {
+        dfw__set_err(errbuf, errlen, "JWT claim scp is not a string");
+        return DFW_ERR_INVALID;
+    }
+    c->has_scp = 1;
+    const char *s = json_object_get_string(v);
+    size_t n = 0;
+    for (const char *p = s; *p != '\0';) {
+        p += strspn(p, " ");
+        if (*p != '\0') {
+            n++;
+            p += strcspn(p, " ");
+        }
+    }
+    if (n == 0) {
+        return DFW_OK;
+    }
+    c->scopes = calloc(n, sizeof(*c->scopes));
+    if (c->scopes == NULL) {
+        return DFW_ERR_NOMEM;
+    }
+    for (const char *p = s; *p != '\0';) {
+        p += strspn(p, " ");
+        size_t len = strcspn(p, " ");
+        if (len == 0) {
+            break;
+        }
+        c->scopes[c->nscopes] = strndup(p, len);
+        if (c->scopes[c->nscopes] == NULL) {
+            return DFW_ERR_NOMEM;
+        }
+        c->nscopes++;
+        p += len;
+    }
+    return DFW_OK;
+}
+
 static dfw_err read_claims(json_object *payload, struct dfw_claims *c, char *errbuf, size_t errlen)
 {
     dfw_err rc;
@@ -255,7 +300,15 @@ static dfw_err read_claims(json_object *payload, struct dfw_claims *c, char *err
         (rc = claim_string(payload, "azp", &c->appid, errbuf, errlen)) != DFW_OK) {
         return rc;
     }
+    if (c->upn == NULL && (rc = claim_string(payload, "upn", &c->upn, errbuf, errlen)) != DFW_OK) {
+        return rc;
+    }
+    if (c->upn == NULL &&
+        (rc = claim_string(payload, "unique_name", &c->upn, errbuf, errlen)) != DFW_OK) {
+        return rc;
+    }
     if ((rc = claim_roles(payload, c, errbuf, errlen)) != DFW_OK ||
+        (rc = claim_scp(payload, c, errbuf, errlen)) != DFW_OK ||
         (rc = claim_time(payload, "exp", &c->exp, errbuf, errlen)) != DFW_OK ||
         (rc = claim_time(payload, "nbf", &c->nbf, errbuf, errlen)) != DFW_OK ||
         (rc = claim_time(payload, "iat", &c->iat, errbuf, errlen)) != DFW_OK) {
@@ -316,10 +369,15 @@ void dfw_claims_clear(struct dfw_claims *claims)
     free(claims->iss);
     free(claims->appid);
     free(claims->ver);
+    free(claims->upn);
     for (size_t i = 0; i < claims->nroles; i++) {
         free(claims->roles[i]);
     }
     free(claims->roles);
+    for (size_t i = 0; i < claims->nscopes; i++) {
+        free(claims->scopes[i]);
+    }
+    free(claims->scopes);
     memset(claims, 0, sizeof(*claims));
 }
 
@@ -330,6 +388,19 @@ int dfw_claims_has_role(const struct dfw_claims *claims, const char *role)
     }
     for (size_t i = 0; i < claims->nroles; i++) {
         if (strcmp(claims->roles[i], role) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int dfw_claims_has_scope(const struct dfw_claims *claims, const char *scope)
+{
+    if (claims == NULL || scope == NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < claims->nscopes; i++) {
+        if (strcmp(claims->scopes[i], scope) == 0) {
             return 1;
         }
     }

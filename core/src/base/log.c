@@ -15,6 +15,11 @@ void dfw_log_set_level(enum dfw_log_level level)
     max_level = level;
 }
 
+enum dfw_log_level dfw_log_get_level(void)
+{
+    return max_level;
+}
+
 int dfw_log_level_parse(const char *name, enum dfw_log_level *out)
 {
     for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {

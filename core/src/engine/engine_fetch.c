@@ -3,6 +3,7 @@
  * life-cycle state itself. */
 #include "engine_internal.h"
 #include "dfw/log.h"
+#include "dfw/permission.h"
 #include "dfw/timeutil.h"
 
 #include <stdio.h>
@@ -28,11 +29,7 @@ static int64_t bucket_wait(struct bucket *b, int64_t now)
 
 static const char *missing_role(const struct job *j, const struct dfw_claims *claims)
 {
-    if (dfw_claims_has_role(claims, j->def->role) ||
-        (j->def->role_alt && dfw_claims_has_role(claims, j->def->role_alt))) {
-        return NULL;
-    }
-    return j->def->role;
+    return dfw_claims_missing_permission(claims, j->def->role, j->def->role_alt, j->def->scopes);
 }
 
 /* The message of a Defender/Graph error body {"error":{"code","message"}}, for logs. */
@@ -153,11 +150,12 @@ enum fetch_send dfw__fetch_send(struct job *j, int64_t now, dfw_http_done_fn don
     }
     const char *missing = missing_role(j, tok->claims);
     if (missing != NULL) {
+        const char *kind = dfw_token_kind_name(dfw_claims_kind(tok->claims));
         dfw_log(DFW_LOG_ERROR, "auth",
-                "tenant=%s stream=%s msg=\"the access token for %s has no "
-                "%s role: add the application permission %s and grant admin consent "
-                "(defender-forwarder consent-url %s)\"",
-                t->conf->name, j->def->name, j->resource, missing, missing, t->conf->name);
+                "tenant=%s stream=%s msg=\"the %s access token for %s lacks the %s permission "
+                "%s: add it to the app and grant admin consent (defender-forwarder consent-url "
+                "%s)\"",
+                t->conf->name, j->def->name, kind, j->resource, kind, missing, t->conf->name);
         j->fail_err = DFW_ERR_FORBIDDEN;
         return FS_FAILED;
     }

@@ -1,5 +1,12 @@
 /* Access tokens for the jobs: one request in flight per (tenant, resource) (single-flight), backoff
- * on transient failures, and the permanent failure that stops the tenant's streams. */
+ * on transient failures, and the permanent failure that stops the tenant's streams.
+ *
+ * A refresh-token tenant (auth = refresh_token) sends one token request at a time across all its
+ * resources: each answer rotates the refresh token, and dfw_auth_handle_response has written the
+ * new one to refresh_token_file before it returns, so the next request (built afterwards) always
+ * carries the newest, stored token. When Entra ID refuses the refresh token (expired or revoked
+ * grant), every stream of that tenant fails with the advice to run `authorize` again; other
+ * tenants are not touched. */
 #include "engine_internal.h"
 #include "dfw/log.h"
 #include "dfw/secret.h"
@@ -23,6 +30,32 @@ static void token_retry(struct token_slot *s, int64_t now, int64_t retry_after_m
                 s->tenant->conf->name, s->resource, s->attempts);
         s->failed = DFW_ERR_RETRY;
     }
+}
+
+/* A refused refresh token fails every resource of the tenant at once: they share the grant. */
+static void fail_tenant_if_grant_refused(struct tenant_rt *t, dfw_err rc)
+{
+    if (rc != DFW_ERR_AUTH || !dfw_auth_needs_authorize(t->auth)) {
+        return;
+    }
+    for (size_t i = 0; i < t->nslots; i++) {
+        t->slots[i].failed = rc;
+    }
+}
+
+/* Another resource of a refresh-token tenant is being refreshed: wait for its answer. */
+static int other_refresh_in_flight(const struct token_slot *s)
+{
+    const struct tenant_rt *t = s->tenant;
+    if (t->conf->auth != DFW_AUTH_REFRESH_TOKEN) {
+        return 0;
+    }
+    for (size_t i = 0; i < t->nslots; i++) {
+        if (&t->slots[i] != s && t->slots[i].in_flight) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static void token_done(void *ctx, const struct dfw_http_response *r)
@@ -55,6 +88,7 @@ static void token_done(void *ctx, const struct dfw_http_response *r)
         return;
     }
     s->failed = rc;
+    fail_tenant_if_grant_refused(t, rc);
     dfw_log(DFW_LOG_ERROR, "auth", "tenant=%s resource=%s msg=\"%s\"", t->conf->name, s->resource,
             err);
 }
@@ -62,7 +96,7 @@ static void token_done(void *ctx, const struct dfw_http_response *r)
 void dfw__token_request(struct token_slot *s, int64_t now)
 {
     struct tenant_rt *t = s->tenant;
-    if (s->in_flight || now < s->retry_at) {
+    if (s->in_flight || now < s->retry_at || other_refresh_in_flight(s)) {
         return;
     }
     char err[512];
@@ -70,6 +104,7 @@ void dfw__token_request(struct token_slot *s, int64_t now)
     dfw_err rc = dfw_auth_request_body(t->auth, s->resource, dfw_now_ms(), &body, err, sizeof(err));
     if (rc != DFW_OK) {
         s->failed = rc;
+        fail_tenant_if_grant_refused(t, rc);
         dfw_log(DFW_LOG_ERROR, "auth", "tenant=%s msg=\"%s\"", t->conf->name, err);
         return;
     }

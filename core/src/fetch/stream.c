@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Defender XDR incidents: $top max 100, 50 calls/min and 1500/h [S1][S3]. */
+/* Defender XDR incidents: $top max 100, 50 calls/min and 1500/h [S1][S3]; delegated Incident.Read
+ * [S1]. */
 static const struct dfw_stream_def m365d_incidents = {
     .name = "m365d-incidents",
     .host = DFW_HOST_DEFENDER,
@@ -19,6 +20,7 @@ static const struct dfw_stream_def m365d_incidents = {
     .created_field = "createdTime",
     .role = "Incident.Read.All",
     .role_alt = "Incident.ReadWrite.All",
+    .scopes = {"Incident.Read", "Incident.ReadWrite"},
     .page_size = 100,
     .page_size_max = 100,
     .skip_max = 0,
@@ -27,8 +29,8 @@ static const struct dfw_stream_def m365d_incidents = {
     .rate_per_hour = 1500,
 };
 
-/* MDE alerts: $top max 10,000, $expand=evidence, 100 calls/min and 1500/h [S8]; no
- * @odata.nextLink when $top is set (MicrosoftDocs/microsoft-365-docs #8489). */
+/* MDE alerts: $top max 10,000, $expand=evidence, 100 calls/min and 1500/h; delegated Alert.Read
+ * [S8]; no @odata.nextLink when $top is set (MicrosoftDocs/microsoft-365-docs #8489). */
 static const struct dfw_stream_def mde_alerts = {
     .name = "mde-alerts",
     .host = DFW_HOST_MDE,
@@ -39,6 +41,7 @@ static const struct dfw_stream_def mde_alerts = {
     .created_field = "alertCreationTime",
     .role = "Alert.Read.All",
     .role_alt = "Alert.ReadWrite.All",
+    .scopes = {"Alert.Read", "Alert.ReadWrite"},
     .page_size = 1000,
     .page_size_max = 10000,
     .skip_max = 0,
@@ -49,7 +52,8 @@ static const struct dfw_stream_def mde_alerts = {
 
 /* Graph alerts_v2: 150 requests/min per app per tenant [S31]; $top above 1,000 is clamped
  * (elastic/integrations #20234) and $skip is at most 500 (Graph security error codes,
- * defender-api.md §10.2). */
+ * defender-api.md §10.2). Graph's delegated
+ * permission has the application permission's name [S30]. */
 static const struct dfw_stream_def graph_alerts = {
     .name = "graph-alerts",
     .host = DFW_HOST_GRAPH,
@@ -60,6 +64,7 @@ static const struct dfw_stream_def graph_alerts = {
     .created_field = "createdDateTime",
     .role = "SecurityAlert.Read.All",
     .role_alt = "SecurityAlert.ReadWrite.All",
+    .scopes = {"SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"},
     .page_size = 500,
     .page_size_max = 1000,
     .skip_max = 500,
