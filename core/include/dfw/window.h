@@ -47,6 +47,8 @@ struct dfw_slice_outcome {
     int more;           /* rows >= $top, or a next link: the slice may hold more than it gave */
     int64_t median_ms;  /* median last-update time of the rows (when rows > 0) */
     int64_t cmedian_ms; /* median creation time of the rows (when rows > 0) */
+    int same_ms;        /* every row has the last-update millisecond median_ms */
+    int csame_ms;       /* every row has the creation millisecond cmedian_ms */
     enum dfw_cell_verdict cell; /* PASSES mode: what dfw_cell_page said of the page */
 };
 
@@ -85,8 +87,9 @@ void dfw_window_slice(const struct dfw_window *w, struct dfw_slice *out);
  * next page (dfw_cell.skip). */
 void dfw_window_advance(struct dfw_window *w, const struct dfw_slice_outcome *o, int next_skip);
 
-/* The median of n times (n > 0), reordering times. For dfw_slice_outcome. */
-int64_t dfw_window_median(int64_t *times, size_t n);
+/* The median of n times (n > 0), sorting times. *same (may be NULL) is set to 1 when all n are
+ * equal. For dfw_slice_outcome. */
+int64_t dfw_window_median(int64_t *times, size_t n, int *same);
 
 /* Reading a cell (one millisecond in both times, more records than $top) with $skip. In a stable
  * order a pass (pages at $skip 0, $top, 2 $top, ... up to a short page) with no record twice

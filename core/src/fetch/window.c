@@ -64,9 +64,12 @@ static int splittable(int64_t lo, int64_t hi)
  * most about half of the slice's records that the response did not show, so each further
  * request either fits or brings about half a page of records not seen yet (docs/architecture.md).
  * Without rows, the middle. Always lo < m < hi. */
-static int64_t split_point(int64_t lo, int64_t hi, size_t rows, int64_t median)
+static int64_t split_point(int64_t lo, int64_t hi, size_t rows, int64_t median, int same)
 {
     int64_t m = rows > 0 && median < hi ? median + 1 : lo + (hi - lo) / 2;
+    if (rows > 0 && same && median > lo && median < hi) {
+        m = median; /* all rows in one millisecond: what lies below it first, then that one */
+    }
     if (m <= lo) {
         m = lo + 1;
     }
@@ -109,14 +112,14 @@ void dfw_window_advance(struct dfw_window *w, const struct dfw_slice_outcome *o,
             next_time_slice(w);
         }
         else if (splittable(w->pos_ms, w->end_ms)) {
-            w->end_ms = split_point(w->pos_ms, w->end_ms, o->rows, o->median_ms);
+            w->end_ms = split_point(w->pos_ms, w->end_ms, o->rows, o->median_ms, o->same_ms);
         }
         else {
             /* more records in one millisecond than a page holds: split by creation time */
             w->mode = DFW_WINDOW_CREATED;
             w->cpos_ms = DFW_WINDOW_OPEN_LO;
-            w->cend_ms =
-                split_point(DFW_WINDOW_OPEN_LO, DFW_WINDOW_OPEN_HI, o->rows, o->cmedian_ms);
+            w->cend_ms = split_point(DFW_WINDOW_OPEN_LO, DFW_WINDOW_OPEN_HI, o->rows, o->cmedian_ms,
+                                     o->csame_ms);
         }
         return;
     case DFW_WINDOW_CREATED:
@@ -131,7 +134,7 @@ void dfw_window_advance(struct dfw_window *w, const struct dfw_slice_outcome *o,
             }
         }
         else if (splittable(w->cpos_ms, w->cend_ms)) {
-            w->cend_ms = split_point(w->cpos_ms, w->cend_ms, o->rows, o->cmedian_ms);
+            w->cend_ms = split_point(w->cpos_ms, w->cend_ms, o->rows, o->cmedian_ms, o->csame_ms);
         }
         else {
             w->mode = DFW_WINDOW_PASSES;
@@ -158,9 +161,12 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int64_t dfw_window_median(int64_t *times, size_t n)
+int64_t dfw_window_median(int64_t *times, size_t n, int *same)
 {
     qsort(times, n, sizeof(*times), cmp_i64);
+    if (same != NULL) {
+        *same = times[0] == times[n - 1];
+    }
     return times[(n - 1) / 2];
 }
 
