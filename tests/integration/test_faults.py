@@ -93,12 +93,13 @@ class Case(unittest.TestCase):
 
 
 class Throttling(Case):
-    """Quotas scaled to 6% (incidents 3/min, MDE alerts 6/min, Graph 9/min) and each stream
-    needing a few pages more than that: every stream is answered 429 with Retry-After."""
+    """Quotas scaled to 10% (incidents 5/min, MDE alerts 10/min, Graph 15/min) and each stream
+    needing more requests than that (10, 15 and 21 with pages of 10): every stream is answered
+    429 with Retry-After."""
 
     RECORDS = 0
-    EMU_ARGS = ("--rate-scale", "0.06")
-    COUNTS = {"m365d-incidents": 22, "mde-alerts": 37, "graph-alerts": 52}  # 5, 8, 11 pages
+    EMU_ARGS = ("--rate-scale", "0.1")
+    COUNTS = {"m365d-incidents": 22, "mde-alerts": 60, "graph-alerts": 100}
 
     @classmethod
     def setUpClass(cls):
@@ -111,7 +112,7 @@ class Throttling(Case):
                                                 "count": 1, "age_s": 3600 + 7 * i})
 
     def test_429_storm(self):
-        conf = self.config(self.syslog_output(), forwarder={"page_size": "5"})
+        conf = self.config(self.syslog_output(), forwarder={"page_size": "10"})
         expected = harness.expected_records(self.emu)
         self.assertEqual(len(expected), 3 * sum(self.COUNTS.values()))
         summary, r = self.run_once(conf)

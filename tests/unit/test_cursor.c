@@ -88,7 +88,7 @@ static void forgets_pairs_no_slice_can_serve_again(void **state)
     dfw_cursor_init(&c, 100 * MIN);
     dfw_cursor_begin(&c, 200 * MIN, 5 * MIN, 0, 10);
     /* a full page over the whole window [95, 200): split */
-    struct dfw_slice_outcome full = {.rows = 10, .more = 1, .median_ms = 120 * MIN};
+    struct dfw_slice_outcome full = {.rows = 10, .more = 1, .cut_ms = 120 * MIN};
     dfw_cursor_add(&c, "early", "t1", 110 * MIN);
     dfw_cursor_add(&c, "late", "t2", 198 * MIN);
     dfw_cursor_commit(&c, 2);
@@ -151,7 +151,7 @@ static void json_round_trip(void **state)
     dfw_cursor_add(&c, "x", "2026-01-01T00:00:00Z", 198 * MIN);
     dfw_cursor_commit(&c, 17);
     dfw_cursor_add(&c, "pending", "2026-01-01T00:00:00Z", 198 * MIN);
-    struct dfw_slice_outcome full = {.rows = 50, .more = 1, .median_ms = 100 * MIN};
+    struct dfw_slice_outcome full = {.rows = 50, .more = 1, .cut_ms = 100 * MIN};
     dfw_cursor_advance(&c, &full, 0, 5 * MIN);
     c.late = 3;
     struct json_object *o = dfw_cursor_to_json(&c);

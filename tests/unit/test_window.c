@@ -104,8 +104,8 @@ serve(struct server *s, struct dfw_window *w, struct dfw_cell *cell, struct dfw_
     o->rows = rows;
     o->more = rows >= (size_t)w->top || next;
     if (rows > 0) {
-        o->median_ms = dfw_window_median(up, rows, &o->same_ms);
-        o->cmedian_ms = dfw_window_median(cr, rows, &o->csame_ms);
+        o->cut_ms = dfw_window_cut(up, rows, &o->same_ms);
+        o->ccut_ms = dfw_window_cut(cr, rows, &o->csame_ms);
     }
     if (w->mode == DFW_WINDOW_PASSES) {
         o->cell = dfw_cell_page(cell, pairs, rows, w->top, s->counts ? (long)m : -1, s->skip_max);
@@ -319,17 +319,17 @@ static void ties_beyond_the_skip_limit_are_reported(void **state)
     free(s);
 }
 
-static void median(void **state)
+static void cut_at_the_lower_octile(void **state)
 {
     (void)state;
     int same;
-    int64_t t[] = {9, 1, 5, 3, 7};
-    assert_int_equal(dfw_window_median(t, 5, &same), 5);
+    int64_t t[] = {90, 10, 50, 30, 70, 20, 40, 60, 80, 0, 100, 110, 120, 130, 140, 150, 160};
+    assert_int_equal(dfw_window_cut(t, 17, &same), 20);
     assert_false(same);
     int64_t u[] = {4, 2};
-    assert_int_equal(dfw_window_median(u, 2, NULL), 2);
+    assert_int_equal(dfw_window_cut(u, 2, NULL), 2);
     int64_t v[] = {6, 6, 6};
-    assert_int_equal(dfw_window_median(v, 3, &same), 6);
+    assert_int_equal(dfw_window_cut(v, 3, &same), 6);
     assert_true(same);
 }
 
@@ -345,7 +345,7 @@ int main(void)
         cmocka_unit_test(ties_in_both_times_random_order),
         cmocka_unit_test(ties_with_updates_while_reading),
         cmocka_unit_test(ties_beyond_the_skip_limit_are_reported),
-        cmocka_unit_test(median),
+        cmocka_unit_test(cut_at_the_lower_octile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

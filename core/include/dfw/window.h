@@ -6,7 +6,7 @@
  * slides over the offset unseen. The planner never pages a live result with $skip. It cuts the
  * window [from, to) into slices along the last-update time and accepts a slice only when ONE
  * response covers it completely (fewer rows than $top and no next link). A slice that does not fit
- * is split (at the median of the times it returned, or its middle, whichever is earlier). A
+ * is split just after the lower octile of the times the answer returned. A
  * one-millisecond slice that still does not fit is split along the creation time; a cell of one
  * millisecond in both is read with $skip (struct dfw_cell below; docs/architecture.md argues why
  * nothing is missed). Pure logic: no I/O, no clock; the engine calls it, the cursor persists it.
@@ -43,12 +43,12 @@ enum dfw_cell_verdict {
 
 /* What one response said about its slice. */
 struct dfw_slice_outcome {
-    size_t rows;        /* rows in the response, repeats included */
-    int more;           /* rows >= $top, or a next link: the slice may hold more than it gave */
-    int64_t median_ms;  /* median last-update time of the rows (when rows > 0) */
-    int64_t cmedian_ms; /* median creation time of the rows (when rows > 0) */
-    int same_ms;        /* every row has the last-update millisecond median_ms */
-    int csame_ms;       /* every row has the creation millisecond cmedian_ms */
+    size_t rows;     /* rows in the response, repeats included */
+    int more;        /* rows >= $top, or a next link: the slice may hold more than it gave */
+    int64_t cut_ms;  /* lower octile of the rows' last-update times (dfw_window_cut; rows > 0) */
+    int64_t ccut_ms; /* lower octile of the rows' creation times (rows > 0) */
+    int same_ms;     /* every row has the last-update millisecond cut_ms */
+    int csame_ms;    /* every row has the creation millisecond ccut_ms */
     enum dfw_cell_verdict cell; /* PASSES mode: what dfw_cell_page said of the page */
 };
 
@@ -87,9 +87,10 @@ void dfw_window_slice(const struct dfw_window *w, struct dfw_slice *out);
  * next page (dfw_cell.skip). */
 void dfw_window_advance(struct dfw_window *w, const struct dfw_slice_outcome *o, int next_skip);
 
-/* The median of n times (n > 0), sorting times. *same (may be NULL) is set to 1 when all n are
- * equal. For dfw_slice_outcome. */
-int64_t dfw_window_median(int64_t *times, size_t n, int *same);
+/* Where to cut a slice that an answer did not cover: the lower octile of the n times (n > 0) the
+ * answer returned (times is sorted). *same (may be NULL) is set to 1 when all n are equal. For
+ * dfw_slice_outcome. */
+int64_t dfw_window_cut(int64_t *times, size_t n, int *same);
 
 /* Reading a cell (one millisecond in both times, more records than $top) with $skip. In a stable
  * order a pass (pages at $skip 0, $top, 2 $top, ... up to a short page) with no record twice

@@ -89,8 +89,8 @@ static void outcome(struct job *j, size_t rows, size_t nkeys)
         dfw__job_anomaly(j, AN_FULL_NO_NEXT);
     }
     if (nkeys > 0) {
-        o->median_ms = dfw_window_median(j->times, nkeys, &o->same_ms);
-        o->cmedian_ms = dfw_window_median(j->times + nkeys, nkeys, &o->csame_ms);
+        o->cut_ms = dfw_window_cut(j->times, nkeys, &o->same_ms);
+        o->ccut_ms = dfw_window_cut(j->times + nkeys, nkeys, &o->csame_ms);
     }
     if (j->cursor.win.mode == DFW_WINDOW_PASSES) {
         o->cell = dfw_cell_page(&j->cell, j->pairs, rows, j->top, j->page.count, j->def->skip_max);

@@ -59,16 +59,17 @@ static int splittable(int64_t lo, int64_t hi)
     return hi - lo > 1;
 }
 
-/* Where to cut [lo, hi) after a response that did not cover it: just after the median of the
- * times it returned. Whatever order the server picks its rows in, the first part then holds at
- * most about half of the slice's records that the response did not show, so each further
- * request either fits or brings about half a page of records not seen yet (docs/architecture.md).
- * Without rows, the middle. Always lo < m < hi. */
-static int64_t split_point(int64_t lo, int64_t hi, size_t rows, int64_t median, int same)
+/* Where to cut [lo, hi) after a response that did not cover it: just after the lower octile of
+ * the times it returned. A server that returned the newest rows then leaves 7/8 of them above the
+ * cut, so each further answer below it brings mostly records not seen yet; one that returned the
+ * oldest leaves an eighth of a page below, which completes, and the next slice grows from it; a
+ * random sample cuts the slice at an eighth of its records. Without rows, the middle. Always
+ * lo < m < hi. */
+static int64_t split_point(int64_t lo, int64_t hi, size_t rows, int64_t cut, int same)
 {
-    int64_t m = rows > 0 && median < hi ? median + 1 : lo + (hi - lo) / 2;
-    if (rows > 0 && same && median > lo && median < hi) {
-        m = median; /* all rows in one millisecond: what lies below it first, then that one */
+    int64_t m = rows > 0 && cut < hi ? cut + 1 : lo + (hi - lo) / 2;
+    if (rows > 0 && same && cut > lo && cut < hi) {
+        m = cut; /* all rows in one millisecond: what lies below it first, then that one */
     }
     if (m <= lo) {
         m = lo + 1;
@@ -112,13 +113,13 @@ void dfw_window_advance(struct dfw_window *w, const struct dfw_slice_outcome *o,
             next_time_slice(w);
         }
         else if (splittable(w->pos_ms, w->end_ms)) {
-            w->end_ms = split_point(w->pos_ms, w->end_ms, o->rows, o->median_ms, o->same_ms);
+            w->end_ms = split_point(w->pos_ms, w->end_ms, o->rows, o->cut_ms, o->same_ms);
         }
         else {
             /* more records in one millisecond than a page holds: split by creation time */
             w->mode = DFW_WINDOW_CREATED;
             w->cpos_ms = DFW_WINDOW_OPEN_LO;
-            w->cend_ms = split_point(DFW_WINDOW_OPEN_LO, DFW_WINDOW_OPEN_HI, o->rows, o->cmedian_ms,
+            w->cend_ms = split_point(DFW_WINDOW_OPEN_LO, DFW_WINDOW_OPEN_HI, o->rows, o->ccut_ms,
                                      o->csame_ms);
         }
         return;
@@ -134,7 +135,7 @@ void dfw_window_advance(struct dfw_window *w, const struct dfw_slice_outcome *o,
             }
         }
         else if (splittable(w->cpos_ms, w->cend_ms)) {
-            w->cend_ms = split_point(w->cpos_ms, w->cend_ms, o->rows, o->cmedian_ms, o->csame_ms);
+            w->cend_ms = split_point(w->cpos_ms, w->cend_ms, o->rows, o->ccut_ms, o->csame_ms);
         }
         else {
             w->mode = DFW_WINDOW_PASSES;
@@ -161,13 +162,13 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int64_t dfw_window_median(int64_t *times, size_t n, int *same)
+int64_t dfw_window_cut(int64_t *times, size_t n, int *same)
 {
     qsort(times, n, sizeof(*times), cmp_i64);
     if (same != NULL) {
         *same = times[0] == times[n - 1];
     }
-    return times[(n - 1) / 2];
+    return times[(n - 1) / 8];
 }
 
 /* ---- reading a cell ---- */
