@@ -52,6 +52,15 @@ dfw_err dfw_http_post_form(
  * of transfers still running. */
 int dfw_http_run(struct dfw_http *http, int timeout_ms);
 
+struct dfw_wait_fd;
+
+/* dfw_http_run that also returns when one of the nfds extra descriptors (an output's sockets or
+ * wakeup pipe, see dfw/output.h) is ready. */
+int dfw_http_run_fds(struct dfw_http *http,
+                     const struct dfw_wait_fd *fds,
+                     int nfds,
+                     int timeout_ms);
+
 /* Transfers queued or running. */
 int dfw_http_pending(const struct dfw_http *http);
 

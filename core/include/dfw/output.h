@@ -53,6 +53,13 @@ struct dfw_option {
  * flush, always on the pipeline thread. */
 typedef void (*dfw_ack_fn)(void *ack_ctx, uint64_t seq, dfw_err result);
 
+/* A descriptor an output waits on: the engine sleeps in poll(2) on it with the HTTP transfers'
+ * sockets (events: POLLIN and/or POLLOUT of <poll.h>). */
+struct dfw_wait_fd {
+    int fd;
+    short events;
+};
+
 struct dfw_output_plugin {
     const char *name; /* value of "type =" */
     const char *description;
@@ -71,8 +78,15 @@ struct dfw_output_plugin {
      * the pipeline resubmits later. The batch memory is only valid during the call. */
     dfw_err (*submit)(void *self, const struct dfw_batch *batch, dfw_ack_fn ack, void *ack_ctx);
 
-    /* Drive pending I/O and deliver acks; wait at most timeout_ms. May be NULL. */
+    /* Drive pending I/O and deliver acks; wait at most timeout_ms. May be NULL. The engine calls
+     * it with 0 on every turn of its loop. */
     void (*poll)(void *self, int timeout_ms);
+
+    /* What the output waits for, so that the engine can sleep until then instead of polling it
+     * on a timer: fill up to max entries of fds and return how many; set *timeout_ms to the time
+     * until poll is needed anyway (-1: not for time). Pure (no I/O). May be NULL: an output with
+     * poll but without wait is polled every 50 ms while batches are out. */
+    int (*wait)(void *self, struct dfw_wait_fd *fds, int max, int *timeout_ms);
 
     /* Deliver or fail everything accepted so far within timeout_ms (acks are called). */
     dfw_err (*flush)(void *self, int timeout_ms);

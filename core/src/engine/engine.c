@@ -11,49 +11,6 @@
 
 #define STOP_GRACE_MS 10000
 
-static struct token_slot *slot_for(struct tenant_rt *t, const char *resource)
-{
-    for (size_t i = 0; i < t->nslots; i++) {
-        if (strcmp(t->slots[i].resource, resource) == 0) {
-            return &t->slots[i];
-        }
-    }
-    struct token_slot *s = &t->slots[t->nslots++];
-    memset(s, 0, sizeof(*s));
-    s->tenant = t;
-    s->resource = resource;
-    return s;
-}
-
-static void bucket_init(struct bucket *b, int per_period, int64_t period_ms, int64_t now)
-{
-    b->capacity = per_period > 0 ? per_period : 0;
-    b->tokens = b->capacity;
-    b->per_ms = per_period > 0 ? (double)per_period / (double)period_ms : 0;
-    b->last = now;
-}
-
-static dfw_err tenant_init(struct dfw_engine *e,
-                           struct tenant_rt *t,
-                           const struct dfw_tenant_conf *tc,
-                           char *errbuf,
-                           size_t errlen)
-{
-    t->engine = e;
-    t->conf = tc;
-    t->cloud = dfw_cloud_find(tc->cloud ? tc->cloud : "global");
-    if (t->cloud == NULL) {
-        snprintf(errbuf, errlen, "tenant %s: unknown cloud %s", tc->name, tc->cloud);
-        return DFW_ERR_CONFIG;
-    }
-    t->defender_url = tc->defender_url ? tc->defender_url : t->cloud->defender_url;
-    t->graph_url = tc->graph_url ? tc->graph_url : t->cloud->graph_url;
-    /* defender_url overrides both Defender hosts (a regional host or the emulator) */
-    t->mde_url = tc->defender_url ? tc->defender_url : t->cloud->mde_url;
-    t->auth = dfw_auth_new(tc, tc->login_url ? tc->login_url : t->cloud->login_url, errbuf, errlen);
-    return t->auth ? DFW_OK : DFW_ERR_AUTH;
-}
-
 struct dfw_engine *dfw_engine_new(const struct dfw_config *cfg,
                                   struct dfw_output *outputs,
                                   size_t noutputs,
@@ -83,64 +40,22 @@ struct dfw_engine *dfw_engine_new(const struct dfw_config *cfg,
     };
     e->http = dfw_http_new(&ho, errbuf, errlen);
     e->tenants = calloc(cfg->ntenants ? cfg->ntenants : 1, sizeof(*e->tenants));
-    size_t njobs = 0;
-    for (size_t i = 0; i < cfg->ntenants; i++) {
-        njobs += cfg->tenants[i].nstreams;
-    }
-    e->jobs = calloc(njobs ? njobs : 1, sizeof(*e->jobs));
     e->out_acked = calloc(noutputs, sizeof(*e->out_acked));
-    if (e->http == NULL || e->tenants == NULL || e->jobs == NULL || e->out_acked == NULL) {
+    if (e->http == NULL || e->tenants == NULL || e->out_acked == NULL) {
         if (e->http != NULL) {
             snprintf(errbuf, errlen, "out of memory");
         }
         dfw_engine_free(e);
         return NULL;
     }
-    int64_t now = dfw_mono_ms();
     for (size_t i = 0; i < cfg->ntenants; i++) {
-        struct tenant_rt *t = &e->tenants[e->ntenants];
-        if (tenant_init(e, t, &cfg->tenants[i], errbuf, errlen) != DFW_OK) {
-            dfw_auth_free(t->auth);
+        struct tenant_rt *t = dfw__tenant_new(e, &cfg->tenants[i], errbuf, errlen);
+        if (t == NULL) {
             dfw_engine_free(e);
             return NULL;
         }
-        e->ntenants++;
-        for (size_t s = 0; s < t->conf->nstreams; s++) {
-            struct job *j = &e->jobs[e->njobs];
-            j->tenant = t;
-            j->def = dfw_stream_find(t->conf->streams[s]);
-            if (j->def == NULL) {
-                snprintf(errbuf, errlen, "tenant %s: unknown stream %s", t->conf->name,
-                         t->conf->streams[s]);
-                dfw_engine_free(e);
-                return NULL;
-            }
-            j->resource = dfw_stream_resource(j->def, t->cloud);
-            j->base_url = j->def->host == DFW_HOST_GRAPH ? t->graph_url
-                          : j->def->host == DFW_HOST_MDE ? t->mde_url
-                                                         : t->defender_url;
-            j->slot = slot_for(t, j->resource);
-            j->overlap_ms = t->conf->overlap_ms >= 0 ? t->conf->overlap_ms : cfg->overlap_ms;
-            j->settle_ms =
-                t->conf->settle_delay_ms >= 0 ? t->conf->settle_delay_ms : cfg->settle_delay_ms;
-            j->top = cfg->page_size > 0 ? cfg->page_size : j->def->page_size;
-            if (j->top > j->def->page_size_max) {
-                j->top = j->def->page_size_max;
-            }
-            j->acks = calloc(noutputs, sizeof(*j->acks));
-            e->njobs++;
-            if (j->acks == NULL || dfw_cursor_init(&j->cursor, 0) != DFW_OK) {
-                snprintf(errbuf, errlen, "out of memory");
-                dfw_engine_free(e);
-                return NULL;
-            }
-            for (unsigned o = 0; o < noutputs; o++) {
-                j->acks[o].job = j;
-                j->acks[o].out = o;
-            }
-            bucket_init(&j->per_min, j->def->rate_per_min, 60000, now);
-            bucket_init(&j->per_hour, j->def->rate_per_hour, 3600000, now);
-        }
+        e->tenants[e->ntenants++] = t;
+        e->njobs += t->njobs;
     }
     return e;
 }
@@ -151,13 +66,10 @@ void dfw_engine_free(struct dfw_engine *e)
         return;
     }
     dfw_http_free(e->http); /* before the jobs: pending callbacks point at them */
-    for (size_t i = 0; i < e->njobs; i++) {
-        dfw__job_release(&e->jobs[i]);
-    }
     for (size_t i = 0; i < e->ntenants; i++) {
-        dfw_auth_free(e->tenants[i].auth);
+        dfw__tenant_free(e->tenants[i]);
     }
-    free(e->jobs);
+    dfw__sched_free(&e->sched);
     free(e->tenants);
     free(e->out_acked);
     free(e);
@@ -166,47 +78,59 @@ void dfw_engine_free(struct dfw_engine *e)
 void dfw_engine_stop(struct dfw_engine *e)
 {
     e->stop = 1;
+    dfw_http_wakeup(e->http); /* a write to libcurl's wakeup pipe: async-signal-safe */
 }
 
-static int all_done(const struct dfw_engine *e)
+/* An output that cannot say what it waits for is polled this often while batches are out. */
+#define BLIND_POLL_MS 50
+#define MAX_WAIT_MS   1000
+#define MAX_WAIT_FDS  64
+
+/* What the outputs wait for (descriptors into fds, up to max) and the time until one of them
+ * needs its poll; -1 for none. */
+static int outputs_wait(const struct dfw_engine *e, struct dfw_wait_fd *fds, int max, int *nfds)
 {
-    for (size_t i = 0; i < e->njobs; i++) {
-        if (e->jobs[i].state != J_DONE && e->jobs[i].state != J_FAILED) {
-            return 0;
+    int timeout = -1;
+    *nfds = 0;
+    for (size_t o = 0; o < e->noutputs; o++) {
+        const struct dfw_output_plugin *p = e->outputs[o].plugin;
+        int t = -1;
+        if (p->wait != NULL) {
+            *nfds += p->wait(e->outputs[o].self, fds + *nfds, max - *nfds, &t);
+        }
+        else if (p->poll != NULL && e->ndelivering > 0) {
+            t = BLIND_POLL_MS;
+        }
+        if (t >= 0 && (timeout < 0 || t < timeout)) {
+            timeout = t;
         }
     }
-    return 1;
+    return timeout;
 }
 
-static int busy(const struct dfw_engine *e)
+static void poll_outputs(const struct dfw_engine *e)
 {
-    for (size_t i = 0; i < e->njobs; i++) {
-        if (e->jobs[i].state == J_DELIVER) {
-            return 1;
+    for (size_t o = 0; o < e->noutputs; o++) {
+        if (e->outputs[o].plugin->poll != NULL) {
+            e->outputs[o].plugin->poll(e->outputs[o].self, 0);
         }
     }
-    return 0;
 }
 
-/* Some output holds a batch and its acknowledgement is due. */
-static int awaiting_acks(const struct dfw_engine *e)
+/* Run every job whose timer is due. */
+static void step_due(struct dfw_engine *e, int64_t now)
 {
-    for (size_t i = 0; i < e->njobs; i++) {
-        if (e->jobs[i].state == J_DELIVER && e->jobs[i].pending != 0) {
-            return 1;
-        }
+    struct sched_node *n;
+    while ((n = dfw__sched_pop_due(&e->sched, now)) != NULL) {
+        dfw__job_step(dfw__job_of(n), now);
     }
-    return 0;
 }
 
 static void progress_line(const struct dfw_engine *e, int final)
 {
     struct dfw_engine_summary s;
     dfw_engine_get_summary(e, &s);
-    size_t done = 0;
-    for (size_t i = 0; i < e->njobs; i++) {
-        done += e->jobs[i].state == J_DONE || e->jobs[i].state == J_FAILED;
-    }
+    size_t done = e->nfinished;
     double secs = (double)s.elapsed_ms / 1000.0;
     fprintf(stderr,
             "\rprogress: %zu/%zu streams done, %llu events delivered (%.0f/s), %llu API "
@@ -225,10 +149,13 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
     /* spread the first polls of many tenants over a few seconds (not in --once) */
     int64_t spread =
         once ? 0 : (e->cfg->poll_interval_ms / 10 < 5000 ? e->cfg->poll_interval_ms / 10 : 5000);
-    for (size_t i = 0; i < e->njobs; i++) {
-        dfw__job_init_run(&e->jobs[i], now + (spread > 0 ? rand() % spread : 0));
+    for (size_t i = 0; i < e->ntenants; i++) {
+        for (size_t k = 0; k < e->tenants[i]->njobs; k++) {
+            dfw__job_init_run(&e->tenants[i]->jobs[k], now + (spread > 0 ? rand() % spread : 0));
+        }
     }
-    int64_t last_metrics = now, last_progress = now, stop_at = 0;
+    int64_t next_metrics = now + 10000, next_progress = now + 2000, stop_at = 0;
+    struct dfw_wait_fd fds[MAX_WAIT_FDS];
     while (1) {
         now = dfw_mono_ms();
         if (e->stop && stop_at == 0) {
@@ -236,30 +163,35 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
             dfw_log(DFW_LOG_INFO, "engine",
                     "msg=\"stopping: waiting for outstanding acknowledgements\"");
         }
-        for (size_t i = 0; i < e->njobs; i++) {
-            dfw__job_step(&e->jobs[i], now);
-        }
-        for (size_t o = 0; o < e->noutputs; o++) {
-            if (e->outputs[o].plugin->poll != NULL) {
-                e->outputs[o].plugin->poll(e->outputs[o].self, 0);
-            }
-        }
-        if (once && all_done(e)) {
+        step_due(e, now);
+        poll_outputs(e); /* acknowledgements make their jobs due now */
+        step_due(e, now);
+        if (once && e->nfinished == e->njobs) {
             break;
         }
-        if (e->stop && (!busy(e) || now >= stop_at)) {
+        if (e->stop && (e->ndelivering == 0 || now >= stop_at)) {
             break;
         }
-        /* outputs' sockets are not in this poll: wake often while acknowledgements are due */
-        dfw_http_run(e->http, awaiting_acks(e) ? 2 : 50);
+        /* sleep until the next timer, a transfer or an output needs us */
+        int nfds;
+        int64_t wait = outputs_wait(e, fds, MAX_WAIT_FDS, &nfds);
+        int64_t until = dfw__sched_next(&e->sched);
+        until = until < next_metrics || e->cfg->metrics_file == NULL ? until : next_metrics;
+        until = !progress || until < next_progress ? until : next_progress;
+        int64_t timer = until == INT64_MAX ? MAX_WAIT_MS : until - now;
+        if (wait < 0 || timer < wait) {
+            wait = timer;
+        }
+        wait = wait < 0 ? 0 : wait > MAX_WAIT_MS ? MAX_WAIT_MS : wait;
+        dfw_http_run_fds(e->http, fds, nfds, (int)wait);
         now = dfw_mono_ms();
-        if (e->cfg->metrics_file != NULL && now - last_metrics >= 10000) {
+        if (e->cfg->metrics_file != NULL && now >= next_metrics) {
             dfw__engine_write_metrics(e);
-            last_metrics = now;
+            next_metrics = now + 10000;
         }
-        if (progress && now - last_progress >= 2000) {
+        if (progress && now >= next_progress) {
             progress_line(e, 0);
-            last_progress = now;
+            next_progress = now + 2000;
         }
     }
     for (size_t o = 0; o < e->noutputs; o++) {
@@ -272,12 +204,14 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
         dfw__engine_write_metrics(e);
     }
     dfw_err result = DFW_OK;
-    for (size_t i = 0; i < e->njobs; i++) {
-        if (e->jobs[i].state == J_FAILED) {
-            result = e->jobs[i].fail_err;
+    for (size_t i = 0; i < e->ntenants; i++) {
+        for (size_t k = 0; k < e->tenants[i]->njobs; k++) {
+            if (e->tenants[i]->jobs[k].state == J_FAILED) {
+                result = e->tenants[i]->jobs[k].fail_err;
+            }
         }
     }
-    if (result == DFW_OK && once && !all_done(e)) {
+    if (result == DFW_OK && once && e->nfinished != e->njobs) {
         /* interrupted before every stream was read up to the start: not a success */
         result = DFW_ERR_RETRY;
     }
@@ -289,19 +223,19 @@ void dfw_engine_get_summary(const struct dfw_engine *e, struct dfw_engine_summar
     memset(s, 0, sizeof(*s));
     s->tenants = e->ntenants;
     s->jobs = e->njobs;
-    for (size_t i = 0; i < e->njobs; i++) {
-        const struct job *j = &e->jobs[i];
-        s->jobs_failed += j->state == J_FAILED;
-        s->fetched += j->fetched;
-        s->duplicates += j->duplicates;
-        s->late += j->late;
-        s->delivered += j->delivered;
-        s->bytes += j->bytes;
-        s->api_calls += j->api_calls;
-        s->throttled += j->throttled;
-    }
     for (size_t i = 0; i < e->ntenants; i++) {
-        s->token_requests += e->tenants[i].token_requests;
+        for (size_t k = 0; k < e->tenants[i]->njobs; k++) {
+            const struct job *j = &e->tenants[i]->jobs[k];
+            s->jobs_failed += j->state == J_FAILED;
+            s->fetched += j->fetched;
+            s->duplicates += j->duplicates;
+            s->late += j->late;
+            s->delivered += j->delivered;
+            s->bytes += j->bytes;
+            s->api_calls += j->api_calls;
+            s->throttled += j->throttled;
+        }
+        s->token_requests += e->tenants[i]->token_requests;
     }
     s->elapsed_ms = dfw_mono_ms() - e->run_start_mono;
 }

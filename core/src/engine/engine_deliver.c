@@ -11,6 +11,22 @@
 
 #define BUSY_GIVE_UP_MS (5 * 60 * 1000)
 
+/* How long back-pressure may last before --once gives up: what max_retries backoffs would take
+ * (500 ms doubling up to 30 s), so an output that stays down ends the run as soon as a failing
+ * one would; the daemon waits BUSY_GIVE_UP_MS before it reports the stream failing. */
+static int64_t busy_give_up_ms(const struct dfw_engine *e)
+{
+    if (!e->once) {
+        return BUSY_GIVE_UP_MS;
+    }
+    int64_t total = 0, step = 500;
+    for (int i = 0; i < e->cfg->max_retries; i++) {
+        total += step;
+        step = step * 2 > 30000 ? 30000 : step * 2;
+    }
+    return total;
+}
+
 void dfw__deliver_begin(struct job *j)
 {
     struct dfw_engine *e = j->tenant->engine;
@@ -19,6 +35,7 @@ void dfw__deliver_begin(struct job *j)
     j->pending = 0;
     j->deliver_attempts = 0;
     j->busy_since = 0;
+    j->retry_at = 0;
     j->verdict = DV_WAIT;
     j->deliver_err = DFW_OK;
 }
@@ -40,12 +57,12 @@ static void deliver_failed(struct job *j, int64_t now, dfw_err rc)
                 "waiting\"",
                 j->tenant->conf->name, j->def->name);
         }
-        j->due = now + 50;
-        give_up = now - j->busy_since > BUSY_GIVE_UP_MS;
+        j->retry_at = now + 50;
+        give_up = now - j->busy_since > busy_give_up_ms(e);
     }
     else {
         j->deliver_attempts++;
-        j->due = now + dfw_backoff_ms(j->deliver_attempts, 500, 30000);
+        j->retry_at = now + dfw_backoff_ms(j->deliver_attempts, 500, 30000);
         give_up = j->deliver_attempts > e->cfg->max_retries || !dfw_err_retryable(rc);
     }
     if (e->once && give_up) {
@@ -55,7 +72,9 @@ static void deliver_failed(struct job *j, int64_t now, dfw_err rc)
                 j->tenant->conf->name, j->def->name, dfw_strerror(rc), j->deliver_attempts);
         j->verdict = DV_GIVE_UP;
         j->deliver_err = dfw_err_retryable(rc) ? DFW_ERR_IO : rc;
+        j->retry_at = now;
     }
+    dfw__job_at(j, j->retry_at);
 }
 
 static void on_ack(void *ack_ctx, uint64_t seq, dfw_err result)
@@ -70,6 +89,9 @@ static void on_ack(void *ack_ctx, uint64_t seq, dfw_err result)
     j->pending &= ~bit;
     if (result == DFW_OK) {
         j->acked |= bit;
+        if (j->acked == (1u << e->noutputs) - 1) {
+            dfw__job_at(j, dfw_mono_ms()); /* the commit happens in the loop */
+        }
     }
     else {
         dfw_log(DFW_LOG_WARN, "pipeline",
@@ -87,8 +109,12 @@ enum deliver_verdict dfw__deliver(struct job *j, int64_t now)
     if (j->acked == (1u << e->noutputs) - 1) {
         return DV_ACKED;
     }
-    if (j->verdict == DV_GIVE_UP || now < j->due) {
+    if (j->verdict == DV_GIVE_UP) {
         return j->verdict;
+    }
+    if (now < j->retry_at) {
+        dfw__job_at(j, j->retry_at);
+        return DV_WAIT;
     }
     struct dfw_batch batch = {j->events, j->nevents, j->seq};
     for (unsigned o = 0; o < e->noutputs && j->verdict != DV_GIVE_UP; o++) {

@@ -145,7 +145,11 @@ enum fetch_send dfw__fetch_send(struct job *j, int64_t now, dfw_http_done_fn don
     const struct dfw_token *tok = dfw_auth_token(t->auth, j->resource, dfw_now_ms());
     if (tok == NULL) {
         dfw__token_request(j->slot, now);
-        j->due = now + 20; /* re-check when the token request completes */
+        if (j->slot->failed != DFW_OK) {
+            j->fail_err = j->slot->failed;
+            return FS_FAILED;
+        }
+        dfw__token_wait(j->slot, j, now); /* woken when a token request of the tenant ends */
         return FS_WAIT;
     }
     const char *missing = missing_role(j, tok->claims);
@@ -165,7 +169,7 @@ enum fetch_send dfw__fetch_send(struct job *j, int64_t now, dfw_http_done_fn don
         wait = wait_h;
     }
     if (wait > 0) {
-        j->due = now + wait;
+        dfw__job_at(j, now + wait);
         return FS_WAIT;
     }
     dfw_window_slice(&j->cursor.win, &j->slice);
@@ -173,7 +177,7 @@ enum fetch_send dfw__fetch_send(struct job *j, int64_t now, dfw_http_done_fn don
     dfw_err rc = url ? dfw_http_get(e->http, url, tok->access_token, done, j) : DFW_ERR_NOMEM;
     free(url);
     if (rc != DFW_OK) {
-        j->due = now + 1000;
+        dfw__job_at(j, now + 1000);
         return FS_WAIT;
     }
     if (j->per_min.capacity > 0) {

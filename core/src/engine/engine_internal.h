@@ -19,6 +19,7 @@
 #include "dfw/http.h"
 #include "dfw/stream.h"
 #include "dfw/window.h"
+#include "sched.h"
 
 #include <signal.h>
 
@@ -31,8 +32,10 @@ struct token_slot {
     const char *resource;
     int in_flight;
     int attempts;
-    int64_t retry_at; /* monotonic ms */
-    dfw_err failed;   /* permanent failure (DFW_ERR_AUTH...), DFW_OK when none */
+    int64_t retry_at;     /* monotonic ms */
+    dfw_err failed;       /* permanent failure (DFW_ERR_AUTH...), DFW_OK when none */
+    struct job **waiters; /* jobs waiting for this token (woken when a request ends) */
+    size_t nwaiters, capwaiters;
 };
 
 struct tenant_rt {
@@ -46,6 +49,8 @@ struct tenant_rt {
     struct token_slot slots[MAX_RESOURCES];
     size_t nslots;
     uint64_t token_requests;
+    struct job *jobs; /* owned: one per stream of the tenant */
+    size_t njobs;
 };
 
 /* Token bucket (documented per-tenant quotas). */
@@ -97,12 +102,14 @@ struct job {
     int64_t settle_ms;
     int top; /* $top of this job's requests */
     enum job_state state;
-    int64_t due;      /* monotonic ms: next action */
-    int in_flight;    /* an API request is running */
-    int attempts;     /* consecutive failures of the current request */
-    int failing;      /* attempts exceeded max_retries: reported in metrics */
-    dfw_err fail_err; /* why the job is J_FAILED */
-    int unloaded;     /* its checkpoint could not be read: load it again before any sweep */
+    struct sched_node node; /* node.due: monotonic ms of the next timed action (when queued) */
+    int waiting_token;      /* on its token slot's waiters */
+    int64_t phase_ms;       /* where in poll_interval this job's polls fall */
+    int in_flight;          /* an API request is running */
+    int attempts;           /* consecutive failures of the current request */
+    int failing;            /* attempts exceeded max_retries: reported in metrics */
+    dfw_err fail_err;       /* why the job is J_FAILED */
+    int unloaded;           /* its checkpoint could not be read: load it again before any sweep */
     struct bucket per_min;
     struct bucket per_hour;
     /* the response being delivered: the slice it answered and what it said about it */
@@ -119,6 +126,7 @@ struct job {
     unsigned pending; /* bit per output: submitted, ack outstanding */
     int deliver_attempts;
     int64_t busy_since; /* monotonic ms: first back-pressure answer for this batch, 0 none */
+    int64_t retry_at;   /* monotonic ms: the batch is submitted again no earlier */
     enum deliver_verdict verdict;
     dfw_err deliver_err;
     struct ack_ctx *acks;  /* one per output */
@@ -136,10 +144,12 @@ struct dfw_engine {
     size_t noutputs;
     struct dfw_state *state;
     struct dfw_http *http;
-    struct tenant_rt *tenants;
+    struct tenant_rt **tenants; /* owned */
     size_t ntenants;
-    struct job *jobs;
-    size_t njobs;
+    size_t njobs; /* over all tenants */
+    struct dfw_sched sched;
+    size_t ndelivering; /* jobs in J_DELIVER */
+    size_t nfinished;   /* jobs in J_DONE or J_FAILED */
     uint64_t next_seq;
     int once;
     int64_t run_start_wall;
@@ -147,6 +157,31 @@ struct dfw_engine {
     volatile sig_atomic_t stop;
     uint64_t *out_acked; /* events acknowledged per output */
 };
+
+/* The job's next timed action at due (monotonic ms); wakes it from the loop. */
+static inline void dfw__job_at(struct job *j, int64_t due)
+{
+    /* out of memory: the job stays where it was; the next wakeup of its kind retries */
+    (void)dfw__sched_at(&j->tenant->engine->sched, &j->node, due);
+}
+
+static inline struct job *dfw__job_of(struct sched_node *n)
+{
+    return (struct job *)(void *)((char *)n - offsetof(struct job, node));
+}
+
+/* Every job of every tenant: FOR_EACH_JOB(e, j) { ... } (j is a struct job *). */
+#define FOR_EACH_JOB(e, j)                                                                         \
+    for (size_t ti_ = 0; ti_ < (e)->ntenants; ti_++)                                               \
+        for (struct job *j = (e)->tenants[ti_]->jobs;                                              \
+             j < (e)->tenants[ti_]->jobs + (e)->tenants[ti_]->njobs; j++)
+
+/* tenant.c: a tenant's runtime (token provider, slots, one job per stream), or NULL with errbuf */
+struct tenant_rt *dfw__tenant_new(struct dfw_engine *e,
+                                  const struct dfw_tenant_conf *tc,
+                                  char *errbuf,
+                                  size_t errlen);
+void dfw__tenant_free(struct tenant_rt *t);
 
 /* job.c */
 void dfw__job_init_run(struct job *j, int64_t now);
@@ -181,6 +216,11 @@ enum deliver_verdict dfw__deliver(struct job *j, int64_t now);
 
 /* tokens.c: start a token request for the slot unless one is in flight or backing off */
 void dfw__token_request(struct token_slot *s, int64_t now);
+/* tokens.c: j waits for slot's token: woken when a token request of the tenant ends, or at the
+ * slot's retry time when it is backing off. */
+void dfw__token_wait(struct token_slot *s, struct job *j, int64_t now);
+/* tokens.c: forget j (it is freed). */
+void dfw__token_forget(struct token_slot *s, struct job *j);
 
 /* engine_metrics.c */
 void dfw__engine_write_metrics(const struct dfw_engine *e);

@@ -38,8 +38,8 @@ void dfw__engine_write_metrics(const struct dfw_engine *e)
     for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
         fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", counters[c].name, counters[c].help,
                 counters[c].name);
-        for (size_t i = 0; i < e->njobs; i++) {
-            const struct job *j = &e->jobs[i];
+        FOR_EACH_JOB(e, j)
+        {
             fprintf(f, "%s{tenant=\"%s\",stream=\"%s\"} %llu\n", counters[c].name,
                     j->tenant->conf->name, j->def->name,
                     (unsigned long long)*(const uint64_t *)(const void *)((const char *)j +
@@ -49,16 +49,16 @@ void dfw__engine_write_metrics(const struct dfw_engine *e)
     int64_t now = dfw_now_ms();
     fprintf(f, "# HELP dfw_checkpoint_lag_seconds Age of the checkpoint\n"
                "# TYPE dfw_checkpoint_lag_seconds gauge\n");
-    for (size_t i = 0; i < e->njobs; i++) {
-        const struct job *j = &e->jobs[i];
+    FOR_EACH_JOB(e, j)
+    {
         fprintf(f, "dfw_checkpoint_lag_seconds{tenant=\"%s\",stream=\"%s\"} %.3f\n",
                 j->tenant->conf->name, j->def->name,
                 (double)(now - j->cursor.high_water_ms) / 1000.0);
     }
     fprintf(f, "# HELP dfw_stream_failing 1 when the stream keeps failing (checkpoint held)\n"
                "# TYPE dfw_stream_failing gauge\n");
-    for (size_t i = 0; i < e->njobs; i++) {
-        const struct job *j = &e->jobs[i];
+    FOR_EACH_JOB(e, j)
+    {
         fprintf(f, "dfw_stream_failing{tenant=\"%s\",stream=\"%s\"} %d\n", j->tenant->conf->name,
                 j->def->name, j->failing || j->state == J_FAILED);
     }
@@ -73,8 +73,8 @@ void dfw__engine_write_metrics(const struct dfw_engine *e)
     };
     fprintf(f, "# HELP dfw_paging_anomalies_total Answers whose paging the window planner had to "
                "work around, by kind\n# TYPE dfw_paging_anomalies_total counter\n");
-    for (size_t i = 0; i < e->njobs; i++) {
-        const struct job *j = &e->jobs[i];
+    FOR_EACH_JOB(e, j)
+    {
         for (int a = 0; a < AN_COUNT; a++) {
             fprintf(f, "dfw_paging_anomalies_total{tenant=\"%s\",stream=\"%s\",kind=\"%s\"} %llu\n",
                     j->tenant->conf->name, j->def->name, anomaly_names[a],
@@ -83,16 +83,16 @@ void dfw__engine_write_metrics(const struct dfw_engine *e)
     }
     fprintf(f, "# HELP dfw_dedup_pairs Remembered (id, last-update) pairs\n"
                "# TYPE dfw_dedup_pairs gauge\n");
-    for (size_t i = 0; i < e->njobs; i++) {
-        const struct job *j = &e->jobs[i];
+    FOR_EACH_JOB(e, j)
+    {
         fprintf(f, "dfw_dedup_pairs{tenant=\"%s\",stream=\"%s\"} %zu\n", j->tenant->conf->name,
                 j->def->name, dfw_cursor_seen_count(&j->cursor));
     }
     fprintf(f, "# HELP dfw_token_requests_total Access-token requests\n"
                "# TYPE dfw_token_requests_total counter\n");
     for (size_t i = 0; i < e->ntenants; i++) {
-        fprintf(f, "dfw_token_requests_total{tenant=\"%s\"} %llu\n", e->tenants[i].conf->name,
-                (unsigned long long)e->tenants[i].token_requests);
+        fprintf(f, "dfw_token_requests_total{tenant=\"%s\"} %llu\n", e->tenants[i]->conf->name,
+                (unsigned long long)e->tenants[i]->token_requests);
     }
     fprintf(f, "# HELP dfw_output_events_acked_total Events acknowledged per output\n"
                "# TYPE dfw_output_events_acked_total counter\n");

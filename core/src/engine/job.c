@@ -15,15 +15,32 @@
 
 #define FAILED_RETRY_MS (10 * 60 * 1000)
 
+/* Every state change goes through here: the engine counts jobs delivering and finished, so that
+ * its loop never walks all jobs. */
+static void set_state(struct job *j, enum job_state st)
+{
+    struct dfw_engine *e = j->tenant->engine;
+    e->ndelivering -= j->state == J_DELIVER;
+    e->nfinished -= j->state == J_DONE || j->state == J_FAILED;
+    j->state = st;
+    e->ndelivering += st == J_DELIVER;
+    e->nfinished += st == J_DONE || st == J_FAILED;
+}
+
 static void job_fail(struct job *j, dfw_err err)
 {
     dfw_cursor_rollback(&j->cursor); /* its pairs were never acknowledged */
     dfw__batch_drop(j);
-    j->state = J_FAILED;
+    set_state(j, J_FAILED);
     j->fail_err = err;
     j->failing = 1;
     /* in daemon mode a failed job is tried again later: consent may be granted meanwhile */
-    j->due = dfw_mono_ms() + FAILED_RETRY_MS;
+    if (j->tenant->engine->once) {
+        dfw__sched_cancel(&j->tenant->engine->sched, &j->node);
+    }
+    else {
+        dfw__job_at(j, dfw_mono_ms() + FAILED_RETRY_MS);
+    }
 }
 
 static void job_retry(struct job *j, int64_t now, int64_t retry_after_ms, const char *why)
@@ -42,15 +59,21 @@ static void job_retry(struct job *j, int64_t now, int64_t retry_after_ms, const 
             return;
         }
     }
-    j->due = now + delay;
+    dfw__job_at(j, now + delay);
 }
 
+/* Polls keep a fixed phase per job (a point in poll_interval picked at random when the job is
+ * made): the next poll is the job's next grid time, so thousands of tenants stay spread over the
+ * interval instead of bunching after the first cycle, and a poll is never later than one
+ * interval after the previous one began. */
 static void schedule_poll(struct job *j, int64_t now)
 {
-    const struct dfw_config *cfg = j->tenant->engine->cfg;
-    int64_t jitter = cfg->poll_interval_ms / 10;
-    j->state = J_IDLE;
-    j->due = now + cfg->poll_interval_ms + (jitter > 0 ? rand() % jitter : 0);
+    const struct dfw_engine *e = j->tenant->engine;
+    int64_t iv = e->cfg->poll_interval_ms;
+    int64_t origin = e->run_start_mono + j->phase_ms;
+    int64_t k = now >= origin ? (now - origin) / iv + 1 : 0;
+    set_state(j, J_IDLE);
+    dfw__job_at(j, origin + k * iv);
 }
 
 /* The window is read up to the end this --once run needs: the run's start - settle_delay. */
@@ -104,12 +127,12 @@ static void commit(struct job *j, int64_t now)
     j->attempts = 0;
     j->failing = 0;
     if (j->cursor.win.to_ms != 0) {
-        j->state = J_FETCH;
-        j->due = now;
+        set_state(j, J_FETCH);
+        dfw__job_at(j, now);
         return;
     }
     if (caught_up(j)) {
-        j->state = J_DONE;
+        set_state(j, J_DONE);
         return;
     }
     schedule_poll(j, now);
@@ -143,7 +166,7 @@ static int skip_refused(struct job *j, const struct dfw_http_response *r)
     dfw_cursor_advance(&j->cursor, &j->outcome, 0, j->overlap_ms);
     dfw_cell_reset(&j->cell);
     save_checkpoint(j);
-    j->due = dfw_mono_ms();
+    dfw__job_at(j, dfw_mono_ms());
     return 1;
 }
 
@@ -172,15 +195,15 @@ static void on_response(void *ctx, const struct dfw_http_response *r)
             commit(j, now);
             return;
         }
-        j->state = J_DELIVER;
+        set_state(j, J_DELIVER);
         dfw__deliver_begin(j);
-        j->due = now;
         deliver_step(j, now);
         return;
     }
     case V_THROTTLED:
         /* a 429 is the service's own pacing, not a failure: it never marks the job failing */
-        j->due = now + (v.wait_ms >= 0 ? v.wait_ms : dfw_backoff_ms(j->attempts + 1, 1000, 60000));
+        dfw__job_at(
+            j, now + (v.wait_ms >= 0 ? v.wait_ms : dfw_backoff_ms(j->attempts + 1, 1000, 60000)));
         return;
     case V_RETRY:
         job_retry(j, now, v.wait_ms, v.why);
@@ -205,7 +228,7 @@ static void begin_sweep(struct job *j, int64_t now)
     if (!dfw_cursor_begin(c, dfw_now_ms(), j->overlap_ms, j->settle_ms, j->top)) {
         /* nothing has settled since the checkpoint yet */
         if (caught_up(j)) {
-            j->state = J_DONE;
+            set_state(j, J_DONE);
         }
         else {
             schedule_poll(j, now);
@@ -217,7 +240,7 @@ static void begin_sweep(struct job *j, int64_t now)
         dfw_cell_reset(&j->cell);
     }
     j->warned = 0;
-    j->state = J_FETCH;
+    set_state(j, J_FETCH);
     send(j, now);
 }
 
@@ -244,8 +267,8 @@ static void load_checkpoint(struct job *j)
 
 void dfw__job_init_run(struct job *j, int64_t due)
 {
-    j->state = J_IDLE;
-    j->due = due;
+    set_state(j, J_IDLE);
+    dfw__job_at(j, due);
     load_checkpoint(j);
 }
 
@@ -254,12 +277,12 @@ void dfw__job_step(struct job *j, int64_t now)
     const struct dfw_engine *e = j->tenant->engine;
     switch (j->state) {
     case J_IDLE:
-        if (now >= j->due && !e->stop) {
+        if (!e->stop) {
             begin_sweep(j, now);
         }
         break;
     case J_FETCH:
-        if (!j->in_flight && now >= j->due && !e->stop) {
+        if (!j->in_flight && !e->stop) {
             send(j, now);
         }
         break;
@@ -267,12 +290,15 @@ void dfw__job_step(struct job *j, int64_t now)
         deliver_step(j, now);
         break;
     case J_FAILED:
-        if (!e->once && now >= j->due && !e->stop) {
-            j->state = J_IDLE;
+        if (!e->once && !e->stop) {
+            set_state(j, J_IDLE);
             j->attempts = 0;
             j->slot->failed = DFW_OK;
             if (j->unloaded) {
                 load_checkpoint(j); /* never start over while the checkpoint is unreadable */
+            }
+            if (j->state == J_IDLE) {
+                dfw__job_at(j, now);
             }
         }
         break;
@@ -283,6 +309,10 @@ void dfw__job_step(struct job *j, int64_t now)
 
 void dfw__job_release(struct job *j)
 {
+    dfw__sched_cancel(&j->tenant->engine->sched, &j->node);
+    if (j->waiting_token) {
+        dfw__token_forget(j->slot, j);
+    }
     dfw__batch_drop(j);
     dfw_cursor_clear(&j->cursor);
     dfw_cell_clear(&j->cell);

@@ -58,6 +58,54 @@ static int other_refresh_in_flight(const struct token_slot *s)
     return 0;
 }
 
+void dfw__token_wait(struct token_slot *s, struct job *j, int64_t now)
+{
+    if (!s->in_flight && now < s->retry_at) {
+        dfw__job_at(j, s->retry_at);
+        return;
+    }
+    if (j->waiting_token) {
+        return;
+    }
+    if (s->nwaiters == s->capwaiters) {
+        size_t cap = s->capwaiters ? s->capwaiters * 2 : 4;
+        struct job **w = realloc(s->waiters, cap * sizeof(*w));
+        if (w == NULL) {
+            dfw__job_at(j, now + 1000); /* out of memory: look again later */
+            return;
+        }
+        s->waiters = w;
+        s->capwaiters = cap;
+    }
+    s->waiters[s->nwaiters++] = j;
+    j->waiting_token = 1;
+}
+
+void dfw__token_forget(struct token_slot *s, struct job *j)
+{
+    for (size_t i = 0; i < s->nwaiters; i++) {
+        if (s->waiters[i] == j) {
+            s->waiters[i] = s->waiters[--s->nwaiters];
+            j->waiting_token = 0;
+            return;
+        }
+    }
+}
+
+/* A token request of the tenant ended: every job waiting for a token of it looks again (a
+ * refresh-token tenant's other resources may now send theirs). */
+static void wake_waiters(struct tenant_rt *t, int64_t now)
+{
+    for (size_t i = 0; i < t->nslots; i++) {
+        struct token_slot *s = &t->slots[i];
+        for (size_t k = 0; k < s->nwaiters; k++) {
+            s->waiters[k]->waiting_token = 0;
+            dfw__job_at(s->waiters[k], now);
+        }
+        s->nwaiters = 0;
+    }
+}
+
 static void token_done(void *ctx, const struct dfw_http_response *r)
 {
     struct token_slot *s = ctx;
@@ -65,6 +113,7 @@ static void token_done(void *ctx, const struct dfw_http_response *r)
     int64_t now = dfw_mono_ms();
     char err[512];
     s->in_flight = 0;
+    wake_waiters(t, now);
     if (r->transport != DFW_OK) {
         token_retry(s, now, -1);
         dfw_log(DFW_LOG_WARN, "auth",

@@ -1,7 +1,9 @@
 #include "dfw/http.h"
 #include "dfw/buf.h"
+#include "dfw/output.h"
 
 #include <curl/curl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,11 +277,26 @@ static void finish(struct dfw_http *h, struct xfer *x, CURLcode rc)
 
 int dfw_http_run(struct dfw_http *h, int timeout_ms)
 {
+    return dfw_http_run_fds(h, NULL, 0, timeout_ms);
+}
+
+#define MAX_EXTRA_FDS 64
+
+int dfw_http_run_fds(struct dfw_http *h, const struct dfw_wait_fd *fds, int nfds, int timeout_ms)
+{
     int running = 0;
+    struct curl_waitfd extra[MAX_EXTRA_FDS];
+    int n = nfds < MAX_EXTRA_FDS ? nfds : MAX_EXTRA_FDS;
+    for (int i = 0; i < n; i++) {
+        extra[i].fd = fds[i].fd;
+        extra[i].events = (short)((fds[i].events & POLLIN ? CURL_WAIT_POLLIN : 0) |
+                                  (fds[i].events & POLLOUT ? CURL_WAIT_POLLOUT : 0));
+        extra[i].revents = 0;
+    }
     if (h->pending > 0) {
         curl_multi_perform(h->multi, &running);
     }
-    curl_multi_poll(h->multi, NULL, 0, timeout_ms, NULL);
+    curl_multi_poll(h->multi, n ? extra : NULL, (unsigned)n, timeout_ms, NULL);
     curl_multi_perform(h->multi, &running);
     CURLMsg *msg;
     int left;
