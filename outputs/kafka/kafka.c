@@ -2,10 +2,14 @@
  * report of every one of its records has come back; one failed report fails the batch, which the
  * pipeline then re-sends (DESIGN.md §4). Options: kafka_conf.c; topic, key, headers and value:
  * kafka_format.c; docs/kafka.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dfw/log.h"
 #include "dfw/output.h"
@@ -46,6 +50,8 @@ struct kafka_out {
     struct batch *batches;
     struct dfw_buf value;         /* format = cef: the line being produced (librdkafka copies it) */
     struct dfw_kafka_memos memos; /* what failed batches delivered, for their re-send */
+    int wake[2];  /* librdkafka writes to wake[1] when its main queue gets an event (a delivery
+                     report): the engine sleeps on wake[0] instead of polling */
     int fatal;    /* the producer hit a fatal error: replace it once its batches are failed */
     int dropping; /* destroy: delivery reports no longer acknowledge */
     struct {
@@ -256,7 +262,22 @@ static dfw_err producer_new(struct kafka_out *k, char *errbuf, size_t errlen)
     }
     /* conf is now owned by rk */
     k->fatal = 0;
+    rd_kafka_queue_t *q = rd_kafka_queue_get_main(k->rk);
+    rd_kafka_queue_io_event_enable(q, k->wake[1], "!", 1);
+    rd_kafka_queue_destroy(q);
     return DFW_OK;
+}
+
+/* Empty the wakeup pipe (non-blocking), then serve every queued event. */
+static void serve_events(struct kafka_out *k, int timeout_ms)
+{
+    char buf[64];
+    while (read(k->wake[0], buf, sizeof(buf)) > 0) {
+    }
+    if (rd_kafka_poll(k->rk, timeout_ms) > 0) {
+        while (rd_kafka_poll(k->rk, 0) > 0) {
+        }
+    }
 }
 
 /* Purge what is queued and serve the delivery reports of the purged records for up to wait_ms. */
@@ -285,6 +306,11 @@ static void kafka_destroy(void *self)
     }
     dfw_out_kafka_memo_free(&k->memos);
     dfw_buf_free(&k->value);
+    for (int i = 0; i < 2; i++) {
+        if (k->wake[i] >= 0) {
+            close(k->wake[i]);
+        }
+    }
     free(k->name);
     free(k);
 }
@@ -303,11 +329,22 @@ static void *kafka_init(const void *conf, const char *instance, char *errbuf, si
         return NULL;
     }
     k->conf = c;
+    k->wake[0] = k->wake[1] = -1;
     k->name = strdup(instance);
     if (k->name == NULL) {
         snprintf(errbuf, errlen, "output %s: out of memory", instance);
         kafka_destroy(k);
         return NULL;
+    }
+    if (pipe(k->wake) != 0) {
+        snprintf(errbuf, errlen, "output %s: pipe: %s", instance, strerror(errno));
+        k->wake[0] = k->wake[1] = -1;
+        kafka_destroy(k);
+        return NULL;
+    }
+    for (int i = 0; i < 2; i++) {
+        fcntl(k->wake[i], F_SETFL, fcntl(k->wake[i], F_GETFL) | O_NONBLOCK);
+        fcntl(k->wake[i], F_SETFD, FD_CLOEXEC);
     }
     if (producer_new(k, errbuf, errlen) != DFW_OK) {
         kafka_destroy(k);
@@ -502,8 +539,22 @@ static dfw_err kafka_submit(void *self, const struct dfw_batch *batch, dfw_ack_f
 static void kafka_poll(void *self, int timeout_ms)
 {
     struct kafka_out *k = self;
-    rd_kafka_poll(k->rk, timeout_ms);
+    serve_events(k, timeout_ms);
     replace_if_fatal(k);
+}
+
+/* While batches are out, the engine sleeps on the wakeup pipe; a fatal producer waiting to be
+ * replaced is looked at again every second. */
+static int kafka_wait(void *self, struct dfw_wait_fd *fds, int max, int *timeout_ms)
+{
+    struct kafka_out *k = self;
+    *timeout_ms = k->fatal ? 1000 : -1;
+    if (k->batches == NULL || max < 1) {
+        return 0;
+    }
+    fds[0].fd = k->wake[0];
+    fds[0].events = POLLIN;
+    return 1;
 }
 
 static dfw_err kafka_flush(void *self, int timeout_ms)
@@ -532,6 +583,7 @@ const struct dfw_output_plugin dfw_out_kafka_plugin = {
     .format = dfw_out_kafka_format,
     .submit = kafka_submit,
     .poll = kafka_poll,
+    .wait = kafka_wait,
     .flush = kafka_flush,
     .destroy = kafka_destroy,
 };

@@ -365,6 +365,35 @@ static void hec_poll(void *self, int timeout_ms)
     start_ready(o, dfw_mono_ms());
 }
 
+/* The sockets of the running transfers, and the first of the output's timers: the open request's
+ * batch_timeout, a backoff or acknowledgement deadline, the next acknowledgement query. */
+static int hec_wait(void *self, struct dfw_wait_fd *fds, int max, int *timeout_ms)
+{
+    struct hec_out *o = self;
+    int n = hec_http_wait(o->http, fds, max, timeout_ms);
+    int64_t now = dfw_mono_ms(), due = INT64_MAX;
+    if (o->q.open != NULL) {
+        due = o->q.open->opened_ms + o->conf->batch_timeout_ms;
+    }
+    int waiting = 0;
+    for (const struct hec_req *r = o->q.head; r != NULL; r = r->next) {
+        if ((r->state == HEC_REQ_BACKOFF || r->state == HEC_REQ_WAIT_ACK) && r->due_ms < due) {
+            due = r->due_ms;
+        }
+        waiting |= r->state == HEC_REQ_WAIT_ACK;
+    }
+    if (waiting && !o->ack_in_flight && o->next_ack_ms < due) {
+        due = o->next_ack_ms;
+    }
+    if (due != INT64_MAX) {
+        int64_t left = due > now ? due - now : 0;
+        if (*timeout_ms < 0 || left < *timeout_ms) {
+            *timeout_ms = left > 60000 ? 60000 : (int)left;
+        }
+    }
+    return n;
+}
+
 static dfw_err hec_submit(void *self, const struct dfw_batch *batch, dfw_ack_fn ack, void *ack_ctx)
 {
     struct hec_out *o = self;
@@ -433,6 +462,7 @@ const struct dfw_output_plugin dfw_out_splunk_hec_plugin = {
     .format = hec_format,
     .submit = hec_submit,
     .poll = hec_poll,
+    .wait = hec_wait,
     .flush = hec_flush,
     .destroy = hec_destroy,
 };

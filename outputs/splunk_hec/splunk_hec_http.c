@@ -4,6 +4,8 @@
 #include "dfw/buf.h"
 
 #include <curl/curl.h>
+#include <poll.h>
+#include <sys/select.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +146,38 @@ struct hec_http *hec_http_new(const struct hec_http_opts *opts, char *errbuf, si
     curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, opts->max_connections);
     curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, opts->max_connections);
     return h;
+}
+
+int hec_http_wait(const struct hec_http *h, struct dfw_wait_fd *fds, int max, int *timeout_ms)
+{
+    *timeout_ms = -1;
+    if (h->running == 0) {
+        return 0;
+    }
+    fd_set rd, wr, ex;
+    int maxfd = -1, n = 0;
+    FD_ZERO(&rd);
+    FD_ZERO(&wr);
+    FD_ZERO(&ex);
+    long t = -1;
+    curl_multi_timeout(h->multi, &t);
+    if (curl_multi_fdset(h->multi, &rd, &wr, &ex, &maxfd) == CURLM_OK) {
+        for (int fd = 0; fd <= maxfd && n < max; fd++) {
+            short ev =
+                (short)((FD_ISSET(fd, &rd) ? POLLIN : 0) | (FD_ISSET(fd, &wr) ? POLLOUT : 0));
+            if (ev != 0) {
+                fds[n].fd = fd;
+                fds[n].events = ev;
+                n++;
+            }
+        }
+    }
+    /* no descriptor to wait on (resolving, or one above FD_SETSIZE): look again soon */
+    if (n == 0 && (t < 0 || t > 10)) {
+        t = 10;
+    }
+    *timeout_ms = t < 0 ? 1000 : (int)t;
+    return n;
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "dfw/err.h"
+#include "dfw/output.h"
 
 struct hec_http;
 
@@ -48,5 +49,10 @@ void hec_http_run(struct hec_http *h, int timeout_ms, hec_http_done_fn done, voi
 
 /* Transfers queued or running. */
 int hec_http_running(const struct hec_http *h);
+
+/* The sockets libcurl waits on (up to max into fds; returns how many; curl_multi_fdset, so only
+ * descriptors below FD_SETSIZE: without one the timeout is at most 10 ms) and, while transfers
+ * run, the time until libcurl's own timeout needs hec_http_run (*timeout_ms, -1: none). */
+int hec_http_wait(const struct hec_http *h, struct dfw_wait_fd *fds, int max, int *timeout_ms);
 
 #endif
