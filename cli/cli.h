@@ -18,7 +18,8 @@ struct dfw_config *cli_load_config(const char *path);
 struct dfw_output *cli_outputs_new(const struct dfw_config *cfg, int create);
 void cli_outputs_free(struct dfw_output *outs, size_t n);
 
-int cmd_run(const struct dfw_config *cfg, int argc, char **argv);
+/* path: the configuration file, read again on SIGHUP (reload). */
+int cmd_run(const struct dfw_config *cfg, const char *path, int argc, char **argv);
 int cmd_check_config(const struct dfw_config *cfg, const char *path);
 int cmd_token(const struct dfw_config *cfg, int argc, char **argv);
 int cmd_consent_url(const struct dfw_config *cfg, int argc, char **argv);

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,13 +13,42 @@ static struct dfw_engine *running;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    if (running != NULL) {
+    if (running == NULL) {
+        return;
+    }
+    if (sig == SIGHUP) {
+        dfw_engine_request_reload(running);
+    }
+    else {
         dfw_engine_stop(running);
     }
 }
 
-int cmd_run(const struct dfw_config *cfg, int argc, char **argv)
+/* Configurations loaded by reloads: the engine borrows them until it is freed. */
+struct reloads {
+    const char *path;
+    struct dfw_config **cfgs;
+    size_t n;
+};
+
+static const struct dfw_config *reload(void *ctx, char *errbuf, size_t errlen)
+{
+    struct reloads *r = ctx;
+    struct dfw_config **grown = realloc(r->cfgs, (r->n + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    r->cfgs = grown;
+    struct dfw_config *cfg = dfw_config_load(r->path, errbuf, errlen);
+    if (cfg == NULL) {
+        return NULL;
+    }
+    r->cfgs[r->n++] = cfg;
+    return cfg;
+}
+
+int cmd_run(const struct dfw_config *cfg, const char *path, int argc, char **argv)
 {
     int once = 0, progress = -1;
     for (int i = 0; i < argc; i++) {
@@ -57,12 +87,15 @@ int cmd_run(const struct dfw_config *cfg, int argc, char **argv)
         dfw_state_close(st);
         return EXIT_RUNTIME;
     }
+    struct reloads reloads = {path, NULL, 0};
+    dfw_engine_set_reload(e, reload, &reloads);
     running = e;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     dfw_log(DFW_LOG_INFO, "engine", "msg=\"starting\" tenants=%zu outputs=%zu once=%d",
             cfg->ntenants, cfg->noutputs, once);
@@ -82,6 +115,10 @@ int cmd_run(const struct dfw_config *cfg, int argc, char **argv)
         secs > 0 ? (double)s.delivered / secs : 0.0);
     running = NULL;
     dfw_engine_free(e);
+    for (size_t i = 0; i < reloads.n; i++) {
+        dfw_config_free(reloads.cfgs[i]);
+    }
+    free(reloads.cfgs);
     cli_outputs_free(outs, cfg->noutputs);
     dfw_state_close(st);
     if (rc != DFW_OK) {

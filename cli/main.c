@@ -111,7 +111,7 @@ int main(int argc, char **argv)
     }
     int rc;
     if (strcmp(cmd, "run") == 0) {
-        rc = cmd_run(cfg, cargc, cargv);
+        rc = cmd_run(cfg, config, cargc, cargv);
     }
     else if (strcmp(cmd, "check-config") == 0) {
         rc = cmd_check_config(cfg, config);

@@ -501,12 +501,19 @@ def state_show(config):
 
 
 def checkpoint(state_dir, tenant, stream):
-    """The checkpoint file of (tenant, stream) as JSON, or None."""
-    path = os.path.join(state_dir, "checkpoints", tenant, stream + ".json")
+    """The committed checkpoint of (tenant, stream) from STATE_DIR/checkpoints.db as JSON, or
+    None. Read-only, as `state show` reads it (WAL: never blocks the running forwarder)."""
+    import sqlite3
+    path = os.path.join(state_dir, "checkpoints.db")
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        return json.load(f)
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        row = db.execute("SELECT body FROM checkpoint WHERE tenant = ? AND stream = ?",
+                         (tenant, stream)).fetchone()
+    finally:
+        db.close()
+    return json.loads(row[0]) if row else None
 
 
 class Forwarder:

@@ -5,7 +5,6 @@ Each test asserts every expected (id, last-update) delivered at least once and n
 record delivered twice across sweeps (paging_scenarios.py has the scenarios)."""
 
 import collections
-import json
 import os
 import signal
 import sys
@@ -77,8 +76,8 @@ class Paging(unittest.TestCase):
                          "a quarter of the records")
         self.assertTrue(fw.running(), "the run ended before it could be killed")
         self.assertEqual(fw.stop(signal.SIGKILL), -signal.SIGKILL)
-        with open(os.path.join(s.state, "checkpoints", s.tenant, s.stream + ".json")) as f:
-            self.assertIn("sweep", json.load(f), "no sweep was in progress when killed")
+        self.assertIn("sweep", harness.checkpoint(s.state, s.tenant, s.stream),
+                      "no sweep was in progress when killed")
         s.emu.control("reset-faults", {})
         s.run_once()
         s.run_once()

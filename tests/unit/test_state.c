@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,19 +42,84 @@ static void save_load_round_trip(void **state)
                      DFW_ERR_NOTFOUND);
     c.delivered = 5;
     assert_int_equal(dfw_state_save(st, "contoso", "mde-alerts", &c, err, sizeof(err)), DFW_OK);
+    /* staged: visible to this handle, not on disk yet */
+    assert_int_equal(dfw_state_staged(st), 1);
     assert_int_equal(dfw_state_load(st, "contoso", "mde-alerts", &d, err, sizeof(err)), DFW_OK);
+    assert_int_equal(d.delivered, 5);
+    struct dfw_state *reader = dfw_state_open(dir, 0, err, sizeof(err));
+    assert_non_null(reader);
+    assert_int_equal(dfw_state_load(reader, "contoso", "mde-alerts", &d, err, sizeof(err)),
+                     DFW_ERR_NOTFOUND);
+    assert_int_equal(dfw_state_commit(st, err, sizeof(err)), DFW_OK);
+    assert_int_equal(dfw_state_staged(st), 0);
+    assert_int_equal(dfw_state_load(reader, "contoso", "mde-alerts", &d, err, sizeof(err)), DFW_OK);
     assert_int_equal(d.high_water_ms, 1000);
     assert_int_equal(d.delivered, 5);
-    /* file is private and no temp file is left behind */
+    dfw_state_close(reader);
+    /* the database is private */
     char path[512];
     struct stat sb;
-    snprintf(path, sizeof(path), "%s/checkpoints/contoso/mde-alerts.json", dir);
+    snprintf(path, sizeof(path), "%s/checkpoints.db", dir);
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(sb.st_mode & 077, 0);
-    snprintf(path, sizeof(path), "%s/checkpoints/contoso/mde-alerts.json.tmp", dir);
-    assert_int_not_equal(access(path, F_OK), 0);
     dfw_cursor_clear(&c);
     dfw_cursor_clear(&d);
+    dfw_state_close(st);
+}
+
+/* Many checkpoints, one transaction: the group commit. */
+static void group_commit(void **state)
+{
+    (void)state;
+    char err[512], tenant[32];
+    struct dfw_state *st = dfw_state_open(dir, 1, err, sizeof(err));
+    struct dfw_cursor c;
+    dfw_cursor_init(&c, 42);
+    uint64_t before = dfw_state_commits(st);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(tenant, sizeof(tenant), "t%04d", i);
+        assert_int_equal(dfw_state_save(st, tenant, "graph-alerts", &c, err, sizeof(err)), DFW_OK);
+        assert_int_equal(dfw_state_save(st, tenant, "graph-alerts", &c, err, sizeof(err)), DFW_OK);
+    }
+    assert_int_equal(dfw_state_staged(st), 1000);
+    assert_int_equal(dfw_state_commit(st, err, sizeof(err)), DFW_OK);
+    assert_int_equal(dfw_state_commits(st) - before, 1);
+    /* nothing staged: no transaction */
+    assert_int_equal(dfw_state_commit(st, err, sizeof(err)), DFW_OK);
+    assert_int_equal(dfw_state_commits(st) - before, 1);
+    FILE *out = tmpfile();
+    assert_int_equal(dfw_state_show(st, NULL, out, err, sizeof(err)), DFW_OK);
+    assert_int_equal(ftell(out) > 1000 * 60, 1);
+    fclose(out);
+    dfw_cursor_clear(&c);
+    dfw_state_close(st);
+}
+
+/* Checkpoint files of the layout before are imported once, then kept aside. */
+static void imports_checkpoint_files(void **state)
+{
+    (void)state;
+    char err[512], path[512];
+    snprintf(path, sizeof(path), "%s/checkpoints", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof(path), "%s/checkpoints/contoso", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof(path), "%s/checkpoints/contoso/mde-alerts.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"version\":1,\"high_water_ms\":1767225600000,\"delivered\":9,\"seen\":[]}\n", f);
+    fclose(f);
+    struct dfw_state *st = dfw_state_open(dir, 1, err, sizeof(err));
+    assert_non_null(st);
+    struct dfw_cursor c;
+    dfw_cursor_init(&c, 0);
+    assert_int_equal(dfw_state_load(st, "contoso", "mde-alerts", &c, err, sizeof(err)), DFW_OK);
+    assert_int_equal(c.high_water_ms, 1767225600000LL);
+    assert_int_equal(c.delivered, 9);
+    snprintf(path, sizeof(path), "%s/checkpoints.imported/contoso/mde-alerts.json", dir);
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/checkpoints", dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    dfw_cursor_clear(&c);
     dfw_state_close(st);
 }
 
@@ -76,22 +142,48 @@ static void second_instance_is_locked_out(void **state)
     dfw_state_close(b);
 }
 
-static void corrupt_checkpoint_is_an_error(void **state)
+/* A checkpoint file that cannot be imported stops the open, naming it; nothing is imported. */
+static void corrupt_checkpoint_file_is_an_error(void **state)
 {
     (void)state;
     char err[512], path[512];
-    struct dfw_state *st = dfw_state_open(dir, 1, err, sizeof(err));
+    snprintf(path, sizeof(path), "%s/checkpoints", dir);
+    mkdir(path, 0700);
     snprintf(path, sizeof(path), "%s/checkpoints/fabrikam", dir);
     mkdir(path, 0700);
     snprintf(path, sizeof(path), "%s/checkpoints/fabrikam/graph-alerts.json", dir);
     FILE *f = fopen(path, "w");
     fputs("{\"high_water_ms\": ", f);
     fclose(f);
+    struct dfw_state *st = dfw_state_open(dir, 1, err, sizeof(err));
+    assert_null(st);
+    assert_non_null(strstr(err, "graph-alerts.json"));
+    assert_int_equal(access(path, F_OK), 0);
+}
+
+/* A row that is not a checkpoint: a clear error naming tenant and stream, never a fresh start. */
+static void corrupt_row_is_an_error(void **state)
+{
+    (void)state;
+    char err[512], path[512];
+    struct dfw_state *st = dfw_state_open(dir, 1, err, sizeof(err));
+    dfw_state_close(st);
+    snprintf(path, sizeof(path), "%s/checkpoints.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO checkpoint VALUES ('fabrikam', 'graph-alerts', 0, "
+                                  "0, 0, 0, '{\"high_water_ms\": ')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    st = dfw_state_open(dir, 1, err, sizeof(err));
     struct dfw_cursor c;
     dfw_cursor_init(&c, 77);
     assert_int_equal(dfw_state_load(st, "fabrikam", "graph-alerts", &c, err, sizeof(err)),
                      DFW_ERR_INVALID);
-    assert_non_null(strstr(err, "graph-alerts.json"));
+    assert_non_null(strstr(err, "tenant fabrikam stream graph-alerts"));
+    assert_non_null(strstr(err, "checkpoints.db"));
     assert_int_equal(c.high_water_ms, 77);
     dfw_cursor_clear(&c);
     dfw_state_close(st);
@@ -107,6 +199,7 @@ static void reset_removes_selected(void **state)
     dfw_state_save(st, "a", "mde-alerts", &c, err, sizeof(err));
     dfw_state_save(st, "a", "graph-alerts", &c, err, sizeof(err));
     dfw_state_save(st, "b", "mde-alerts", &c, err, sizeof(err));
+    assert_int_equal(dfw_state_commit(st, err, sizeof(err)), DFW_OK);
     size_t removed = 0;
     assert_int_equal(dfw_state_reset(st, "a", "graph-alerts", &removed, err, sizeof(err)), DFW_OK);
     assert_int_equal(removed, 1);
@@ -124,7 +217,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(save_load_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(second_instance_is_locked_out, setup, teardown),
-        cmocka_unit_test_setup_teardown(corrupt_checkpoint_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(group_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(imports_checkpoint_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(corrupt_checkpoint_file_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(corrupt_row_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(reset_removes_selected, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,6 +56,7 @@ struct dfw_tenant_conf {
     size_t nstreams;
     int64_t settle_delay_ms; /* settle_delay: the forwarder's when -1 */
     int64_t overlap_ms;      /* overlap: the forwarder's when -1 */
+    char *canon;             /* the section's "key=value\n" lines as read (reload compares them) */
     char *file;              /* where the section started */
     int line;
 };
@@ -85,7 +86,10 @@ struct dfw_config {
     int max_connections;         /* max_connections (default 64): concurrent HTTP transfers */
     char *ca_file;               /* ca_file: extra CA bundle for the APIs; NULL = system store */
     char *log_level;             /* log_level (default info) */
-    char *metrics_file;          /* metrics_file: Prometheus text written after each cycle; NULL */
+    char *metrics_file;          /* metrics_file: Prometheus text written every 10 s; NULL */
+    char *metrics_listen;        /* metrics_listen: "127.0.0.1:9464" serves /metrics, /health */
+    int metrics_per_tenant;      /* metrics_per_tenant (default yes): no = series per stream */
+    char *forwarder_canon;       /* the [forwarder] "key=value\n" lines as read (reload compares) */
     struct dfw_tenant_conf *tenants;
     size_t ntenants;
     struct dfw_output_conf *outputs;
@@ -103,5 +107,14 @@ void dfw_config_free(struct dfw_config *cfg);
 
 /* The tenant with this name, or NULL. */
 const struct dfw_tenant_conf *dfw_config_tenant(const struct dfw_config *cfg, const char *name);
+
+/* 1 when two tenant sections were written the same (the same keys with the same values in the
+ * same order), else 0. For reload. */
+int dfw_config_tenant_same(const struct dfw_tenant_conf *a, const struct dfw_tenant_conf *b);
+
+/* 1 when the [forwarder] sections, respectively all [output] sections (names, types, key/values,
+ * in order), are the same, else 0. For reload. */
+int dfw_config_forwarder_same(const struct dfw_config *a, const struct dfw_config *b);
+int dfw_config_outputs_same(const struct dfw_config *a, const struct dfw_config *b);
 
 #endif

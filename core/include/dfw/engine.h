@@ -46,8 +46,27 @@ struct dfw_engine *dfw_engine_new(const struct dfw_config *cfg,
 dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress);
 
 /* Ask run to return: in-flight deliveries are given a bounded time to be acknowledged.
- * Async-signal-safe. */
+ * Async-signal-safe and thread-safe (it wakes the loop). */
 void dfw_engine_stop(struct dfw_engine *e);
+
+/* Loads the configuration again for a reload, on dfw_engine_run's thread: a new configuration
+ * (the engine borrows it until dfw_engine_free: keep it until then), or NULL with the reason in
+ * errbuf (the running configuration stays). */
+typedef const struct dfw_config *(*dfw_reload_fn)(void *ctx, char *errbuf, size_t errlen);
+
+/* Set how to reload (NULL: reload requests are ignored with a log line). Call before run. */
+void dfw_engine_set_reload(struct dfw_engine *e, dfw_reload_fn fn, void *ctx);
+
+/* Ask run to reload (SIGHUP): tenants added start, removed ones stop once their in-flight batch
+ * is acknowledged, changed ones stop and start again with the new section, the others are not
+ * touched; a configuration that cannot be loaded, or a new tenant whose credentials cannot be
+ * read, refuses the reload and the running configuration stays. [forwarder] and [output]
+ * changes take effect at the next start (logged). Ignored by --once. Async-signal-safe. */
+void dfw_engine_request_reload(struct dfw_engine *e);
+
+/* Wake a dfw_engine_run that waits for network events or timers (a host's acknowledgement, a
+ * metrics request). Thread-safe and async-signal-safe; never blocks. */
+void dfw_engine_wakeup(struct dfw_engine *e);
 
 /* Counters so far. */
 void dfw_engine_get_summary(const struct dfw_engine *e, struct dfw_engine_summary *out);

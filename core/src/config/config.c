@@ -284,6 +284,19 @@ static int do_include(struct frame *f, const char *value)
     return ok;
 }
 
+/* Append "name=value\n" to *canon (what reload compares). 0 when out of memory. */
+static int canon_add(char **canon, const char *name, const char *value)
+{
+    size_t old = *canon ? strlen(*canon) : 0, add = strlen(name) + strlen(value) + 2;
+    char *n = realloc(*canon, old + add + 1);
+    if (n == NULL) {
+        return 0;
+    }
+    snprintf(n + old, add + 1, "%s=%s\n", name, value);
+    *canon = n;
+    return 1;
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
     struct frame *f = user;
@@ -305,8 +318,14 @@ static int handler(void *user, const char *section, const char *name, const char
     case SECT_NONE:
         return dfw__conf_fail(f, "key '%s' outside any section (put it under [forwarder])", name);
     case SECT_FORWARDER:
+        if (!canon_add(&f->ld->cfg->forwarder_canon, name, value)) {
+            return dfw__conf_nomem(f);
+        }
         return dfw__conf_forwarder_key(f, name, value);
     case SECT_TENANT:
+        if (!canon_add(&f->ld->cfg->tenants[f->idx].canon, name, value)) {
+            return dfw__conf_nomem(f);
+        }
         return dfw__conf_tenant_key(f, name, value);
     case SECT_OUTPUT:
         return dfw__conf_output_key(f, name, value);
@@ -425,6 +444,8 @@ void dfw_config_free(struct dfw_config *cfg)
     free(cfg->ca_file);
     free(cfg->log_level);
     free(cfg->metrics_file);
+    free(cfg->forwarder_canon);
+    free(cfg->metrics_listen);
     free(cfg);
 }
 
@@ -453,6 +474,7 @@ struct dfw_config *dfw_config_load(const char *path, char *errbuf, size_t errlen
     cfg->poll_interval_ms = 60 * 1000;
     cfg->overlap_ms = 10 * 60 * 1000;
     cfg->settle_delay_ms = 2 * 60 * 1000;
+    cfg->metrics_per_tenant = 1;
     cfg->initial_lookback_ms = DAY_MS;
     cfg->http_timeout_ms = 60 * 1000;
     cfg->connect_timeout_ms = 10 * 1000;

@@ -3,11 +3,13 @@
 #include "dfw/log.h"
 #include "dfw/timeutil.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum ftype { F_STRING, F_DURATION, F_INT, F_LOGLEVEL };
+enum ftype { F_STRING, F_DURATION, F_INT, F_LOGLEVEL, F_BOOL, F_LISTEN };
 
 struct fkey {
     const char *name;
@@ -31,6 +33,8 @@ static const struct fkey fkeys[] = {
     {"ca_file", F_STRING, offsetof(struct dfw_config, ca_file), 0, 0},
     {"log_level", F_LOGLEVEL, offsetof(struct dfw_config, log_level), 0, 0},
     {"metrics_file", F_STRING, offsetof(struct dfw_config, metrics_file), 0, 0},
+    {"metrics_listen", F_LISTEN, offsetof(struct dfw_config, metrics_listen), 0, 0},
+    {"metrics_per_tenant", F_BOOL, offsetof(struct dfw_config, metrics_per_tenant), 0, 0},
 };
 _Static_assert(sizeof(fkeys) / sizeof(fkeys[0]) == NFKEYS, "NFKEYS must count fkeys[]");
 
@@ -96,6 +100,34 @@ int dfw__conf_forwarder_key(struct frame *f, const char *key, const char *v)
         }
         *(int64_t *)(void *)field = n;
         return 1;
+    case F_BOOL:
+        if (strcmp(v, "yes") == 0 || strcmp(v, "on") == 0 || strcmp(v, "true") == 0 ||
+            strcmp(v, "1") == 0) {
+            *(int *)(void *)field = 1;
+            return 1;
+        }
+        if (strcmp(v, "no") == 0 || strcmp(v, "off") == 0 || strcmp(v, "false") == 0 ||
+            strcmp(v, "0") == 0) {
+            *(int *)(void *)field = 0;
+            return 1;
+        }
+        return dfw__conf_fail(f, "[forwarder] %s: '%s' is not yes or no", key, v);
+    case F_LISTEN: {
+        /* IPv4 literal ":" port: the metrics listener binds exactly this */
+        const char *colon = strrchr(v, ':');
+        struct in_addr a;
+        char host[64];
+        if (colon == NULL || (size_t)(colon - v) >= sizeof(host) ||
+            parse_int_range(colon + 1, 1, 65535, &n) != 0) {
+            return dfw__conf_fail(
+                f, "[forwarder] %s: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:9464)", key, v);
+        }
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - v), v);
+        if (inet_pton(AF_INET, host, &a) != 1) {
+            return dfw__conf_fail(f, "[forwarder] %s: '%s' is not an IPv4 address", key, host);
+        }
+        return dfw__conf_set_str(f, (char **)(void *)field, v);
+    }
     case F_INT:
         if (parse_int_range(v, k->min, k->max, &n) != 0) {
             return dfw__conf_fail(f, "[forwarder] %s: '%s' is not an integer from %lld to %lld",

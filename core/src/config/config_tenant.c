@@ -425,5 +425,6 @@ void dfw__conf_tenant_free(struct dfw_tenant_conf *t)
     free(t->defender_url);
     free(t->graph_url);
     free_streams(t);
+    free(t->canon);
     free(t->file);
 }

@@ -39,7 +39,8 @@ struct dfw_engine *dfw_engine_new(const struct dfw_config *cfg,
         .user_agent = "defender-forwarder/" DFW_VERSION,
     };
     e->http = dfw_http_new(&ho, errbuf, errlen);
-    e->tenants = calloc(cfg->ntenants ? cfg->ntenants : 1, sizeof(*e->tenants));
+    e->captenants = cfg->ntenants ? cfg->ntenants : 1;
+    e->tenants = calloc(e->captenants, sizeof(*e->tenants));
     e->out_acked = calloc(noutputs, sizeof(*e->out_acked));
     if (e->http == NULL || e->tenants == NULL || e->out_acked == NULL) {
         if (e->http != NULL) {
@@ -57,6 +58,10 @@ struct dfw_engine *dfw_engine_new(const struct dfw_config *cfg,
         e->tenants[e->ntenants++] = t;
         e->njobs += t->njobs;
     }
+    if (dfw__metrics_http_start(e, errbuf, errlen) != DFW_OK) {
+        dfw_engine_free(e);
+        return NULL;
+    }
     return e;
 }
 
@@ -65,6 +70,7 @@ void dfw_engine_free(struct dfw_engine *e)
     if (e == NULL) {
         return;
     }
+    dfw__metrics_http_stop(e);
     dfw_http_free(e->http); /* before the jobs: pending callbacks point at them */
     for (size_t i = 0; i < e->ntenants; i++) {
         dfw__tenant_free(e->tenants[i]);
@@ -73,6 +79,11 @@ void dfw_engine_free(struct dfw_engine *e)
     free(e->tenants);
     free(e->out_acked);
     free(e);
+}
+
+void dfw_engine_wakeup(struct dfw_engine *e)
+{
+    dfw_http_wakeup(e->http);
 }
 
 void dfw_engine_stop(struct dfw_engine *e)
@@ -117,6 +128,33 @@ static void poll_outputs(const struct dfw_engine *e)
     }
 }
 
+/* Write the checkpoints the jobs staged this turn, in one transaction. While the store cannot be
+ * written (disk full, read-only) jobs stop advancing (job.c looks at store_down) and the error is
+ * said once, and again every minute. */
+static void commit_checkpoints(struct dfw_engine *e, int64_t now)
+{
+    if (dfw_state_staged(e->state) == 0 || (e->store_down && now < e->store_retry_at)) {
+        return;
+    }
+    char err[1024];
+    if (dfw_state_commit(e->state, err, sizeof(err)) == DFW_OK) {
+        if (e->store_down) {
+            dfw_log(DFW_LOG_INFO, "state", "msg=\"checkpoints are written again\"");
+        }
+        e->store_down = 0;
+        return;
+    }
+    if (!e->store_down || now >= e->store_logged + 60000) {
+        dfw_log(DFW_LOG_ERROR, "state",
+                "msg=\"%s; every stream holds at its last written checkpoint until the store can "
+                "be written\" staged=%zu",
+                err, dfw_state_staged(e->state));
+        e->store_logged = now;
+    }
+    e->store_down = 1;
+    e->store_retry_at = now + 1000;
+}
+
 /* Run every job whose timer is due. */
 static void step_due(struct dfw_engine *e, int64_t now)
 {
@@ -155,17 +193,26 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
         }
     }
     int64_t next_metrics = now + 10000, next_progress = now + 2000, stop_at = 0;
+    dfw__notify_start(e, now);
     struct dfw_wait_fd fds[MAX_WAIT_FDS];
     while (1) {
         now = dfw_mono_ms();
+        dfw__notify_turn(e, now);
         if (e->stop && stop_at == 0) {
             stop_at = now + STOP_GRACE_MS;
+            dfw__notify_stopping();
             dfw_log(DFW_LOG_INFO, "engine",
                     "msg=\"stopping: waiting for outstanding acknowledgements\"");
         }
+        if (e->reload_requested) {
+            dfw__reload(e);
+        }
+        dfw__reload_tick(e, now);
         step_due(e, now);
         poll_outputs(e); /* acknowledgements make their jobs due now */
         step_due(e, now);
+        commit_checkpoints(e, now); /* before anything else is delivered */
+        dfw__metrics_http_serve(e);
         if (once && e->nfinished == e->njobs) {
             break;
         }
@@ -176,8 +223,9 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
         int nfds;
         int64_t wait = outputs_wait(e, fds, MAX_WAIT_FDS, &nfds);
         int64_t until = dfw__sched_next(&e->sched);
-        until = until < next_metrics || e->cfg->metrics_file == NULL ? until : next_metrics;
+        until = until < next_metrics ? until : next_metrics;
         until = !progress || until < next_progress ? until : next_progress;
+        until = e->watchdog_ms == 0 || until < e->next_watchdog ? until : e->next_watchdog;
         int64_t timer = until == INT64_MAX ? MAX_WAIT_MS : until - now;
         if (wait < 0 || timer < wait) {
             wait = timer;
@@ -185,8 +233,11 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
         wait = wait < 0 ? 0 : wait > MAX_WAIT_MS ? MAX_WAIT_MS : wait;
         dfw_http_run_fds(e->http, fds, nfds, (int)wait);
         now = dfw_mono_ms();
-        if (e->cfg->metrics_file != NULL && now >= next_metrics) {
-            dfw__engine_write_metrics(e);
+        if (now >= next_metrics) {
+            if (e->cfg->metrics_file != NULL) {
+                dfw__engine_write_metrics(e);
+            }
+            dfw__notify_status(e);
             next_metrics = now + 10000;
         }
         if (progress && now >= next_progress) {
@@ -197,6 +248,8 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
     for (size_t o = 0; o < e->noutputs; o++) {
         e->outputs[o].plugin->flush(e->outputs[o].self, 5000);
     }
+    e->store_down = 0;
+    commit_checkpoints(e, dfw_mono_ms());
     if (progress) {
         progress_line(e, 1);
     }
@@ -210,6 +263,9 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
                 result = e->tenants[i]->jobs[k].fail_err;
             }
         }
+    }
+    if (result == DFW_OK && e->store_down) {
+        result = DFW_ERR_IO; /* the last checkpoints are not written: the next run repeats */
     }
     if (result == DFW_OK && once && e->nfinished != e->njobs) {
         /* interrupted before every stream was read up to the start: not a success */

@@ -51,6 +51,9 @@ struct tenant_rt {
     uint64_t token_requests;
     struct job *jobs; /* owned: one per stream of the tenant */
     size_t njobs;
+    int retiring;                /* reload removed or changed it: it stops once idle */
+    int starting;                /* reload added it: it starts when waits_for is gone */
+    struct tenant_rt *waits_for; /* the tenant it replaces, still retiring, or NULL */
 };
 
 /* Token bucket (documented per-tenant quotas). */
@@ -105,6 +108,7 @@ struct job {
     struct sched_node node; /* node.due: monotonic ms of the next timed action (when queued) */
     int waiting_token;      /* on its token slot's waiters */
     int64_t phase_ms;       /* where in poll_interval this job's polls fall */
+    int swept;              /* has read its first window this run */
     int in_flight;          /* an API request is running */
     int attempts;           /* consecutive failures of the current request */
     int failing;            /* attempts exceeded max_retries: reported in metrics */
@@ -145,11 +149,20 @@ struct dfw_engine {
     struct dfw_state *state;
     struct dfw_http *http;
     struct tenant_rt **tenants; /* owned */
-    size_t ntenants;
+    size_t ntenants, captenants;
+    size_t nretiring, nstarting; /* tenants being stopped or waiting to start (reload) */
+    volatile sig_atomic_t reload_requested;
+    dfw_reload_fn reload_fn;
+    void *reload_ctx;
     size_t njobs; /* over all tenants */
     struct dfw_sched sched;
-    size_t ndelivering; /* jobs in J_DELIVER */
-    size_t nfinished;   /* jobs in J_DONE or J_FAILED */
+    size_t ndelivering;                    /* jobs in J_DELIVER */
+    size_t nfinished;                      /* jobs in J_DONE or J_FAILED */
+    size_t nswept;                         /* jobs that have read their first window */
+    struct dfw_metrics_http *metrics_http; /* metrics_listen, or NULL */
+    int64_t watchdog_ms, next_watchdog;    /* systemd WatchdogSec= / 2, 0 when off (notify.c) */
+    int store_down;                        /* the last checkpoint commit failed: jobs hold */
+    int64_t store_retry_at, store_logged;  /* monotonic ms */
     uint64_t next_seq;
     int once;
     int64_t run_start_wall;
@@ -176,6 +189,11 @@ static inline struct job *dfw__job_of(struct sched_node *n)
         for (struct job *j = (e)->tenants[ti_]->jobs;                                              \
              j < (e)->tenants[ti_]->jobs + (e)->tenants[ti_]->njobs; j++)
 
+/* reload.c: apply a reload request (on the loop thread); every turn: free tenants that stopped,
+ * start the ones waiting */
+void dfw__reload(struct dfw_engine *e);
+void dfw__reload_tick(struct dfw_engine *e, int64_t now);
+
 /* tenant.c: a tenant's runtime (token provider, slots, one job per stream), or NULL with errbuf */
 struct tenant_rt *dfw__tenant_new(struct dfw_engine *e,
                                   const struct dfw_tenant_conf *tc,
@@ -187,6 +205,8 @@ void dfw__tenant_free(struct tenant_rt *t);
 void dfw__job_init_run(struct job *j, int64_t now);
 void dfw__job_step(struct job *j, int64_t now);
 void dfw__job_release(struct job *j);
+/* The job leaves the engine's counts (it is about to be freed). */
+void dfw__job_uncount(struct job *j);
 
 /* engine_fetch.c: the outcome of trying to send the job's next request */
 enum fetch_send { FS_SENT, FS_WAIT, FS_FAILED };
@@ -222,7 +242,21 @@ void dfw__token_wait(struct token_slot *s, struct job *j, int64_t now);
 /* tokens.c: forget j (it is freed). */
 void dfw__token_forget(struct token_slot *s, struct job *j);
 
-/* engine_metrics.c */
+/* metrics_http.c: metrics_listen. start: DFW_ERR_IO when the address cannot be bound. serve: on
+ * the loop thread every turn, answers what the listener asked for. */
+dfw_err dfw__metrics_http_start(struct dfw_engine *e, char *errbuf, size_t errlen);
+void dfw__metrics_http_serve(struct dfw_engine *e);
+void dfw__metrics_http_stop(struct dfw_engine *e);
+
+/* notify.c: sd_notify READY, WATCHDOG (every turn; sends at half of WatchdogSec=), STATUS,
+ * STOPPING */
+void dfw__notify_start(struct dfw_engine *e, int64_t now);
+void dfw__notify_turn(struct dfw_engine *e, int64_t now);
+void dfw__notify_status(const struct dfw_engine *e);
+void dfw__notify_stopping(void);
+
+/* engine_metrics.c: the Prometheus text of every metric (appended to out) */
+void dfw__metrics_render(const struct dfw_engine *e, struct dfw_buf *out);
 void dfw__engine_write_metrics(const struct dfw_engine *e);
 
 #endif

@@ -27,6 +27,14 @@ static void set_state(struct job *j, enum job_state st)
     e->nfinished += st == J_DONE || st == J_FAILED;
 }
 
+void dfw__job_uncount(struct job *j)
+{
+    struct dfw_engine *e = j->tenant->engine;
+    e->ndelivering -= j->state == J_DELIVER;
+    e->nfinished -= j->state == J_DONE || j->state == J_FAILED;
+    e->nswept -= j->swept != 0;
+}
+
 static void job_fail(struct job *j, dfw_err err)
 {
     dfw_cursor_rollback(&j->cursor); /* its pairs were never acknowledged */
@@ -84,6 +92,8 @@ static int caught_up(const struct job *j)
            j->cursor.high_water_ms >= e->run_start_wall - j->settle_ms;
 }
 
+/* Stage the checkpoint; the loop commits every staged one in one transaction before anything else
+ * is delivered (engine.c). */
 static void save_checkpoint(struct job *j)
 {
     struct dfw_engine *e = j->tenant->engine;
@@ -126,10 +136,18 @@ static void commit(struct job *j, int64_t now)
     dfw__batch_drop(j);
     j->attempts = 0;
     j->failing = 0;
+    if (j->tenant->retiring) {
+        set_state(j, J_IDLE); /* its batch is in: nothing more (reload) */
+        return;
+    }
     if (j->cursor.win.to_ms != 0) {
         set_state(j, J_FETCH);
         dfw__job_at(j, now);
         return;
+    }
+    if (!j->swept) {
+        j->swept = 1;
+        e->nswept++;
     }
     if (caught_up(j)) {
         set_state(j, J_DONE);
@@ -176,6 +194,9 @@ static void on_response(void *ctx, const struct dfw_http_response *r)
     int64_t now = dfw_mono_ms();
     j->in_flight = 0;
     j->bytes += r->len;
+    if (j->tenant->retiring) {
+        return; /* reload removed it: the answer is not delivered, the checkpoint stays */
+    }
     if (skip_refused(j, r)) {
         return;
     }
@@ -275,6 +296,13 @@ void dfw__job_init_run(struct job *j, int64_t due)
 void dfw__job_step(struct job *j, int64_t now)
 {
     const struct dfw_engine *e = j->tenant->engine;
+    if (j->tenant->retiring && j->state != J_DELIVER) {
+        return; /* reload: it only finishes what is being delivered */
+    }
+    if (e->store_down && (j->state == J_IDLE || j->state == J_FETCH)) {
+        dfw__job_at(j, e->store_retry_at); /* nothing moves on while checkpoints cannot be kept */
+        return;
+    }
     switch (j->state) {
     case J_IDLE:
         if (!e->stop) {

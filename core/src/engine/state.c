@@ -1,10 +1,18 @@
+/* The state directory: every checkpoint in one SQLite database in WAL mode
+ * (STATE_DIR/checkpoints.db, one row per tenant and stream), and the instance lock
+ * (STATE_DIR/lock). dfw_state_save stages a checkpoint; dfw_state_commit writes every staged one
+ * in one transaction: one WAL fsync for many checkpoints (group commit). Checkpoint files of the
+ * layout before (STATE_DIR/checkpoints/TENANT/STREAM.json) are imported once, then the folder is
+ * renamed checkpoints.imported. docs/architecture.md ("Checkpoint store") has the figures. */
 #include "dfw/state.h"
+#include "dfw/log.h"
 #include "dfw/timeutil.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +20,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Layout: <dir>/lock, <dir>/checkpoints/<tenant>/<stream>.json */
+#define DB_NAME "checkpoints.db"
+
+/* A checkpoint waiting for the next commit. */
+struct staged {
+    char *tenant, *stream;
+    char *body; /* JSON text */
+    int64_t high_water_ms;
+    uint64_t delivered;
+    size_t seen;
+    int sweeping;
+};
+
 struct dfw_state {
     char *dir;
+    char *db_path;
     int lock_fd;
+    sqlite3 *db;
+    sqlite3_stmt *upsert, *select;
+    struct staged *staged;
+    size_t nstaged, capstaged;
+    uint64_t commits; /* transactions written */
 };
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -26,34 +51,167 @@ static int mkdir_p(const char *path, mode_t mode)
     return -1;
 }
 
-static int fsync_dir(const char *dir)
+static dfw_err db_fail(struct dfw_state *st, const char *what, char *errbuf, size_t errlen)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        return -1;
+    return dfw_errorf(DFW_ERR_IO, errbuf, errlen, "checkpoint store %s: %s: %s", st->db_path, what,
+                      st->db ? sqlite3_errmsg(st->db) : "cannot open");
+}
+
+static int exec(struct dfw_state *st, const char *sql)
+{
+    return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static void staged_free(struct staged *s)
+{
+    free(s->tenant);
+    free(s->stream);
+    free(s->body);
+}
+
+/* ---- import of the file layout before (version 1 and 2 checkpoint files) ---- */
+
+static dfw_err import_file(struct dfw_state *st,
+                           const char *tenant,
+                           const char *stream,
+                           const char *path,
+                           char *errbuf,
+                           size_t errlen)
+{
+    struct json_object *obj = json_object_from_file(path);
+    struct dfw_cursor c;
+    if (dfw_cursor_init(&c, 0) != DFW_OK) {
+        json_object_put(obj);
+        return dfw_errorf(DFW_ERR_NOMEM, errbuf, errlen, "out of memory");
     }
-    int rc = fsync(fd);
-    close(fd);
+    dfw_err rc = obj ? dfw_cursor_from_json(&c, obj) : DFW_ERR_INVALID;
+    json_object_put(obj);
+    if (rc != DFW_OK) {
+        dfw_cursor_clear(&c);
+        return dfw_errorf(rc, errbuf, errlen,
+                          "cannot import checkpoint %s (%s): move it away or fix it; nothing "
+                          "was imported",
+                          path, obj ? dfw_strerror(rc) : json_util_get_last_err());
+    }
+    rc = dfw_state_save(st, tenant, stream, &c, errbuf, errlen);
+    dfw_cursor_clear(&c);
     return rc;
+}
+
+static dfw_err import_tenant(struct dfw_state *st,
+                             const char *base,
+                             const char *tenant,
+                             size_t *count,
+                             char *errbuf,
+                             size_t errlen)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/%s", base, tenant);
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return DFW_OK; /* not a folder */
+    }
+    dfw_err rc = DFW_OK;
+    struct dirent *de;
+    while (rc == DFW_OK && (de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n > 5 && strcmp(de->d_name + n - 5, ".json") == 0) {
+            char stream[256], path[4400];
+            snprintf(stream, sizeof(stream), "%.*s", (int)(n - 5), de->d_name);
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            rc = import_file(st, tenant, stream, path, errbuf, errlen);
+            *count += rc == DFW_OK;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static dfw_err import_files(struct dfw_state *st, char *errbuf, size_t errlen)
+{
+    char base[4096], done[4200];
+    snprintf(base, sizeof(base), "%s/checkpoints", st->dir);
+    DIR *d = opendir(base);
+    if (d == NULL) {
+        return DFW_OK;
+    }
+    dfw_err rc = DFW_OK;
+    size_t count = 0;
+    struct dirent *de;
+    while (rc == DFW_OK && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] != '.') {
+            rc = import_tenant(st, base, de->d_name, &count, errbuf, errlen);
+        }
+    }
+    closedir(d);
+    if (rc == DFW_OK) {
+        rc = dfw_state_commit(st, errbuf, errlen);
+    }
+    if (rc != DFW_OK) {
+        return rc;
+    }
+    snprintf(done, sizeof(done), "%s/checkpoints.imported", st->dir);
+    if (rename(base, done) != 0) {
+        return dfw_errorf(DFW_ERR_IO, errbuf, errlen, "cannot rename %s after importing it: %s",
+                          base, strerror(errno));
+    }
+    dfw_log(DFW_LOG_INFO, "state",
+            "msg=\"imported %zu checkpoint file(s) into %s; the files are kept in %s\"", count,
+            st->db_path, done);
+    return DFW_OK;
+}
+
+/* ---- open, close ---- */
+
+static dfw_err open_db(struct dfw_state *st, char *errbuf, size_t errlen)
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    /* the file is private: the umask of sqlite's create is not enough */
+    mode_t old = umask(077);
+    int rc = sqlite3_open_v2(st->db_path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    umask(old);
+    if (rc != SQLITE_OK) {
+        return db_fail(st, "cannot open", errbuf, errlen);
+    }
+    sqlite3_busy_timeout(st->db, 5000);
+    /* WAL: readers (state show) never block the writer; FULL: each commit is on disk */
+    if (exec(st, "PRAGMA journal_mode=WAL") != 0 || exec(st, "PRAGMA synchronous=FULL") != 0 ||
+        exec(st, "CREATE TABLE IF NOT EXISTS checkpoint (tenant TEXT NOT NULL, stream TEXT "
+                 "NOT NULL, high_water_ms INTEGER NOT NULL, delivered INTEGER NOT NULL, seen "
+                 "INTEGER NOT NULL, sweeping INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY "
+                 "(tenant, stream)) WITHOUT ROWID") != 0) {
+        return db_fail(st, "cannot use", errbuf, errlen);
+    }
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO checkpoint VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT "
+                           "(tenant, stream) DO UPDATE SET high_water_ms = ?3, delivered = ?4, "
+                           "seen = ?5, sweeping = ?6, body = ?7",
+                           -1, &st->upsert, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, "SELECT body FROM checkpoint WHERE tenant = ?1 AND stream = ?2",
+                           -1, &st->select, NULL) != SQLITE_OK) {
+        return db_fail(st, "cannot prepare", errbuf, errlen);
+    }
+    return DFW_OK;
 }
 
 struct dfw_state *dfw_state_open(const char *dir, int lock, char *errbuf, size_t errlen)
 {
     struct dfw_state *st = calloc(1, sizeof(*st));
-    if (st == NULL || (st->dir = strdup(dir)) == NULL) {
+    size_t n = strlen(dir) + sizeof(DB_NAME) + 2;
+    if (st == NULL || (st->dir = strdup(dir)) == NULL || (st->db_path = malloc(n)) == NULL) {
         snprintf(errbuf, errlen, "out of memory");
-        free(st);
+        dfw_state_close(st);
         return NULL;
     }
+    snprintf(st->db_path, n, "%s/%s", dir, DB_NAME);
     st->lock_fd = -1;
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/checkpoints", dir);
-    if (mkdir_p(dir, 0700) != 0 || mkdir_p(path, 0700) != 0) {
+    if (mkdir_p(dir, 0700) != 0) {
         snprintf(errbuf, errlen, "state_dir %s: cannot create: %s", dir, strerror(errno));
         dfw_state_close(st);
         return NULL;
     }
     if (lock) {
+        char path[4096];
         snprintf(path, sizeof(path), "%s/lock", dir);
         st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (st->lock_fd < 0) {
@@ -70,6 +228,11 @@ struct dfw_state *dfw_state_open(const char *dir, int lock, char *errbuf, size_t
             return NULL;
         }
     }
+    if (open_db(st, errbuf, errlen) != DFW_OK ||
+        (lock && import_files(st, errbuf, errlen) != DFW_OK)) {
+        dfw_state_close(st);
+        return NULL;
+    }
     return st;
 }
 
@@ -78,22 +241,32 @@ void dfw_state_close(struct dfw_state *st)
     if (st == NULL) {
         return;
     }
+    for (size_t i = 0; i < st->nstaged; i++) {
+        staged_free(&st->staged[i]);
+    }
+    free(st->staged);
+    sqlite3_finalize(st->upsert);
+    sqlite3_finalize(st->select);
+    sqlite3_close(st->db);
     if (st->lock_fd >= 0) {
         close(st->lock_fd); /* releases the flock */
     }
+    free(st->db_path);
     free(st->dir);
     free(st);
 }
 
-static void cp_path(
-    const struct dfw_state *st, const char *tenant, const char *stream, char *out, size_t outlen)
+/* ---- checkpoints ---- */
+
+static struct staged *find_staged(struct dfw_state *st, const char *tenant, const char *stream)
 {
-    if (stream != NULL) {
-        snprintf(out, outlen, "%s/checkpoints/%s/%s.json", st->dir, tenant, stream);
+    for (size_t i = st->nstaged; i-- > 0;) {
+        if (strcmp(st->staged[i].tenant, tenant) == 0 &&
+            strcmp(st->staged[i].stream, stream) == 0) {
+            return &st->staged[i];
+        }
     }
-    else {
-        snprintf(out, outlen, "%s/checkpoints/%s", st->dir, tenant);
-    }
+    return NULL;
 }
 
 dfw_err dfw_state_load(struct dfw_state *st,
@@ -103,24 +276,43 @@ dfw_err dfw_state_load(struct dfw_state *st,
                        char *errbuf,
                        size_t errlen)
 {
-    char path[4096];
-    cp_path(st, tenant, stream, path, sizeof(path));
-    if (access(path, F_OK) != 0) {
-        return DFW_ERR_NOTFOUND;
+    const struct staged *s = find_staged(st, tenant, stream);
+    char *text = NULL;
+    if (s != NULL) {
+        text = strdup(s->body);
     }
-    struct json_object *obj = json_object_from_file(path);
-    if (obj == NULL) {
-        snprintf(errbuf, errlen, "checkpoint %s is not valid JSON: %s", path,
-                 json_util_get_last_err());
-        return DFW_ERR_INVALID;
+    else {
+        sqlite3_reset(st->select);
+        sqlite3_bind_text(st->select, 1, tenant, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st->select, 2, stream, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st->select);
+        if (rc == SQLITE_DONE) {
+            sqlite3_reset(st->select);
+            return DFW_ERR_NOTFOUND;
+        }
+        if (rc != SQLITE_ROW) {
+            dfw_err e = db_fail(st, "cannot read", errbuf, errlen);
+            sqlite3_reset(st->select);
+            return e;
+        }
+        const unsigned char *t = sqlite3_column_text(st->select, 0);
+        text = t ? strdup((const char *)t) : NULL;
+        sqlite3_reset(st->select);
     }
-    dfw_err err = dfw_cursor_from_json(c, obj);
+    if (text == NULL) {
+        return dfw_errorf(DFW_ERR_NOMEM, errbuf, errlen, "out of memory");
+    }
+    struct json_object *obj = json_tokener_parse(text);
+    free(text);
+    dfw_err err = obj ? dfw_cursor_from_json(c, obj) : DFW_ERR_INVALID;
     json_object_put(obj);
     if (err != DFW_OK) {
-        snprintf(errbuf, errlen, "checkpoint %s is not a checkpoint (%s); `state reset` removes it",
-                 path, dfw_strerror(err));
+        return dfw_errorf(err, errbuf, errlen,
+                          "checkpoint of tenant %s stream %s in %s is not a checkpoint (%s); "
+                          "`state reset %s %s` removes it",
+                          tenant, stream, st->db_path, dfw_strerror(err), tenant, stream);
     }
-    return err;
+    return DFW_OK;
 }
 
 dfw_err dfw_state_save(struct dfw_state *st,
@@ -130,158 +322,96 @@ dfw_err dfw_state_save(struct dfw_state *st,
                        char *errbuf,
                        size_t errlen)
 {
-    char dir[4096], path[4200], tmp[4300];
-    cp_path(st, tenant, NULL, dir, sizeof(dir));
-    if (mkdir_p(dir, 0700) != 0) {
-        snprintf(errbuf, errlen, "cannot create %s: %s", dir, strerror(errno));
-        return DFW_ERR_IO;
-    }
-    snprintf(path, sizeof(path), "%s/%s.json", dir, stream);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     struct json_object *obj = dfw_cursor_to_json(c);
-    if (obj == NULL) {
-        snprintf(errbuf, errlen, "out of memory");
-        return DFW_ERR_NOMEM;
-    }
-    size_t len;
-    const char *text = json_object_to_json_string_length(
-        obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    dfw_err err = DFW_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        err = DFW_ERR_IO;
-    }
-    const char *p = text;
-    size_t left = len;
-    while (err == DFW_OK && left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            err = DFW_ERR_IO;
-            break;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    if (err == DFW_OK && (write(fd, "\n", 1) != 1 || fsync(fd) != 0)) {
-        err = DFW_ERR_IO;
-    }
-    if (fd >= 0 && close(fd) != 0) {
-        err = DFW_ERR_IO;
-    }
-    if (err == DFW_OK && (rename(tmp, path) != 0 || fsync_dir(dir) != 0)) {
-        err = DFW_ERR_IO;
-    }
-    if (err != DFW_OK) {
-        snprintf(errbuf, errlen, "cannot write checkpoint %s: %s", path, strerror(errno));
-        unlink(tmp);
-    }
+    char *body = obj ? strdup(json_object_to_json_string_ext(
+                           obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE))
+                     : NULL;
     json_object_put(obj);
-    return err;
-}
-
-/* Calls fn for each checkpoint file of tenant (or of all tenants). */
-typedef dfw_err (*cp_visit_fn)(struct dfw_state *st,
-                               const char *tenant,
-                               const char *stream,
-                               void *arg);
-
-static dfw_err visit_tenant(struct dfw_state *st, const char *tenant, cp_visit_fn fn, void *arg)
-{
-    char dir[4096];
-    cp_path(st, tenant, NULL, dir, sizeof(dir));
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return errno == ENOENT ? DFW_OK : DFW_ERR_IO;
+    if (body == NULL) {
+        return dfw_errorf(DFW_ERR_NOMEM, errbuf, errlen, "out of memory");
     }
-    dfw_err err = DFW_OK;
-    struct dirent *de;
-    while (err == DFW_OK && (de = readdir(d)) != NULL) {
-        size_t n = strlen(de->d_name);
-        if (n > 5 && strcmp(de->d_name + n - 5, ".json") == 0) {
-            char stream[256];
-            snprintf(stream, sizeof(stream), "%.*s", (int)(n - 5), de->d_name);
-            err = fn(st, tenant, stream, arg);
-        }
-    }
-    closedir(d);
-    return err;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static dfw_err visit(struct dfw_state *st, const char *tenant, cp_visit_fn fn, void *arg)
-{
-    if (tenant != NULL) {
-        return visit_tenant(st, tenant, fn, arg);
-    }
-    char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/checkpoints", st->dir);
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return DFW_ERR_IO;
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    dfw_err err = DFW_OK;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.') {
-            continue;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nn = realloc(names, cap * sizeof(*names));
-            if (nn == NULL) {
-                err = DFW_ERR_NOMEM;
-                break;
+    struct staged *s = find_staged(st, tenant, stream);
+    if (s == NULL) {
+        if (st->nstaged == st->capstaged) {
+            size_t cap = st->capstaged ? st->capstaged * 2 : 64;
+            struct staged *n = realloc(st->staged, cap * sizeof(*n));
+            if (n == NULL) {
+                free(body);
+                return dfw_errorf(DFW_ERR_NOMEM, errbuf, errlen, "out of memory");
             }
-            names = nn;
+            st->staged = n;
+            st->capstaged = cap;
         }
-        if ((names[n] = strdup(de->d_name)) == NULL) {
-            err = DFW_ERR_NOMEM;
-            break;
+        s = &st->staged[st->nstaged];
+        memset(s, 0, sizeof(*s));
+        s->tenant = strdup(tenant);
+        s->stream = strdup(stream);
+        if (s->tenant == NULL || s->stream == NULL) {
+            staged_free(s);
+            free(body);
+            return dfw_errorf(DFW_ERR_NOMEM, errbuf, errlen, "out of memory");
         }
-        n++;
+        st->nstaged++;
     }
-    closedir(d);
-    if (names != NULL) {
-        qsort(names, n, sizeof(*names), cmp_str);
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (err == DFW_OK) {
-            err = visit_tenant(st, names[i], fn, arg);
-        }
-        free(names[i]);
-    }
-    free(names);
-    return err;
-}
-
-struct reset_arg {
-    const char *stream;
-    size_t removed;
-};
-
-static dfw_err reset_one(struct dfw_state *st, const char *tenant, const char *stream, void *arg)
-{
-    struct reset_arg *ra = arg;
-    if (ra->stream != NULL && strcmp(ra->stream, stream) != 0) {
-        return DFW_OK;
-    }
-    char path[4096];
-    cp_path(st, tenant, stream, path, sizeof(path));
-    if (unlink(path) != 0) {
-        return DFW_ERR_IO;
-    }
-    ra->removed++;
+    free(s->body);
+    s->body = body;
+    s->high_water_ms = c->high_water_ms;
+    s->delivered = c->delivered;
+    s->seen = dfw_cursor_seen_count(c);
+    s->sweeping = c->win.to_ms != 0;
     return DFW_OK;
 }
+
+size_t dfw_state_staged(const struct dfw_state *st)
+{
+    return st->nstaged;
+}
+
+dfw_err dfw_state_commit(struct dfw_state *st, char *errbuf, size_t errlen)
+{
+    if (st->nstaged == 0) {
+        return DFW_OK;
+    }
+    if (exec(st, "BEGIN IMMEDIATE") != 0) {
+        return db_fail(st, "cannot begin a transaction", errbuf, errlen);
+    }
+    for (size_t i = 0; i < st->nstaged; i++) {
+        const struct staged *s = &st->staged[i];
+        sqlite3_reset(st->upsert);
+        sqlite3_bind_text(st->upsert, 1, s->tenant, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st->upsert, 2, s->stream, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st->upsert, 3, s->high_water_ms);
+        sqlite3_bind_int64(st->upsert, 4, (sqlite3_int64)s->delivered);
+        sqlite3_bind_int64(st->upsert, 5, (sqlite3_int64)s->seen);
+        sqlite3_bind_int(st->upsert, 6, s->sweeping);
+        sqlite3_bind_text(st->upsert, 7, s->body, -1, SQLITE_STATIC);
+        if (sqlite3_step(st->upsert) != SQLITE_DONE) {
+            dfw_err e = db_fail(st, "cannot write checkpoints", errbuf, errlen);
+            sqlite3_reset(st->upsert);
+            exec(st, "ROLLBACK");
+            return e; /* staged checkpoints stay staged: the next commit tries again */
+        }
+    }
+    sqlite3_reset(st->upsert);
+    if (exec(st, "COMMIT") != 0) {
+        dfw_err e = db_fail(st, "cannot commit checkpoints", errbuf, errlen);
+        exec(st, "ROLLBACK");
+        return e;
+    }
+    for (size_t i = 0; i < st->nstaged; i++) {
+        staged_free(&st->staged[i]);
+    }
+    st->nstaged = 0;
+    st->commits++;
+    return DFW_OK;
+}
+
+uint64_t dfw_state_commits(const struct dfw_state *st)
+{
+    return st->commits;
+}
+
+/* ---- reset, show ---- */
 
 dfw_err dfw_state_reset(struct dfw_state *st,
                         const char *tenant,
@@ -290,47 +420,59 @@ dfw_err dfw_state_reset(struct dfw_state *st,
                         char *errbuf,
                         size_t errlen)
 {
-    struct reset_arg ra = {stream, 0};
-    dfw_err err = visit(st, tenant, reset_one, &ra);
-    if (err != DFW_OK) {
-        snprintf(errbuf, errlen, "cannot remove checkpoints in %s: %s", st->dir, strerror(errno));
+    sqlite3_stmt *q;
+    *removed = 0;
+    if (sqlite3_prepare_v2(st->db,
+                           "DELETE FROM checkpoint WHERE (?1 IS NULL OR tenant = ?1) AND "
+                           "(?2 IS NULL OR stream = ?2)",
+                           -1, &q, NULL) != SQLITE_OK) {
+        return db_fail(st, "cannot prepare", errbuf, errlen);
     }
-    *removed = ra.removed;
-    return err;
-}
-
-static dfw_err show_one(struct dfw_state *st, const char *tenant, const char *stream, void *arg)
-{
-    FILE *out = arg;
-    struct dfw_cursor c;
-    char err[512];
-    if (dfw_cursor_init(&c, 0) != DFW_OK) {
-        return DFW_ERR_NOMEM;
+    if (tenant) {
+        sqlite3_bind_text(q, 1, tenant, -1, SQLITE_STATIC);
     }
-    dfw_err e = dfw_state_load(st, tenant, stream, &c, err, sizeof(err));
-    if (e != DFW_OK) {
-        fprintf(out, "%-24s %-16s error: %s\n", tenant, stream, err);
+    if (stream) {
+        sqlite3_bind_text(q, 2, stream, -1, SQLITE_STATIC);
     }
-    else {
-        char hw[DFW_TIME_LEN];
-        dfw_time_format(c.high_water_ms, hw, sizeof(hw));
-        int64_t lag = (dfw_now_ms() - c.high_water_ms) / 1000;
-        fprintf(out, "%-24s %-16s %-24s %8lld %10llu %6zu %s\n", tenant, stream, hw, (long long)lag,
-                (unsigned long long)c.delivered, dfw_cursor_seen_count(&c),
-                c.win.to_ms ? "paging" : "idle");
+    int rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        return db_fail(st, "cannot remove checkpoints", errbuf, errlen);
     }
-    dfw_cursor_clear(&c);
+    *removed = (size_t)sqlite3_changes(st->db);
     return DFW_OK;
 }
 
 dfw_err
 dfw_state_show(struct dfw_state *st, const char *tenant, FILE *out, char *errbuf, size_t errlen)
 {
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT tenant, stream, high_water_ms, delivered, seen, sweeping FROM "
+                           "checkpoint WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, stream",
+                           -1, &q, NULL) != SQLITE_OK) {
+        return db_fail(st, "cannot prepare", errbuf, errlen);
+    }
+    if (tenant) {
+        sqlite3_bind_text(q, 1, tenant, -1, SQLITE_STATIC);
+    }
     fprintf(out, "%-24s %-16s %-24s %8s %10s %6s %s\n", "TENANT", "STREAM", "CHECKPOINT", "LAG_S",
             "DELIVERED", "SEEN", "SWEEP");
-    dfw_err err = visit(st, tenant, show_one, out);
-    if (err != DFW_OK) {
-        snprintf(errbuf, errlen, "cannot read %s: %s", st->dir, strerror(errno));
+    int64_t now = dfw_now_ms();
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        char hw[DFW_TIME_LEN];
+        int64_t h = sqlite3_column_int64(q, 2);
+        dfw_time_format(h, hw, sizeof(hw));
+        fprintf(out, "%-24s %-16s %-24s %8lld %10lld %6lld %s\n",
+                (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1),
+                hw, (long long)((now - h) / 1000), (long long)sqlite3_column_int64(q, 3),
+                (long long)sqlite3_column_int64(q, 4),
+                sqlite3_column_int(q, 5) ? "paging" : "idle");
     }
-    return err;
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        return db_fail(st, "cannot read", errbuf, errlen);
+    }
+    return DFW_OK;
 }
