@@ -359,6 +359,7 @@ static void test_cache_skew(void **state)
     (void)state;
     struct dfw_tenant_conf t = tenant(DFW_AUTH_SECRET, DFW_TOKEN_V2);
     struct dfw_auth *a = new_auth(&t);
+    dfw_auth_set_refresh_spread(a, 0);
     /* an hour: valid until 5 minutes before expiry, not one millisecond longer */
     assert_int_equal(feed_token(a, DEFENDER, "3600", NOW_MS, NULL), DFW_OK);
     int64_t expiry = NOW_MS + 3600000;
@@ -379,6 +380,11 @@ static void test_cache_skew(void **state)
     assert_int_equal(feed_token(a, DEFENDER, "\"599\"", NOW_MS, NULL), DFW_OK);
     assert_non_null(dfw_auth_token(a, DEFENDER, NOW_MS + 449250 - 1));
     assert_null(dfw_auth_token(a, DEFENDER, NOW_MS + 449250));
+    /* a spread of 500: half of a tenth of the hour (3 minutes) earlier still */
+    dfw_auth_set_refresh_spread(a, 500);
+    assert_int_equal(feed_token(a, DEFENDER, "3600", NOW_MS, NULL), DFW_OK);
+    assert_non_null(dfw_auth_token(a, DEFENDER, expiry - DFW_AUTH_SKEW_MS - 180000 - 1));
+    assert_null(dfw_auth_token(a, DEFENDER, expiry - DFW_AUTH_SKEW_MS - 180000));
     dfw_auth_free(a);
 }
 

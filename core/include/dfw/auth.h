@@ -81,9 +81,14 @@ dfw_err dfw_auth_handle_response(struct dfw_auth *auth,
 
 /* The cached token for resource when it is valid for at least DFW_AUTH_SKEW_MS more, else NULL.
  * A token issued for less than 2 * DFW_AUTH_SKEW_MS uses a quarter of its lifetime as the skew
- * (a 60 s token is used for 45 s). */
+ * (a 60 s token is used for 45 s). Each provider adds a share, picked at random when it is made,
+ * of a tenth of the lifetime to the skew, so that many tenants refresh at spread-out times. */
 const struct dfw_token *
 dfw_auth_token(const struct dfw_auth *auth, const char *resource, int64_t now_ms);
+
+/* Set the provider's refresh spread (0..999 thousandths of a tenth of a token's lifetime; made at
+ * random by dfw_auth_new). For tests and reproducible runs. */
+void dfw_auth_set_refresh_spread(struct dfw_auth *auth, int permille);
 
 /* Forget the cached token for resource (after a 401 from the API). */
 void dfw_auth_invalidate(struct dfw_auth *auth, const char *resource);

@@ -33,6 +33,7 @@ struct dfw_auth {
     int authorizing;      /* made by dfw_auth_new_authorize: the answer must carry a refresh token,
                              and failing to store it is an error */
     int refresh_rejected; /* Entra ID refused refresh_token (expired or revoked grant) */
+    int64_t spread_permille; /* 0..999: where in the last tenth of a lifetime it refreshes */
     /* entries are allocated one by one so a handed-out dfw_token stays put while others change */
     struct cache_entry **cache;
     size_t ncache;

@@ -76,6 +76,10 @@ void dfw_engine_free(struct dfw_engine *e)
         dfw__tenant_free(e->tenants[i]);
     }
     dfw__sched_free(&e->sched);
+    for (size_t i = 0; i < e->napps; i++) {
+        free(e->apps[i].client_id);
+    }
+    free(e->apps);
     free(e->tenants);
     free(e->out_acked);
     free(e);

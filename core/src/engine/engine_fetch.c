@@ -165,9 +165,10 @@ enum fetch_send dfw__fetch_send(struct job *j, int64_t now, dfw_http_done_fn don
     }
     int64_t wait = bucket_wait(&j->per_min, now);
     int64_t wait_h = bucket_wait(&j->per_hour, now);
-    if (wait_h > wait) {
-        wait = wait_h;
-    }
+    struct bucket *app = j->def->host == DFW_HOST_GRAPH ? &e->apps[t->graph_app].b : NULL;
+    int64_t wait_a = app ? bucket_wait(app, now) : 0;
+    wait = wait_h > wait ? wait_h : wait;
+    wait = wait_a > wait ? wait_a : wait;
     if (wait > 0) {
         dfw__job_at(j, now + wait);
         return FS_WAIT;
@@ -185,6 +186,9 @@ enum fetch_send dfw__fetch_send(struct job *j, int64_t now, dfw_http_done_fn don
     }
     if (j->per_hour.capacity > 0) {
         j->per_hour.tokens -= 1.0;
+    }
+    if (app != NULL) {
+        app->tokens -= 1.0;
     }
     j->in_flight = 1;
     j->api_calls++;

@@ -38,6 +38,24 @@ struct token_slot {
     size_t nwaiters, capwaiters;
 };
 
+/* Token bucket (documented per-tenant quotas). */
+struct bucket {
+    double tokens;
+    double capacity;
+    double per_ms;
+    int64_t last; /* monotonic ms */
+};
+
+/* Graph's limit per application across all tenants: 130,000 requests per 10 s (Microsoft Graph
+ * throttling limits, defender-api.md §10.2), one bucket per client_id. */
+#define GRAPH_APP_REQUESTS  130000
+#define GRAPH_APP_PERIOD_MS 10000
+
+struct app_bucket {
+    char *client_id;
+    struct bucket b;
+};
+
 struct tenant_rt {
     struct dfw_engine *engine;
     const struct dfw_tenant_conf *conf;
@@ -49,6 +67,7 @@ struct tenant_rt {
     struct token_slot slots[MAX_RESOURCES];
     size_t nslots;
     uint64_t token_requests;
+    long graph_app;   /* index of its client_id's app-wide Graph bucket in engine->apps */
     struct job *jobs; /* owned: one per stream of the tenant */
     size_t njobs;
     int retiring;                /* reload removed or changed it: it stops once idle */
@@ -56,13 +75,6 @@ struct tenant_rt {
     struct tenant_rt *waits_for; /* the tenant it replaces, still retiring, or NULL */
 };
 
-/* Token bucket (documented per-tenant quotas). */
-struct bucket {
-    double tokens;
-    double capacity;
-    double per_ms;
-    int64_t last; /* monotonic ms */
-};
 
 enum job_state { J_IDLE, J_FETCH, J_DELIVER, J_DONE, J_FAILED };
 
@@ -156,6 +168,8 @@ struct dfw_engine {
     void *reload_ctx;
     size_t njobs; /* over all tenants */
     struct dfw_sched sched;
+    struct app_bucket *apps; /* Graph buckets per client_id */
+    size_t napps, capapps;
     size_t ndelivering;                    /* jobs in J_DELIVER */
     size_t nfinished;                      /* jobs in J_DONE or J_FAILED */
     size_t nswept;                         /* jobs that have read their first window */

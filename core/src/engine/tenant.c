@@ -64,6 +64,32 @@ static dfw_err job_init(struct tenant_rt *t, struct job *j, const char *stream, 
     return DFW_OK;
 }
 
+/* The index of client_id's app-wide Graph bucket, made on first use; -1 when out of memory. */
+static long graph_app(struct dfw_engine *e, const char *client_id, int64_t now)
+{
+    for (size_t i = 0; i < e->napps; i++) {
+        if (strcmp(e->apps[i].client_id, client_id) == 0) {
+            return (long)i;
+        }
+    }
+    if (e->napps == e->capapps) {
+        size_t cap = e->capapps ? e->capapps * 2 : 8;
+        struct app_bucket *n = realloc(e->apps, cap * sizeof(*n));
+        if (n == NULL) {
+            return -1;
+        }
+        e->apps = n;
+        e->capapps = cap;
+    }
+    struct app_bucket *a = &e->apps[e->napps];
+    a->client_id = strdup(client_id);
+    if (a->client_id == NULL) {
+        return -1;
+    }
+    bucket_init(&a->b, GRAPH_APP_REQUESTS, GRAPH_APP_PERIOD_MS, now);
+    return (long)e->napps++;
+}
+
 struct tenant_rt *
 dfw__tenant_new(struct dfw_engine *e, const struct dfw_tenant_conf *tc, char *errbuf, size_t errlen)
 {
@@ -94,6 +120,12 @@ dfw__tenant_new(struct dfw_engine *e, const struct dfw_tenant_conf *tc, char *er
         return NULL;
     }
     int64_t now = dfw_mono_ms();
+    t->graph_app = graph_app(e, tc->client_id, now);
+    if (t->graph_app < 0) {
+        snprintf(errbuf, errlen, "tenant %s: out of memory", tc->name);
+        dfw__tenant_free(t);
+        return NULL;
+    }
     for (size_t s = 0; s < tc->nstreams; s++) {
         dfw_err rc = job_init(t, &t->jobs[t->njobs], tc->streams[s], now);
         t->njobs++;
