@@ -24,6 +24,7 @@
 
 /* A checkpoint waiting for the next commit. */
 struct staged {
+    uint64_t hash; /* of tenant and stream: the index below */
     char *tenant, *stream;
     char *body; /* JSON text */
     int64_t high_water_ms;
@@ -40,6 +41,8 @@ struct dfw_state {
     sqlite3_stmt *upsert, *select;
     struct staged *staged;
     size_t nstaged, capstaged;
+    size_t *index;    /* open addressing over staged[]: slot holds position + 1, 0 empty */
+    size_t capindex;  /* power of two, at least twice capstaged */
     uint64_t commits; /* transactions written */
 };
 
@@ -194,6 +197,19 @@ static dfw_err open_db(struct dfw_state *st, char *errbuf, size_t errlen)
     return DFW_OK;
 }
 
+/* The lock, when nobody holds it (-1 otherwise). */
+static int try_lock(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 struct dfw_state *dfw_state_open(const char *dir, int lock, char *errbuf, size_t errlen)
 {
     struct dfw_state *st = calloc(1, sizeof(*st));
@@ -228,8 +244,18 @@ struct dfw_state *dfw_state_open(const char *dir, int lock, char *errbuf, size_t
             return NULL;
         }
     }
-    if (open_db(st, errbuf, errlen) != DFW_OK ||
-        (lock && import_files(st, errbuf, errlen) != DFW_OK)) {
+    if (open_db(st, errbuf, errlen) != DFW_OK) {
+        dfw_state_close(st);
+        return NULL;
+    }
+    /* files of the layout before are imported by whoever holds the lock; `state show` takes it
+     * for that when no instance runs (an older instance may still be writing them) */
+    int fd = lock ? st->lock_fd : try_lock(dir);
+    dfw_err rc = fd >= 0 ? import_files(st, errbuf, errlen) : DFW_OK;
+    if (!lock && fd >= 0) {
+        close(fd);
+    }
+    if (rc != DFW_OK) {
         dfw_state_close(st);
         return NULL;
     }
@@ -245,6 +271,7 @@ void dfw_state_close(struct dfw_state *st)
         staged_free(&st->staged[i]);
     }
     free(st->staged);
+    free(st->index);
     sqlite3_finalize(st->upsert);
     sqlite3_finalize(st->select);
     sqlite3_close(st->db);
@@ -258,15 +285,73 @@ void dfw_state_close(struct dfw_state *st)
 
 /* ---- checkpoints ---- */
 
-static struct staged *find_staged(struct dfw_state *st, const char *tenant, const char *stream)
+static uint64_t key_hash(const char *tenant, const char *stream)
 {
-    for (size_t i = st->nstaged; i-- > 0;) {
-        if (strcmp(st->staged[i].tenant, tenant) == 0 &&
-            strcmp(st->staged[i].stream, stream) == 0) {
-            return &st->staged[i];
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)tenant; *p; p++) {
+        h = (h ^ *p) * 1099511628211ULL;
+    }
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const unsigned char *p = (const unsigned char *)stream; *p; p++) {
+        h = (h ^ *p) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The index slot of (tenant, stream): its entry, or the empty slot where it would go. */
+static size_t *
+slot_of(const struct dfw_state *st, uint64_t h, const char *tenant, const char *stream)
+{
+    size_t mask = st->capindex - 1;
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        size_t *slot = &st->index[i];
+        if (*slot == 0) {
+            return slot;
+        }
+        const struct staged *s = &st->staged[*slot - 1];
+        if (s->hash == h && strcmp(s->tenant, tenant) == 0 && strcmp(s->stream, stream) == 0) {
+            return slot;
         }
     }
-    return NULL;
+}
+
+static struct staged *
+find_staged(const struct dfw_state *st, const char *tenant, const char *stream)
+{
+    if (st->nstaged == 0) {
+        return NULL;
+    }
+    size_t *slot = slot_of(st, key_hash(tenant, stream), tenant, stream);
+    return *slot ? &st->staged[*slot - 1] : NULL;
+}
+
+/* Room for one more staged checkpoint, in the array and the index. 0 when out of memory. */
+static int reserve(struct dfw_state *st)
+{
+    if (st->nstaged == st->capstaged) {
+        size_t cap = st->capstaged ? st->capstaged * 2 : 64;
+        struct staged *n = realloc(st->staged, cap * sizeof(*n));
+        if (n == NULL) {
+            return 0;
+        }
+        st->staged = n;
+        st->capstaged = cap;
+    }
+    if (st->capindex < 2 * st->capstaged) {
+        size_t cap = 4 * st->capstaged;
+        size_t *idx = calloc(cap, sizeof(*idx));
+        if (idx == NULL) {
+            return 0;
+        }
+        free(st->index);
+        st->index = idx;
+        st->capindex = cap;
+        for (size_t i = 0; i < st->nstaged; i++) {
+            const struct staged *x = &st->staged[i];
+            *slot_of(st, x->hash, x->tenant, x->stream) = i + 1;
+        }
+    }
+    return 1;
 }
 
 dfw_err dfw_state_load(struct dfw_state *st,
@@ -332,18 +417,13 @@ dfw_err dfw_state_save(struct dfw_state *st,
     }
     struct staged *s = find_staged(st, tenant, stream);
     if (s == NULL) {
-        if (st->nstaged == st->capstaged) {
-            size_t cap = st->capstaged ? st->capstaged * 2 : 64;
-            struct staged *n = realloc(st->staged, cap * sizeof(*n));
-            if (n == NULL) {
-                free(body);
-                return dfw_errorf(DFW_ERR_NOMEM, errbuf, errlen, "out of memory");
-            }
-            st->staged = n;
-            st->capstaged = cap;
+        if (!reserve(st)) {
+            free(body);
+            return dfw_errorf(DFW_ERR_NOMEM, errbuf, errlen, "out of memory");
         }
         s = &st->staged[st->nstaged];
         memset(s, 0, sizeof(*s));
+        s->hash = key_hash(tenant, stream);
         s->tenant = strdup(tenant);
         s->stream = strdup(stream);
         if (s->tenant == NULL || s->stream == NULL) {
@@ -351,7 +431,7 @@ dfw_err dfw_state_save(struct dfw_state *st,
             free(body);
             return dfw_errorf(DFW_ERR_NOMEM, errbuf, errlen, "out of memory");
         }
-        st->nstaged++;
+        *slot_of(st, s->hash, tenant, stream) = ++st->nstaged;
     }
     free(s->body);
     s->body = body;
@@ -402,6 +482,7 @@ dfw_err dfw_state_commit(struct dfw_state *st, char *errbuf, size_t errlen)
         staged_free(&st->staged[i]);
     }
     st->nstaged = 0;
+    memset(st->index, 0, st->capindex * sizeof(*st->index));
     st->commits++;
     return DFW_OK;
 }
