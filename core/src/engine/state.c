@@ -109,7 +109,9 @@ static dfw_err import_tenant(struct dfw_state *st,
                              size_t errlen)
 {
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/%s", base, tenant);
+    if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", base, tenant) >= sizeof(dir)) {
+        return dfw_errorf(DFW_ERR_INVALID, errbuf, errlen, "%s/%s: path too long", base, tenant);
+    }
     DIR *d = opendir(dir);
     if (d == NULL) {
         return DFW_OK; /* not a folder */
@@ -121,7 +123,10 @@ static dfw_err import_tenant(struct dfw_state *st,
         if (n > 5 && strcmp(de->d_name + n - 5, ".json") == 0) {
             char stream[256], path[4400];
             snprintf(stream, sizeof(stream), "%.*s", (int)(n - 5), de->d_name);
-            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path)) {
+                rc = dfw_errorf(DFW_ERR_INVALID, errbuf, errlen, "%s: path too long", dir);
+                break;
+            }
             rc = import_file(st, tenant, stream, path, errbuf, errlen);
             *count += rc == DFW_OK;
         }
