@@ -10,7 +10,7 @@
 enum dfw_syslog_transport_kind { DFW_SYSLOG_TCP = 0, DFW_SYSLOG_UDP = 1, DFW_SYSLOG_TLS = 2 };
 enum dfw_syslog_framing { DFW_SYSLOG_OCTET_COUNTING = 0, DFW_SYSLOG_NON_TRANSPARENT = 1 };
 enum dfw_syslog_protocol { DFW_SYSLOG_RFC5424 = 0, DFW_SYSLOG_RFC3164 = 1 };
-enum dfw_syslog_format { DFW_SYSLOG_FMT_CEF = 0, DFW_SYSLOG_FMT_JSON = 1 };
+enum dfw_syslog_format { DFW_SYSLOG_FMT_CEF = 0, DFW_SYSLOG_FMT_JSON = 1, DFW_SYSLOG_FMT_LEEF = 2 };
 
 /* Smallest and largest accepted max_message_size: 1024 is the RFC 3164 limit and leaves room for
  * the longest syslog and CEF header we write; 65000 stays under the IPv4 UDP payload limit. */
