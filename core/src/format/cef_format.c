@@ -41,23 +41,10 @@ enum cef_key {
     K_N
 };
 
-/* A key and where its value comes from: a text field, or a time (written as ms since epoch). */
-struct column {
-    struct dfw__kv_key k;
-    int field; /* enum dfw__field, or -1 */
-    int time;  /* enum dfw__time, or -1 */
-};
+#define TEXT(key, lk, label, cut, f) DFW__KV_TEXT(key, lk, label, cut, f)
+#define TIME(key, lk, label, t)      DFW__KV_TIME(key, lk, label, t)
 
-#define TEXT(key, lk, label, cut, f)                                                               \
-    {                                                                                              \
-        {key, lk, label, cut}, f, -1                                                               \
-    }
-#define TIME(key, lk, label, t)                                                                    \
-    {                                                                                              \
-        {key, lk, label, 0}, -1, t                                                                 \
-    }
-
-static const struct column columns[K_N] = {
+static const struct dfw__kv_column columns[K_N] = {
     [K_RT] = TIME("rt", NULL, NULL, DFW__T_UPDATED),
     [K_EXTID] = TEXT("externalId", NULL, NULL, 0, DFW__F_ID),
     [K_DEVSEV] = TEXT("deviceSeverity", NULL, NULL, 0, DFW__F_SEVERITY),
@@ -94,7 +81,7 @@ static const unsigned char cut_order[K_N] = {
 
 static void put_header(struct dfw__writer *w, const struct dfw__kv_line *l)
 {
-    const struct dfw__fields *r = l->ctx;
+    const struct dfw__fields *r = l->r;
     char sev[8];
     struct dfw__sv vendor = {DFW_CEF_VENDOR, sizeof(DFW_CEF_VENDOR) - 1};
     struct dfw__sv product = {r->product, strlen(r->product)};
@@ -108,10 +95,30 @@ static void put_header(struct dfw__writer *w, const struct dfw__kv_line *l)
     dfw__w_put(w, "|", 1);
     dfw__escape(w, r->sig, DFW_CEF_SIGID_MAX, DFW__ESC_CEF_HEADER);
     dfw__w_put(w, "|", 1);
-    dfw__escape(w, l->name, l->name_lim, DFW__ESC_CEF_HEADER);
+    dfw__escape(w, r->name, l->name_lim, DFW__ESC_CEF_HEADER);
     int n = snprintf(sev, sizeof(sev), "|%d|", r->severity);
     dfw__w_put(w, sev, (size_t)n);
 }
+
+/* Times are ms since the epoch. */
+static size_t cef_time(int64_t ms, char *out, size_t outlen)
+{
+    int n = snprintf(out, outlen, "%lld", (long long)ms);
+    return n > 0 && (size_t)n < outlen ? (size_t)n : 0;
+}
+
+static const struct dfw__kv_format cef = {
+    .header = put_header,
+    .name_max = DFW_CEF_NAME_MAX,
+    .name_esc = DFW__ESC_CEF_HEADER,
+    .sep = " ",
+    .value_esc = DFW__ESC_CEF_VALUE,
+    .marker = DFW_CEF_TRUNC_MARKER,
+    .n = K_N,
+    .columns = columns,
+    .cut_order = cut_order,
+    .time = cef_time,
+};
 
 /* ---- public API --------------------------------------------------------------------------- */
 
@@ -146,30 +153,7 @@ dfw_err dfw_cef_format(const struct dfw_event *ev, size_t max_len, struct dfw_bu
 {
     struct dfw__fields r;
     struct dfw__kv_line l;
-    char ms[DFW__NTIMES][24];
     dfw__fields_pick(ev, &r);
-    memset(&l, 0, sizeof(l));
-    l.header = put_header;
-    l.ctx = &r;
-    l.name = r.name;
-    l.name_esc = DFW__ESC_CEF_HEADER;
-    l.name_lim = DFW_CEF_NAME_MAX;
-    l.sep = " ";
-    l.value_esc = DFW__ESC_CEF_VALUE;
-    l.marker = DFW_CEF_TRUNC_MARKER;
-    l.n = K_N;
-    l.cut_order = cut_order;
-    for (int i = 0; i < K_N; i++) {
-        const struct column *c = &columns[i];
-        l.key[i] = &c->k;
-        if (c->field >= 0) {
-            l.val[i] = r.f[c->field];
-        }
-        else if (r.has_t[c->time]) {
-            int n = snprintf(ms[c->time], sizeof(ms[0]), "%lld", (long long)r.t[c->time]);
-            l.val[i].s = ms[c->time];
-            l.val[i].n = (size_t)n;
-        }
-    }
+    dfw__kv_init(&l, &cef, &r);
     return dfw__kv_render(&l, max_len, out);
 }

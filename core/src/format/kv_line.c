@@ -144,25 +144,25 @@ static size_t esc_len(struct dfw__sv v, size_t limit, enum dfw__esc mode)
 /* Bytes of "key=value" (and "labelKey=label" before it) for a present attribute. */
 static size_t unit_len(const struct dfw__kv_line *l, size_t i)
 {
-    const struct dfw__kv_key *k = l->key[i];
+    const struct dfw__kv_key *k = &l->fmt->columns[i].k;
     size_t n = strlen(k->key) + 1 + l->esc[i];
     if (k->label_key != NULL) {
-        n += strlen(k->label_key) + 1 + strlen(k->label) + strlen(l->sep);
+        n += strlen(k->label_key) + 1 + strlen(k->label) + strlen(l->fmt->sep);
     }
     return n;
 }
 
 static size_t line_len(const struct dfw__kv_line *l, size_t header_len)
 {
-    size_t n = 0, units = 0, sep = strlen(l->sep);
-    for (size_t i = 0; i < l->n; i++) {
+    size_t n = 0, units = 0, sep = strlen(l->fmt->sep);
+    for (size_t i = 0; i < l->fmt->n; i++) {
         if (l->val[i].s != NULL) {
             n += unit_len(l, i);
             units++;
         }
     }
     if (l->marked) {
-        n += strlen(l->marker);
+        n += strlen(l->fmt->marker);
         units++;
     }
     return header_len + n + (units > 0 ? (units - 1) * sep : 0);
@@ -170,9 +170,10 @@ static size_t line_len(const struct dfw__kv_line *l, size_t header_len)
 
 static void put_attributes(struct dfw__writer *w, const struct dfw__kv_line *l)
 {
+    const struct dfw__kv_format *f = l->fmt;
     const char *sep = "";
-    for (size_t i = 0; i < l->n; i++) {
-        const struct dfw__kv_key *k = l->key[i];
+    for (size_t i = 0; i < f->n; i++) {
+        const struct dfw__kv_key *k = &f->columns[i].k;
         if (l->val[i].s == NULL) {
             continue;
         }
@@ -181,23 +182,23 @@ static void put_attributes(struct dfw__writer *w, const struct dfw__kv_line *l)
             dfw__w_puts(w, k->label_key);
             dfw__w_put(w, "=", 1);
             dfw__w_puts(w, k->label);
-            dfw__w_puts(w, l->sep);
+            dfw__w_puts(w, f->sep);
         }
         dfw__w_puts(w, k->key);
         dfw__w_put(w, "=", 1);
-        dfw__escape(w, l->val[i], l->lim[i], l->value_esc);
-        sep = l->sep;
+        dfw__escape(w, l->val[i], l->lim[i], f->value_esc);
+        sep = f->sep;
     }
     if (l->marked) {
         dfw__w_puts(w, sep);
-        dfw__w_puts(w, l->marker);
+        dfw__w_puts(w, f->marker);
     }
 }
 
 static size_t header_len(const struct dfw__kv_line *l)
 {
     struct dfw__writer w = {NULL, 0, DFW_OK};
-    l->header(&w, l);
+    l->fmt->header(&w, l);
     return w.n;
 }
 
@@ -205,26 +206,27 @@ static size_t header_len(const struct dfw__kv_line *l)
  * the most important dropped values that still fit. */
 static dfw_err shrink(struct dfw__kv_line *l, size_t max_len)
 {
+    const struct dfw__kv_format *f = l->fmt;
     struct dfw__sv all[DFW__KV_MAX];
     size_t hlen = header_len(l), k;
     memcpy(all, l->val, sizeof(all));
     l->marked = 1;
-    for (k = 0; k < l->n && line_len(l, hlen) > max_len; k++) {
-        size_t i = l->cut_order[k];
+    for (k = 0; k < f->n && line_len(l, hlen) > max_len; k++) {
+        size_t i = f->cut_order[k];
         size_t excess = line_len(l, hlen) - max_len;
         if (l->val[i].s == NULL) {
             continue;
         }
-        if (l->key[i]->cut && l->esc[i] >= excess + CUT_MIN) {
+        if (f->columns[i].k.cut && l->esc[i] >= excess + CUT_MIN) {
             l->lim[i] = l->esc[i] - excess;
-            l->esc[i] = esc_len(l->val[i], l->lim[i], l->value_esc);
+            l->esc[i] = esc_len(l->val[i], l->lim[i], f->value_esc);
         }
         else {
             l->val[i].s = NULL;
         }
     }
     while (k-- > 0) {
-        size_t i = l->cut_order[k];
+        size_t i = f->cut_order[k];
         if (l->val[i].s == NULL && all[i].s != NULL) {
             l->val[i] = all[i];
             if (line_len(l, hlen) > max_len) {
@@ -235,7 +237,7 @@ static dfw_err shrink(struct dfw__kv_line *l, size_t max_len)
     size_t len = line_len(l, hlen);
     if (len > max_len) {
         /* last resort, only with no attribute left: shorten the header's name */
-        size_t name_len = l->name.s ? esc_len(l->name, l->name_lim, l->name_esc) : 0;
+        size_t name_len = f->name_max > 0 ? esc_len(l->r->name, l->name_lim, f->name_esc) : 0;
         if (len - max_len > name_len) {
             return DFW_ERR_INVALID;
         }
@@ -244,11 +246,32 @@ static dfw_err shrink(struct dfw__kv_line *l, size_t max_len)
     return DFW_OK;
 }
 
+void dfw__kv_init(struct dfw__kv_line *l,
+                  const struct dfw__kv_format *fmt,
+                  const struct dfw__fields *r)
+{
+    memset(l, 0, sizeof(*l));
+    l->fmt = fmt;
+    l->r = r;
+    l->name_lim = fmt->name_max;
+    for (size_t i = 0; i < fmt->n; i++) {
+        const struct dfw__kv_column *c = &fmt->columns[i];
+        if (c->field >= 0) {
+            l->val[i] = r->f[c->field];
+        }
+        else if (c->time >= 0 && r->has_t[c->time]) {
+            size_t n = fmt->time(r->t[c->time], l->times[c->time], sizeof(l->times[0]));
+            l->val[i].s = n > 0 ? l->times[c->time] : NULL;
+            l->val[i].n = n;
+        }
+    }
+}
+
 dfw_err dfw__kv_render(struct dfw__kv_line *l, size_t max_len, struct dfw_buf *out)
 {
-    for (size_t i = 0; i < l->n; i++) {
+    for (size_t i = 0; i < l->fmt->n; i++) {
         l->lim[i] = SIZE_MAX;
-        l->esc[i] = l->val[i].s ? esc_len(l->val[i], SIZE_MAX, l->value_esc) : 0;
+        l->esc[i] = l->val[i].s ? esc_len(l->val[i], SIZE_MAX, l->fmt->value_esc) : 0;
     }
     l->marked = 0;
     if (max_len > 0 && line_len(l, header_len(l)) > max_len) {
@@ -259,7 +282,7 @@ dfw_err dfw__kv_render(struct dfw__kv_line *l, size_t max_len, struct dfw_buf *o
     }
     size_t start = out->len;
     struct dfw__writer w = {out, 0, DFW_OK};
-    l->header(&w, l);
+    l->fmt->header(&w, l);
     put_attributes(&w, l);
     if (w.err != DFW_OK) {
         out->len = start;

@@ -6,6 +6,7 @@
 #define DFW_FORMAT_KV_LINE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "dfw/buf.h"
 #include "dfw/err.h"
 #include "fields.h"
@@ -42,38 +43,77 @@ struct dfw__kv_key {
     int cut; /* 1: free text that may be shortened; 0: dropped whole (ids, hashes, times) */
 };
 
-#define DFW__KV_MAX 32
+/* A format's attribute and where its value comes from: a text field of the record, one of its
+ * times (written by the format's time function), or neither (the format sets it in code). */
+struct dfw__kv_column {
+    struct dfw__kv_key k;
+    int field; /* enum dfw__field, or -1 */
+    int time;  /* enum dfw__time, or -1 */
+};
+
+#define DFW__KV_TEXT(key, lk, label, cut, f)                                                       \
+    {                                                                                              \
+        {key, lk, label, cut}, f, -1                                                               \
+    }
+#define DFW__KV_TIME(key, lk, label, t)                                                            \
+    {                                                                                              \
+        {key, lk, label, 0}, -1, t                                                                 \
+    }
+#define DFW__KV_CODE(key, cut)                                                                     \
+    {                                                                                              \
+        {key, NULL, NULL, cut}, -1, -1                                                             \
+    }
+
+#define DFW__KV_MAX       32
+#define DFW__KV_TIME_TEXT 40
 
 struct dfw__kv_line;
 
-/* Writes the header; the one header field that may be shortened is l->name within l->name_lim. */
+/* Writes the header of l (the record is l->r); a name it writes is cut to l->name_lim bytes. */
 typedef void (*dfw__kv_header_fn)(struct dfw__writer *w, const struct dfw__kv_line *l);
 
-/* A line to render. The format fills the first block; dfw__kv_render fills the rest. */
-struct dfw__kv_line {
+/* Writes ms as the format writes times into out (DFW__KV_TIME_TEXT bytes); its length, 0 when it
+ * cannot. */
+typedef size_t (*dfw__kv_time_fn)(int64_t ms, char *out, size_t outlen);
+
+/* What makes a format: static tables. */
+struct dfw__kv_format {
     dfw__kv_header_fn header;
-    const void *ctx;        /* for header */
-    struct dfw__sv name;    /* shortened as a last resort when only the header is left */
-    enum dfw__esc name_esc; /* how header writes name */
+    size_t name_max;        /* bytes of the header's name (r->name); 0: the header has none */
+    enum dfw__esc name_esc; /* how the header writes the name */
     const char *sep;        /* between attributes: " " (CEF) or "\t" (LEEF) */
     enum dfw__esc value_esc;
     const char *marker; /* attribute text appended when the line was fitted */
     size_t n;           /* attributes, at most DFW__KV_MAX, in output order */
-    const struct dfw__kv_key *key[DFW__KV_MAX];
+    const struct dfw__kv_column *columns;
+    const unsigned char *cut_order; /* n column indexes, least important first */
+    dfw__kv_time_fn time;
+};
+
+/* One line to render. */
+struct dfw__kv_line {
+    const struct dfw__kv_format *fmt;
+    const struct dfw__fields *r;     /* borrowed */
     struct dfw__sv val[DFW__KV_MAX]; /* s NULL: left out */
-    const unsigned char *cut_order;  /* n attribute indexes, least important first */
-    size_t name_lim;                 /* set by the format (the format's limit for name) */
-    size_t esc[DFW__KV_MAX];         /* escaped bytes of val[i] within lim[i] */
+    char times[DFW__NTIMES][DFW__KV_TIME_TEXT];
+    size_t name_lim;
+    size_t esc[DFW__KV_MAX]; /* escaped bytes of val[i] within lim[i] */
     size_t lim[DFW__KV_MAX];
     int marked;
 };
 
+/* Set up l for fmt and the record r: the values of the text and time columns; the format then
+ * sets its code columns in l->val. l borrows r. */
+void dfw__kv_init(struct dfw__kv_line *l,
+                  const struct dfw__kv_format *fmt,
+                  const struct dfw__fields *r);
+
 /* Append the line to out. max_len 0: no limit; otherwise the line is at most max_len bytes:
  * the marker is added and values are shortened (cut 1, keeping at least 32 bytes) or dropped in
  * cut_order until it fits, then the most important dropped values that still fit are put back;
- * only when no attribute is left and the header is still too long is name shortened. On error
- * out is left as it was. DFW_OK, DFW_ERR_NOMEM, or DFW_ERR_INVALID when max_len is too small for
- * any line. */
+ * only when no attribute is left and the header is still too long is the name shortened. On
+ * error out is left as it was. DFW_OK, DFW_ERR_NOMEM, or DFW_ERR_INVALID when max_len is too
+ * small for any line. */
 dfw_err dfw__kv_render(struct dfw__kv_line *l, size_t max_len, struct dfw_buf *out);
 
 #endif

@@ -44,28 +44,12 @@ enum leef_key {
     L_N
 };
 
-/* A key and where its value comes from: a text field, a time, or (neither) set in code. */
-struct column {
-    struct dfw__kv_key k;
-    int field; /* enum dfw__field, or -1 */
-    int time;  /* enum dfw__time, or -1 */
-};
-
-#define TEXT(key, cut, f)                                                                          \
-    {                                                                                              \
-        {key, NULL, NULL, cut}, f, -1                                                              \
-    }
-#define TIME(key, t)                                                                               \
-    {                                                                                              \
-        {key, NULL, NULL, 0}, -1, t                                                                \
-    }
-#define CODE(key, cut)                                                                             \
-    {                                                                                              \
-        {key, NULL, NULL, cut}, -1, -1                                                             \
-    }
+#define TEXT(key, cut, f) DFW__KV_TEXT(key, NULL, NULL, cut, f)
+#define TIME(key, t)      DFW__KV_TIME(key, NULL, NULL, t)
+#define CODE(key, cut)    DFW__KV_CODE(key, cut)
 
 /* Predefined keys (IBM: Predefined LEEF event attributes) first, then custom keys. */
-static const struct column columns[L_N] = {
+static const struct dfw__kv_column columns[L_N] = {
     [L_DEVTIME] = TIME("devTime", DFW__T_UPDATED),
     [L_DEVTIMEFORMAT] = CODE("devTimeFormat", 0),
     [L_CAT] = TEXT("cat", 0, DFW__F_CATEGORY),
@@ -106,7 +90,7 @@ static const unsigned char cut_order[L_N] = {
 
 static void put_header(struct dfw__writer *w, const struct dfw__kv_line *l)
 {
-    const struct dfw__fields *r = l->ctx;
+    const struct dfw__fields *r = l->r;
     struct dfw__sv vendor = {DFW_LEEF_VENDOR, sizeof(DFW_LEEF_VENDOR) - 1};
     struct dfw__sv product = {r->product, strlen(r->product)};
     struct dfw__sv version = {r->version, strlen(r->version)};
@@ -134,6 +118,17 @@ static size_t leef_time(int64_t ms, char *out, size_t outlen)
     return m > 0 && (size_t)m < outlen ? (size_t)m : 0;
 }
 
+static const struct dfw__kv_format leef = {
+    .header = put_header,
+    .sep = "\t",
+    .value_esc = DFW__ESC_LEEF_VALUE,
+    .marker = DFW_LEEF_TRUNC_MARKER,
+    .n = L_N,
+    .columns = columns,
+    .cut_order = cut_order,
+    .time = leef_time,
+};
+
 static void set_cstr(struct dfw__sv *v, const char *s)
 {
     v->s = s;
@@ -144,28 +139,9 @@ dfw_err dfw_leef_format(const struct dfw_event *ev, size_t max_len, struct dfw_b
 {
     struct dfw__fields r;
     struct dfw__kv_line l;
-    char times[DFW__NTIMES][40];
     char sev[4];
     dfw__fields_pick(ev, &r);
-    memset(&l, 0, sizeof(l));
-    l.header = put_header;
-    l.ctx = &r;
-    l.sep = "\t";
-    l.value_esc = DFW__ESC_LEEF_VALUE;
-    l.marker = DFW_LEEF_TRUNC_MARKER;
-    l.n = L_N;
-    l.cut_order = cut_order;
-    for (int i = 0; i < L_N; i++) {
-        const struct column *c = &columns[i];
-        l.key[i] = &c->k;
-        if (c->field >= 0) {
-            l.val[i] = r.f[c->field];
-        }
-        else if (c->time >= 0 && r.has_t[c->time]) {
-            l.val[i].n = leef_time(r.t[c->time], times[c->time], sizeof(times[0]));
-            l.val[i].s = l.val[i].n > 0 ? times[c->time] : NULL;
-        }
-    }
+    dfw__kv_init(&l, &leef, &r);
     if (l.val[L_DEVTIME].s != NULL) {
         set_cstr(&l.val[L_DEVTIMEFORMAT], DFW_LEEF_TIME_FORMAT);
     }
