@@ -1,6 +1,8 @@
 """Emulator -> defender-forwarder -> a real Apache Kafka broker (KRaft, 127.0.0.1), read back with
 kcat: every record once with its key, headers and value, on the topic of its tenant and stream,
-as JSON and (format = cef) as a CEF line whose externalId and tenant fields match; an unknown topic with auto-creation off is a clear error and holds the checkpoint; a broker stop
+as JSON, (format = cef) as a CEF line whose externalId and tenant fields match, and (format =
+leef) as a LEEF 2.0 line whose attributes carry the record; an unknown topic with auto-creation
+off is a clear error and holds the checkpoint; a broker stop
 and restart loses nothing (the checkpoint holds, then advances); kill -9 of the forwarder and a
 restart lose nothing and duplicate at most one batch, identifiable by key."""
 
@@ -16,6 +18,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import kafka_harness as kh  # noqa: E402
+import leef_harness as lh  # noqa: E402
 
 RECORDS = 40  # per tenant and stream: 3 x 3 x 40 = 360 records
 
@@ -133,6 +136,34 @@ class KafkaDelivery(Base):
             self.assertEqual(m["headers"]["last_update"],
                              expected[key][kh.UPDATED_FIELD[stream]], key)
             problems += harness.check_cef_event(header, ext, tenant, stream, expected[key], "new")
+        self.assertEqual(problems[:10], [])
+        missing = [k for k in expected if k not in seen]
+        self.assertEqual(missing[:5], [], f"{len(missing)} of {len(expected)} never arrived")
+        self.assertEqual([k for k, n in seen.items() if n > 1][:5], [])
+
+    def test_leef_values_carry_the_record(self):
+        """format = leef: the value is the LEEF 2.0 line (no syslog header, never shortened) of
+        the record; key and headers are the same as with JSON."""
+        expected = kh.expected_records(self.emu)
+        conf = self.config(kafka_output(self.broker, topic="leef.{tenant}.{stream}",
+                                        format="leef"))
+        r = harness.run_forwarder(conf, "run", "--once", timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr[-3000:])
+        seen = collections.Counter()
+        problems = []
+        for m in self.broker.consume_all("leef."):
+            key = kh.message_key(m)
+            self.assertIn(key, expected, f"unexpected message {m['topic']} {m['key']}")
+            seen[key] += 1
+            tenant, stream, rid = key
+            self.assertNotIn("\n", m["value"])
+            header, attrs, parse_problems = lh.parse_leef(m["value"])
+            problems += parse_problems
+            self.assertEqual(attrs.get("externalId"), rid, m["value"][:300])
+            self.assertNotIn("truncated", attrs)  # no size limit: never shortened
+            self.assertEqual(m["topic"], f"leef.{tenant}.{stream}")
+            self.assertEqual(m["headers"]["kind"], "new")
+            problems += lh.check_event(header, attrs, tenant, stream, expected[key], "new")
         self.assertEqual(problems[:10], [])
         missing = [k for k in expected if k not in seen]
         self.assertEqual(missing[:5], [], f"{len(missing)} of {len(expected)} never arrived")
