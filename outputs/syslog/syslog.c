@@ -138,7 +138,7 @@ static void *syslog_init(const void *conf, const char *instance, char *errbuf, s
         .port = o->set.port,
         .ca_file = c->ca_file,
         .cert_file = c->cert_file,
-        .key_file = c->key_file,
+        .key_file = o->set.key_path[0] ? o->set.key_path : NULL,
         .server_name = c->tls_server_name,
         .timeout_ms = c->write_timeout_ms,
         .backoff_min_ms = c->reconnect_min_ms,
