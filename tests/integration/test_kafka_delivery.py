@@ -107,23 +107,41 @@ class KafkaDelivery(Base):
             for s in kh.STREAMS:
                 self.assertEqual(kh.checkpoint(self.state, t["name"], s)["delivered"], RECORDS)
 
-    def test_cef_values_carry_the_record_id_and_tenant(self):
-        """format = cef: the value is the CEF line (no syslog header) of the record; key and
-        headers are the same as with JSON."""
+    def run_text_format(self, fmt, check):
+        """Run --once with format = fmt into topics fmt.{tenant}.{stream}; every record exactly
+        once, with key, topic and headers as with JSON; check(message, key, record) gives the
+        problems of its value. Returns nothing; fails on any problem."""
         expected = kh.expected_records(self.emu)
-        tenant_ids = {t["name"]: t["tenant_id"] for t in self.emu.tenants}
-        conf = self.config(kafka_output(self.broker, topic="cef.{tenant}.{stream}", format="cef"))
+        conf = self.config(kafka_output(self.broker, topic=fmt + ".{tenant}.{stream}",
+                                        format=fmt))
         r = harness.run_forwarder(conf, "run", "--once", timeout=300)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr[-3000:])
         seen = collections.Counter()
         problems = []
-        for m in self.broker.consume_all("cef."):
+        for m in self.broker.consume_all(fmt + "."):
             key = kh.message_key(m)
             self.assertIn(key, expected, f"unexpected message {m['topic']} {m['key']}")
             seen[key] += 1
+            tenant, stream, _ = key
+            self.assertNotIn("\n", m["value"])
+            self.assertEqual(m["topic"], f"{fmt}.{tenant}.{stream}")
+            self.assertEqual(m["headers"]["kind"], "new")
+            self.assertEqual(m["headers"]["last_update"],
+                             expected[key][kh.UPDATED_FIELD[stream]], key)
+            problems += check(m, key, expected[key])
+        self.assertEqual(problems[:10], [])
+        missing = [k for k in expected if k not in seen]
+        self.assertEqual(missing[:5], [], f"{len(missing)} of {len(expected)} never arrived")
+        self.assertEqual([k for k, n in seen.items() if n > 1][:5], [])
+
+    def test_cef_values_carry_the_record_id_and_tenant(self):
+        """format = cef: the value is the CEF line (no syslog header) of the record; key and
+        headers are the same as with JSON."""
+        tenant_ids = {t["name"]: t["tenant_id"] for t in self.emu.tenants}
+
+        def check(m, key, rec):
             tenant, stream, rid = key
             self.assertTrue(m["value"].startswith("CEF:0|Microsoft|"), m["value"][:120])
-            self.assertNotIn("\n", m["value"])
             header, ext = harness.parse_cef(m["value"])
             self.assertEqual(ext.get("externalId"), rid, m["value"][:300])
             self.assertEqual(ext.get("cs2Label"), "tenant")
@@ -131,43 +149,21 @@ class KafkaDelivery(Base):
             self.assertEqual(ext.get("cs3Label"), "tenantId")
             self.assertEqual(ext.get("cs3"), tenant_ids[tenant])
             self.assertNotIn("cn3Label", ext)  # no size limit: never truncated
-            self.assertEqual(m["topic"], f"cef.{tenant}.{stream}")
-            self.assertEqual(m["headers"]["kind"], "new")
-            self.assertEqual(m["headers"]["last_update"],
-                             expected[key][kh.UPDATED_FIELD[stream]], key)
-            problems += harness.check_cef_event(header, ext, tenant, stream, expected[key], "new")
-        self.assertEqual(problems[:10], [])
-        missing = [k for k in expected if k not in seen]
-        self.assertEqual(missing[:5], [], f"{len(missing)} of {len(expected)} never arrived")
-        self.assertEqual([k for k, n in seen.items() if n > 1][:5], [])
+            return harness.check_cef_event(header, ext, tenant, stream, rec, "new")
+
+        self.run_text_format("cef", check)
 
     def test_leef_values_carry_the_record(self):
         """format = leef: the value is the LEEF 2.0 line (no syslog header, never shortened) of
-        the record; key and headers are the same as with JSON."""
-        expected = kh.expected_records(self.emu)
-        conf = self.config(kafka_output(self.broker, topic="leef.{tenant}.{stream}",
-                                        format="leef"))
-        r = harness.run_forwarder(conf, "run", "--once", timeout=300)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr[-3000:])
-        seen = collections.Counter()
-        problems = []
-        for m in self.broker.consume_all("leef."):
-            key = kh.message_key(m)
-            self.assertIn(key, expected, f"unexpected message {m['topic']} {m['key']}")
-            seen[key] += 1
+        the record, read strictly; key and headers are the same as with JSON."""
+        def check(m, key, rec):
             tenant, stream, rid = key
-            self.assertNotIn("\n", m["value"])
-            header, attrs, parse_problems = lh.parse_leef(m["value"])
-            problems += parse_problems
+            header, attrs, problems = lh.parse_leef(m["value"])
             self.assertEqual(attrs.get("externalId"), rid, m["value"][:300])
             self.assertNotIn("truncated", attrs)  # no size limit: never shortened
-            self.assertEqual(m["topic"], f"leef.{tenant}.{stream}")
-            self.assertEqual(m["headers"]["kind"], "new")
-            problems += lh.check_event(header, attrs, tenant, stream, expected[key], "new")
-        self.assertEqual(problems[:10], [])
-        missing = [k for k in expected if k not in seen]
-        self.assertEqual(missing[:5], [], f"{len(missing)} of {len(expected)} never arrived")
-        self.assertEqual([k for k, n in seen.items() if n > 1][:5], [])
+            return problems + lh.check_event(header, attrs, tenant, stream, rec, "new")
+
+        self.run_text_format("leef", check)
 
     def test_unknown_topic_with_auto_create_off_holds_the_checkpoint(self):
         conf = self.config(kafka_output(self.broker, topic="missing.{stream}",

@@ -139,7 +139,7 @@ dfw_err dfw_leef_format(const struct dfw_event *ev, size_t max_len, struct dfw_b
 {
     struct dfw__fields r;
     struct dfw__kv_line l;
-    char sev[4];
+    char sev[12];
     dfw__fields_pick(ev, &r);
     dfw__kv_init(&l, &leef, &r);
     if (l.val[L_DEVTIME].s != NULL) {
