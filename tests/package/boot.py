@@ -13,7 +13,7 @@ forwarder reaches the emulator on 127.0.0.1. Checked, as an operator would use i
 Run by scripts/test-package as root:  python3 tests/package/boot.py DEB WORKDIR
 Needs debootstrap and systemd-container (scripts/install-deps)."""
 
-import json
+import hashlib
 import os
 import shutil
 import subprocess
@@ -26,9 +26,13 @@ import harness  # noqa: E402
 
 CACHE = os.path.expanduser(os.environ.get("DFW_BOOT_CACHE", "~/.cache/defender-forwarder"))
 # what the package depends on, so that dpkg -i needs no network inside the root
-INCLUDE = ("systemd,systemd-sysv,dbus,libcurl4,libjson-c5,libinih1,librdkafka1,libssl3,zlib1g,"
-           "ca-certificates,man-db")
+INCLUDE = ("systemd,systemd-sysv,dbus,libcurl4,libjson-c5,libinih1,libmicrohttpd12,librdkafka1,"
+           "libssl3,zlib1g,ca-certificates,man-db")
 ETC = "/etc/defender-forwarder"
+# what defender-forwarder(1) SYSTEMD tells operators to run commands by hand with
+RUN_AS_SERVICE = ("-p User=defender-forwarder -p Group=defender-forwarder "
+                  "-p LoadCredential=cred:/etc/defender-forwarder/credentials "
+                  "-p StateDirectory=defender-forwarder")
 
 
 def log(msg):
@@ -42,7 +46,9 @@ def fail(msg):
 def rootfs(work):
     """A fresh copy of the cached bookworm root (made with debootstrap the first time)."""
     os.makedirs(CACHE, exist_ok=True)
-    tar = os.path.join(CACHE, "bookworm-nspawn-root.tar")
+    # the cache is named for the package list, so a new dependency makes a new root
+    tag = hashlib.sha256(INCLUDE.encode()).hexdigest()[:12]
+    tar = os.path.join(CACHE, f"bookworm-nspawn-root-{tag}.tar")
     if not os.path.exists(tar):
         base = os.path.join(work, "debootstrap")
         log("debootstrap bookworm (once; cached in %s)" % tar)
@@ -134,6 +140,7 @@ def main(deb, work):
 [forwarder]
 ca_file = /etc/dfw-emulator-ca.pem
 poll_interval = 2s
+settle_delay = 0s
 initial_lookback = 7d
 metrics_file = /run/defender-forwarder/defender-forwarder.prom
 
@@ -153,6 +160,12 @@ path = /var/log/defender-forwarder/events.json
         log("boot the container")
         c = Container(root, work)
         expected = 3 * 20
+
+        log("a command by hand, as the service's user with its credentials (systemd-run)")
+        r = c.sh(f"systemd-run --pipe --wait --collect --quiet {RUN_AS_SERVICE} "
+                 "/usr/bin/defender-forwarder check-config")
+        if r.returncode != 0 or "OK (1 tenant(s)" not in r.stdout:
+            fail(f"check-config through systemd-run: exit {r.returncode}: {r.stdout}{r.stderr}")
 
         log("systemctl start defender-forwarder-once.service")
         r = c.sh("systemctl start defender-forwarder-once.service")
