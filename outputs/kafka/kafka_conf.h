@@ -9,7 +9,7 @@
 #include "dfw/output.h"
 
 /* Enum values follow the order of the option table's "values" strings. */
-enum dfw_kafka_format { DFW_KAFKA_FMT_JSON = 0, DFW_KAFKA_FMT_CEF = 1 };
+enum dfw_kafka_format { DFW_KAFKA_FMT_JSON = 0, DFW_KAFKA_FMT_CEF = 1, DFW_KAFKA_FMT_LEEF = 2 };
 enum dfw_kafka_key { DFW_KAFKA_KEY_ID = 0, DFW_KAFKA_KEY_TENANT_ID = 1, DFW_KAFKA_KEY_NONE = 2 };
 
 /* Longest topic name Kafka accepts. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dfw/cef.h"
+#include "dfw/leef.h"
 
 static const char *const placeholders[] = {"{tenant}", "{stream}", "{kind}"};
 
@@ -133,9 +134,11 @@ dfw_err dfw_out_kafka_value(int format,
                             const char **value,
                             size_t *len)
 {
-    if (format == DFW_KAFKA_FMT_CEF) {
+    if (format == DFW_KAFKA_FMT_CEF || format == DFW_KAFKA_FMT_LEEF) {
         dfw_buf_reset(scratch);
-        dfw_err err = dfw_cef_format(ev, 0, scratch); /* always non-empty: "CEF:0|..." */
+        /* always non-empty: "CEF:0|..." or "LEEF:2.0|..." */
+        dfw_err err = format == DFW_KAFKA_FMT_CEF ? dfw_cef_format(ev, 0, scratch)
+                                                  : dfw_leef_format(ev, 0, scratch);
         *value = err == DFW_OK ? scratch->data : NULL;
         *len = err == DFW_OK ? scratch->len : 0;
         return err;

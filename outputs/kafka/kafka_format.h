@@ -34,9 +34,10 @@ void dfw_out_kafka_headers(const struct dfw_event *ev,
                            struct dfw_kafka_header h[DFW_KAFKA_NHEADERS]);
 
 /* The message value of ev for format mode (enum dfw_kafka_format): the record as compact JSON
- * (*value borrowed from ev, scratch untouched) or its CEF line without a syslog header and
- * without a size limit (dfw_cef_format; *value points into scratch, which is reset first and
- * owned by the caller). *value stays valid until ev or scratch changes. DFW_OK or DFW_ERR_NOMEM. */
+ * (*value borrowed from ev, scratch untouched) or its CEF or LEEF line without a syslog header and
+ * without a size limit (dfw_cef_format, dfw_leef_format; *value points into scratch, which is
+ * reset first and owned by the caller). *value stays valid until ev or scratch changes. DFW_OK
+ * or DFW_ERR_NOMEM. */
 dfw_err dfw_out_kafka_value(int format,
                             const struct dfw_event *ev,
                             struct dfw_buf *scratch,

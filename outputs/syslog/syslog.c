@@ -1,12 +1,14 @@
-/* The syslog output: CEF (or the record JSON) in RFC 5424 / RFC 3164 messages over TCP, TLS or
- * UDP. Options: syslog_conf.c; CEF: dfw/cef.h (core); headers and framing: syslog_frame.c; sockets:
- * syslog_transport.c; field mapping and policies: docs/cef-mapping.md. */
+/* The syslog output: CEF, LEEF or the record JSON in RFC 5424 / RFC 3164 messages over TCP, TLS
+ * or UDP. Options: syslog_conf.c; CEF and LEEF: dfw/cef.h, dfw/leef.h (core); headers and framing:
+ * syslog_frame.c; sockets: syslog_transport.c; field mapping and policies: docs/cef-mapping.md,
+ * docs/leef-mapping.md. */
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dfw/cef.h"
+#include "dfw/leef.h"
 #include "dfw/log.h"
 #include "dfw/output.h"
 #include "dfw/timeutil.h"
@@ -86,8 +88,9 @@ static dfw_err render(const struct dfw_out_syslog_conf *c,
         limit = (size_t)c->max_message_size > used ? (size_t)c->max_message_size - used : 1;
     }
     if (err == DFW_OK) {
-        err = c->format == DFW_SYSLOG_FMT_JSON ? json_body(ev, limit, out)
-                                               : dfw_cef_format(ev, limit, out);
+        err = c->format == DFW_SYSLOG_FMT_JSON   ? json_body(ev, limit, out)
+              : c->format == DFW_SYSLOG_FMT_LEEF ? dfw_leef_format(ev, limit, out)
+                                                 : dfw_cef_format(ev, limit, out);
     }
     if (err != DFW_OK) {
         out->len = start;
@@ -135,7 +138,7 @@ static void *syslog_init(const void *conf, const char *instance, char *errbuf, s
         .port = o->set.port,
         .ca_file = c->ca_file,
         .cert_file = c->cert_file,
-        .key_file = c->key_file,
+        .key_file = o->set.key_path[0] ? o->set.key_path : NULL,
         .server_name = c->tls_server_name,
         .timeout_ms = c->write_timeout_ms,
         .backoff_min_ms = c->reconnect_min_ms,
@@ -246,7 +249,7 @@ static dfw_err syslog_flush(void *self, int timeout_ms)
 
 const struct dfw_output_plugin dfw_out_syslog_plugin = {
     .name = "syslog",
-    .description = "CEF or JSON over syslog (RFC 5424/3164) via TCP, TLS or UDP",
+    .description = "CEF, LEEF or JSON over syslog (RFC 5424/3164) via TCP, TLS or UDP",
     .options = dfw_out_syslog_options,
     .conf_size = sizeof(struct dfw_out_syslog_conf),
     .init = syslog_init,

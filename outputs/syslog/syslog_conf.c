@@ -28,7 +28,12 @@ const struct dfw_option dfw_out_syslog_options[] = {
         "octet-counting|non-transparent",
         "TCP/TLS framing: octet-counting (RFC 6587) or non-transparent (LF)"),
     OPT("protocol", DFW_OPT_ENUM, "rfc5424", protocol, "rfc5424|rfc3164", "syslog header format"),
-    OPT("format", DFW_OPT_ENUM, "cef", format, "cef|json", "message body: CEF or the record JSON"),
+    OPT("format",
+        DFW_OPT_ENUM,
+        "cef",
+        format,
+        "cef|json|leef",
+        "message body: CEF, the record JSON, or LEEF 2.0 (QRadar)"),
     OPT("facility",
         DFW_OPT_STRING,
         "local4",
@@ -60,6 +65,12 @@ const struct dfw_option dfw_out_syslog_options[] = {
         key_file,
         NULL,
         "TLS: client private key (PEM, mode 0600 or stricter)"),
+    OPT("key_credential",
+        DFW_OPT_STRING,
+        NULL,
+        key_credential,
+        NULL,
+        "TLS: the client private key as a systemd credential ($CREDENTIALS_DIRECTORY/NAME)"),
     OPT("tls_server_name",
         DFW_OPT_STRING,
         NULL,
@@ -71,7 +82,7 @@ const struct dfw_option dfw_out_syslog_options[] = {
         "2048",
         max_message_size,
         NULL,
-        "UDP: largest datagram; longer CEF messages are truncated (1024-65000)"),
+        "UDP: largest datagram; longer CEF/LEEF messages are truncated (1024-65000)"),
     OPT("write_timeout",
         DFW_OPT_DURATION,
         "10s",
@@ -152,12 +163,38 @@ static void local_hostname(char *out, size_t outlen)
     snprintf(out, outlen, "%s", name);
 }
 
-/* A private key is a secret: refuse one other users could read (DESIGN §9). */
-static dfw_err check_key_file(const char *path, char *errbuf, size_t errlen)
+/* The client key's path into s->key_path: key_file, or the credential's file. A private key is a
+ * secret: refuse one other users could read (DESIGN §9). */
+static dfw_err key_path(const struct dfw_out_syslog_conf *c,
+                        struct dfw_out_syslog_settings *s,
+                        char *errbuf,
+                        size_t errlen)
 {
+    const char *opt = c->key_file ? "key_file" : "key_credential";
     char why[512];
-    if (dfw_secret_check_file(path, why, sizeof(why)) != DFW_OK) {
-        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen, "key_file: %s", why);
+    int n;
+    if (c->key_file != NULL) {
+        n = snprintf(s->key_path, sizeof(s->key_path), "%s", c->key_file);
+    }
+    else {
+        const char *dir = getenv("CREDENTIALS_DIRECTORY");
+        if (c->key_credential[0] == '\0' || strchr(c->key_credential, '/') != NULL) {
+            return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                              "key_credential: '%s' is not a credential name", c->key_credential);
+        }
+        if (dir == NULL || dir[0] == '\0') {
+            return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                              "key_credential '%s': $CREDENTIALS_DIRECTORY is not set (start the "
+                              "service with LoadCredential=%s:/path/to/key or use key_file)",
+                              c->key_credential, c->key_credential);
+        }
+        n = snprintf(s->key_path, sizeof(s->key_path), "%s/%s", dir, c->key_credential);
+    }
+    if (n < 0 || (size_t)n >= sizeof(s->key_path)) {
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen, "%s: path too long", opt);
+    }
+    if (dfw_secret_check_file(s->key_path, why, sizeof(why)) != DFW_OK) {
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen, "%s: %s", opt, why);
     }
     return DFW_OK;
 }
@@ -222,6 +259,7 @@ dfw_err dfw_out_syslog_conf_check(const struct dfw_out_syslog_conf *c,
         const char *tls_only = c->ca_file           ? "ca_file"
                                : c->cert_file       ? "cert_file"
                                : c->key_file        ? "key_file"
+                               : c->key_credential  ? "key_credential"
                                : c->tls_server_name ? "tls_server_name"
                                                     : NULL;
         if (tls_only != NULL) {
@@ -230,12 +268,16 @@ dfw_err dfw_out_syslog_conf_check(const struct dfw_out_syslog_conf *c,
         }
         return DFW_OK;
     }
-    if ((c->cert_file == NULL) != (c->key_file == NULL)) {
+    if (c->key_file != NULL && c->key_credential != NULL) {
         return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
-                          "cert_file and key_file must be given together");
+                          "key_file and key_credential: give one of them, not both");
     }
-    if (c->key_file != NULL) {
-        return check_key_file(c->key_file, errbuf, errlen);
+    if ((c->cert_file == NULL) != (c->key_file == NULL && c->key_credential == NULL)) {
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
+                          "cert_file and key_file (or key_credential) must be given together");
+    }
+    if (c->cert_file != NULL) {
+        return key_path(c, s, errbuf, errlen);
     }
     return DFW_OK;
 }

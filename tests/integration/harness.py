@@ -135,10 +135,12 @@ class SyslogNg:
 
     driver "syslog" is the syslog() source (RFC 5424 or RFC 3164 header; octet-counting framing
     on TCP/TLS); driver "network" is network() (one message per line on TCP); flags such as
-    "syslog-protocol" are passed to the source. template is the file destination's line."""
+    "syslog-protocol" are passed to the source. template is the file destination's line; parser,
+    the body of a parser block every message goes through (for example a LEEF parser); a message
+    it rejects is written unparsed."""
 
     def __init__(self, workdir, transport="tcp", port=None, tls=None, name="syslog-ng",
-                 driver="syslog", flags=(), template="${PROGRAM} ${MSG}"):
+                 driver="syslog", flags=(), template="${PROGRAM} ${MSG}", parser=None):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.transport = transport
@@ -163,8 +165,13 @@ options {{ stats-freq(0); keep-hostname(yes); flush-lines(1); log-msg-size(26214
 source s_in {{ {driver}(ip("127.0.0.1") port({self.port}) transport("{transport}")
                       max-connections(100) log-iw-size(100000) {tls_opt}{extra}); }};
 destination d_out {{ file("{self.out}" template("{template}\\n") template-escape(no)); }};
-log {{ source(s_in); destination(d_out); }};
 """)
+            if parser:  # a message the parser rejects is written unparsed (second channel)
+                f.write(f"parser p_in {{ {parser} }};\n"
+                        "log { source(s_in); junction { channel { parser(p_in); flags(final); };\n"
+                        "  channel { }; }; destination(d_out); };\n")
+            else:
+                f.write("log { source(s_in); destination(d_out); };\n")
         self.conf = conf
         self.proc = None
         self.start()

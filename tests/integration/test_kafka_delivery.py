@@ -1,6 +1,8 @@
 """Emulator -> defender-forwarder -> a real Apache Kafka broker (KRaft, 127.0.0.1), read back with
 kcat: every record once with its key, headers and value, on the topic of its tenant and stream,
-as JSON and (format = cef) as a CEF line whose externalId and tenant fields match; an unknown topic with auto-creation off is a clear error and holds the checkpoint; a broker stop
+as JSON, (format = cef) as a CEF line whose externalId and tenant fields match, and (format =
+leef) as a LEEF 2.0 line whose attributes carry the record; an unknown topic with auto-creation
+off is a clear error and holds the checkpoint; a broker stop
 and restart loses nothing (the checkpoint holds, then advances); kill -9 of the forwarder and a
 restart lose nothing and duplicate at most one batch, identifiable by key."""
 
@@ -16,6 +18,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import kafka_harness as kh  # noqa: E402
+import leef_harness as lh  # noqa: E402
 
 RECORDS = 40  # per tenant and stream: 3 x 3 x 40 = 360 records
 
@@ -104,23 +107,41 @@ class KafkaDelivery(Base):
             for s in kh.STREAMS:
                 self.assertEqual(kh.checkpoint(self.state, t["name"], s)["delivered"], RECORDS)
 
-    def test_cef_values_carry_the_record_id_and_tenant(self):
-        """format = cef: the value is the CEF line (no syslog header) of the record; key and
-        headers are the same as with JSON."""
+    def run_text_format(self, fmt, check):
+        """Run --once with format = fmt into topics fmt.{tenant}.{stream}; every record exactly
+        once, with key, topic and headers as with JSON; check(message, key, record) gives the
+        problems of its value. Returns nothing; fails on any problem."""
         expected = kh.expected_records(self.emu)
-        tenant_ids = {t["name"]: t["tenant_id"] for t in self.emu.tenants}
-        conf = self.config(kafka_output(self.broker, topic="cef.{tenant}.{stream}", format="cef"))
+        conf = self.config(kafka_output(self.broker, topic=fmt + ".{tenant}.{stream}",
+                                        format=fmt))
         r = harness.run_forwarder(conf, "run", "--once", timeout=300)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr[-3000:])
         seen = collections.Counter()
         problems = []
-        for m in self.broker.consume_all("cef."):
+        for m in self.broker.consume_all(fmt + "."):
             key = kh.message_key(m)
             self.assertIn(key, expected, f"unexpected message {m['topic']} {m['key']}")
             seen[key] += 1
+            tenant, stream, _ = key
+            self.assertNotIn("\n", m["value"])
+            self.assertEqual(m["topic"], f"{fmt}.{tenant}.{stream}")
+            self.assertEqual(m["headers"]["kind"], "new")
+            self.assertEqual(m["headers"]["last_update"],
+                             expected[key][kh.UPDATED_FIELD[stream]], key)
+            problems += check(m, key, expected[key])
+        self.assertEqual(problems[:10], [])
+        missing = [k for k in expected if k not in seen]
+        self.assertEqual(missing[:5], [], f"{len(missing)} of {len(expected)} never arrived")
+        self.assertEqual([k for k, n in seen.items() if n > 1][:5], [])
+
+    def test_cef_values_carry_the_record_id_and_tenant(self):
+        """format = cef: the value is the CEF line (no syslog header) of the record; key and
+        headers are the same as with JSON."""
+        tenant_ids = {t["name"]: t["tenant_id"] for t in self.emu.tenants}
+
+        def check(m, key, rec):
             tenant, stream, rid = key
             self.assertTrue(m["value"].startswith("CEF:0|Microsoft|"), m["value"][:120])
-            self.assertNotIn("\n", m["value"])
             header, ext = harness.parse_cef(m["value"])
             self.assertEqual(ext.get("externalId"), rid, m["value"][:300])
             self.assertEqual(ext.get("cs2Label"), "tenant")
@@ -128,15 +149,21 @@ class KafkaDelivery(Base):
             self.assertEqual(ext.get("cs3Label"), "tenantId")
             self.assertEqual(ext.get("cs3"), tenant_ids[tenant])
             self.assertNotIn("cn3Label", ext)  # no size limit: never truncated
-            self.assertEqual(m["topic"], f"cef.{tenant}.{stream}")
-            self.assertEqual(m["headers"]["kind"], "new")
-            self.assertEqual(m["headers"]["last_update"],
-                             expected[key][kh.UPDATED_FIELD[stream]], key)
-            problems += harness.check_cef_event(header, ext, tenant, stream, expected[key], "new")
-        self.assertEqual(problems[:10], [])
-        missing = [k for k in expected if k not in seen]
-        self.assertEqual(missing[:5], [], f"{len(missing)} of {len(expected)} never arrived")
-        self.assertEqual([k for k, n in seen.items() if n > 1][:5], [])
+            return harness.check_cef_event(header, ext, tenant, stream, rec, "new")
+
+        self.run_text_format("cef", check)
+
+    def test_leef_values_carry_the_record(self):
+        """format = leef: the value is the LEEF 2.0 line (no syslog header, never shortened) of
+        the record, read strictly; key and headers are the same as with JSON."""
+        def check(m, key, rec):
+            tenant, stream, rid = key
+            header, attrs, problems = lh.parse_leef(m["value"])
+            self.assertEqual(attrs.get("externalId"), rid, m["value"][:300])
+            self.assertNotIn("truncated", attrs)  # no size limit: never shortened
+            return problems + lh.check_event(header, attrs, tenant, stream, rec, "new")
+
+        self.run_text_format("leef", check)
 
     def test_unknown_topic_with_auto_create_off_holds_the_checkpoint(self):
         conf = self.config(kafka_output(self.broker, topic="missing.{stream}",

@@ -400,8 +400,8 @@ static void test_syntax_tolerance(void **state)
     dfw_config_free(cfg);
 }
 
-/* The shipped example must stay loadable: one tenant per auth method, a syslog and a file output.
- */
+/* The shipped example must stay loadable: one tenant per auth method, two syslog outputs (CEF
+ * and LEEF) and a file output. */
 static void test_packaged_example(void **state)
 {
     (void)state;
@@ -416,11 +416,50 @@ static void test_packaged_example(void **state)
     assert_int_equal(cfg->tenants[1].auth, DFW_AUTH_CERTIFICATE);
     assert_int_equal(cfg->tenants[2].auth, DFW_AUTH_REFRESH_TOKEN);
     assert_string_equal(cfg->tenants[2].cloud, "gcc-high");
-    assert_int_equal(cfg->noutputs, 2);
+    assert_int_equal(cfg->noutputs, 3);
     assert_string_equal(cfg->outputs[0].type, "syslog");
     assert_int_equal(cfg->outputs[0].nkvs, 6);
-    assert_string_equal(cfg->outputs[1].type, "file");
+    assert_string_equal(cfg->outputs[1].type, "syslog");
+    assert_string_equal(cfg->outputs[2].type, "file");
     dfw_config_free(cfg);
+}
+
+/* /etc/defender-forwarder/defender-forwarder.conf of the package configures nothing, and loads
+ * once its commented sections and keys ("#key = value", "#[section]") are uncommented. */
+static void test_packaged_etc_config(void **state)
+{
+    struct fixture *fx = *state;
+    const char *path = DFW_TEST_DATA "/../../../packaging/etc/defender-forwarder.conf";
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char *text = calloc(1, 65536);
+    assert_non_null(text);
+    size_t len = fread(text, 1, 65535, f);
+    fclose(f);
+    struct dfw_config *cfg = dfw_config_load(path, fx->err, sizeof(fx->err));
+    assert_null(cfg);
+    assert_non_null(strstr(fx->err, "[tenant"));
+    char *out = calloc(1, len + 1);
+    assert_non_null(out);
+    size_t o = 0;
+    for (char *line = text; *line != '\0';) {
+        char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line) + 1 : strlen(line);
+        int key = line[0] == '#' && (line[1] == '[' || (line[1] >= 'a' && line[1] <= 'z'));
+        memcpy(out + o, line + key, n - (size_t)key);
+        o += n - (size_t)key;
+        line += n;
+    }
+    put(fx, "etc.conf", out);
+    cfg = load(fx, "etc.conf");
+    if (cfg == NULL) {
+        fail_msg("uncommented /etc config does not load: %s", fx->err);
+    }
+    assert_int_equal(cfg->ntenants, 1);
+    assert_int_equal(cfg->noutputs, 1);
+    dfw_config_free(cfg);
+    free(out);
+    free(text);
 }
 
 /* ---- errors: [forwarder] and syntax ---- */
@@ -766,6 +805,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_settle_delay_and_overlap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_syntax_tolerance, setup, teardown),
         cmocka_unit_test(test_packaged_example),
+        cmocka_unit_test_setup_teardown(test_packaged_etc_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_forwarder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_sections_and_syntax, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_tenant_keys, setup, teardown),

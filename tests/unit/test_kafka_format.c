@@ -152,10 +152,10 @@ static void options_defaults_and_checks(void **state)
     assert_int_equal(dfw_output_conf_parse(p, nobrokers, 1, &conf, err, sizeof(err)),
                      DFW_ERR_CONFIG);
     assert_non_null(strstr(err, "brokers"));
-    struct dfw_config_kv leef[] = {{"brokers", "b:1", "k.conf", 1},
-                                   {"format", "leef", "k.conf", 2}};
-    assert_int_equal(dfw_output_conf_parse(p, leef, 2, &conf, err, sizeof(err)), DFW_ERR_CONFIG);
+    struct dfw_config_kv xml[] = {{"brokers", "b:1", "k.conf", 1}, {"format", "xml", "k.conf", 2}};
+    assert_int_equal(dfw_output_conf_parse(p, xml, 2, &conf, err, sizeof(err)), DFW_ERR_CONFIG);
     assert_non_null(strstr(err, "k.conf:2"));
+    assert_non_null(strstr(err, "json|cef|leef"));
 }
 
 /* A kafka conf from key/value pairs (brokers added); NULL with the reason on stderr. */

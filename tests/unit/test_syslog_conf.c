@@ -201,6 +201,52 @@ static void key_file_must_be_private(void **state)
     unlink(key);
 }
 
+/* key_credential: the key is $CREDENTIALS_DIRECTORY/NAME (systemd LoadCredential=), checked as
+ * key_file is. */
+static void key_credential(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/dfw-creds-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char key[128];
+    snprintf(key, sizeof(key), "%s/siem.key", dir);
+    FILE *f = fopen(key, "w");
+    assert_non_null(f);
+    fclose(f);
+    const char *kv[] = {"transport=tls", "cert_file=/nonexistent.pem", "key_credential=siem.key",
+                        NULL};
+    unsetenv("CREDENTIALS_DIRECTORY");
+    const char *e = init_error(kv);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "key_credential 'siem.key': $CREDENTIALS_DIRECTORY is not set"));
+    setenv("CREDENTIALS_DIRECTORY", dir, 1);
+    assert_int_equal(chmod(key, 0644), 0);
+    e = init_error(kv);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "key_credential: "));
+    assert_non_null(strstr(e, "readable by group or others"));
+    assert_int_equal(chmod(key, 0400), 0);
+    e = init_error(kv); /* the credential is fine: now the certificate is what fails */
+    assert_non_null(e);
+    assert_non_null(strstr(e, "cannot load cert_file"));
+    const char *both[] = {"transport=tls", "cert_file=/x.pem", "key_file=/x.key",
+                          "key_credential=siem.key", NULL};
+    e = init_error(both);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "give one of them"));
+    const char *slash[] = {"transport=tls", "cert_file=/x.pem", "key_credential=../siem.key", NULL};
+    e = init_error(slash);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "not a credential name"));
+    const char *plain[] = {"key_credential=siem.key", NULL};
+    e = init_error(plain);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "key_credential is only valid with transport = tls"));
+    unsetenv("CREDENTIALS_DIRECTORY");
+    unlink(key);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +255,7 @@ int main(void)
         cmocka_unit_test(facility_names),
         cmocka_unit_test(init_validates),
         cmocka_unit_test(key_file_must_be_private),
+        cmocka_unit_test(key_credential),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

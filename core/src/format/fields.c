@@ -1,6 +1,6 @@
-/* Which record values go into which CEF field, per stream. Sources: defender-api.md §2.3-2.7
- * (incidents), §3.3-3.4 (MDE alerts), §4.4 (ArcSight mapping), §4.6 and §5.2 (Graph). */
-#include "cef_internal.h"
+/* Which record values CEF and LEEF carry, per record shape (stream). Sources: defender-api.md
+ * §2.3-2.7 (incidents), §3.3-3.4 (MDE alerts), §4.4 (ArcSight mapping), §4.6 and §5.2 (Graph). */
+#include "fields.h"
 
 #include <json-c/json.h>
 #include <stdint.h>
@@ -24,9 +24,9 @@ static struct json_object *jget(struct json_object *o, const char *key, enum jso
 }
 
 /* A non-empty string value, or {NULL, 0} when missing, null, empty or not a string. */
-static struct dfw_cef_sv jstr(struct json_object *o, const char *key)
+static struct dfw__sv jstr(struct json_object *o, const char *key)
 {
-    struct dfw_cef_sv r = {NULL, 0};
+    struct dfw__sv r = {NULL, 0};
     struct json_object *v = jget(o, key, json_type_string);
     int n = v ? json_object_get_string_len(v) : 0;
     if (n > 0) {
@@ -42,7 +42,7 @@ static int jtime(struct json_object *o, const char *key, int64_t *ms)
     return v != NULL && dfw_time_parse(json_object_get_string(v), ms) == DFW_OK;
 }
 
-static void take(struct dfw_cef_sv *dst, struct json_object *o, const char *key)
+static void take(struct dfw__sv *dst, struct json_object *o, const char *key)
 {
     if (dst->s == NULL) {
         *dst = jstr(o, key);
@@ -50,11 +50,11 @@ static void take(struct dfw_cef_sv *dst, struct json_object *o, const char *key)
 }
 
 struct file_grp {
-    struct dfw_cef_sv name, path, sha1, sha256;
+    struct dfw__sv name, path, sha1, sha256;
 };
 
 struct user_grp {
-    struct dfw_cef_sv name, domain;
+    struct dfw__sv name, domain;
 };
 
 /* Values taken from evidence/entities. A group's values come from one entity so they belong
@@ -66,7 +66,7 @@ enum { USER_ENTITY, USER_RELATED, USER_OTHER, USER_SLOTS };
 struct evid {
     struct file_grp file[FILE_SLOTS];
     struct user_grp user[USER_SLOTS];
-    struct dfw_cef_sv host, ip, url;
+    struct dfw__sv host, device_ip, ip, url;
 };
 
 static void take_file(struct file_grp *g, struct json_object *o)
@@ -90,7 +90,7 @@ static void take_user(struct user_grp *g, struct json_object *o, const char *nam
 /* MDE evidence[] and Defender XDR entities[]: flat objects with the same key names. */
 static void scan_flat(struct evid *e, struct json_object *ent)
 {
-    struct dfw_cef_sv type = jstr(ent, "entityType");
+    struct dfw__sv type = jstr(ent, "entityType");
     int file = type.s && strcasecmp(type.s, "File") == 0 ? FILE_ENTITY : FILE_PROCESS;
     int user = type.s && strcasecmp(type.s, "User") == 0 ? USER_ENTITY : USER_OTHER;
     take_file(&e->file[file], ent);
@@ -99,10 +99,32 @@ static void scan_flat(struct evid *e, struct json_object *ent)
     take(&e->url, ent, "url");
 }
 
+/* Loopback and link-local addresses name no device on the network. */
+static int local_address(struct dfw__sv a)
+{
+    return (a.n >= 4 && strncmp(a.s, "127.", 4) == 0) || (a.n == 3 && memcmp(a.s, "::1", 3) == 0) ||
+           (a.n >= 5 && strncasecmp(a.s, "fe80:", 5) == 0) ||
+           (a.n >= 8 && strncmp(a.s, "169.254.", 8) == 0);
+}
+
+/* The first address of a device's ipInterfaces[] that is neither loopback nor link-local. */
+static void take_device_ip(struct dfw__sv *dst, struct json_object *ifs)
+{
+    size_t n = ifs ? json_object_array_length(ifs) : 0;
+    for (size_t i = 0; dst->s == NULL && i < n; i++) {
+        struct json_object *a = json_object_array_get_idx(ifs, i);
+        int len = json_object_is_type(a, json_type_string) ? json_object_get_string_len(a) : 0;
+        struct dfw__sv v = {len > 0 ? json_object_get_string(a) : NULL, (size_t)len};
+        if (v.s != NULL && !local_address(v)) {
+            *dst = v;
+        }
+    }
+}
+
 /* Graph evidence[]: typed by "@odata.type" = "#microsoft.graph.security.<type>". */
 static void scan_graph(struct evid *e, struct json_object *ev)
 {
-    struct dfw_cef_sv t = jstr(ev, "@odata.type");
+    struct dfw__sv t = jstr(ev, "@odata.type");
     if (t.s == NULL) {
         return;
     }
@@ -126,6 +148,7 @@ static void scan_graph(struct evid *e, struct json_object *ev)
     }
     else if (strcmp(type, "deviceEvidence") == 0) {
         take(&e->host, ev, "deviceDnsName");
+        take_device_ip(&e->device_ip, jget(ev, "ipInterfaces", json_type_array));
     }
 }
 
@@ -154,7 +177,7 @@ static const struct alert_keys graph_keys = {"category",
                                              EV_GRAPH};
 
 struct alert_vals {
-    struct dfw_cef_sv cat, svc, threat, actor;
+    struct dfw__sv cat, svc, threat, actor;
     int64_t first, last;
     int have_first, have_last;
     struct evid e;
@@ -266,38 +289,21 @@ static const struct profile *find_profile(const char *stream)
     return &generic;
 }
 
-void dfw_cef_product(const char *stream, const char **product, const char **version)
+void dfw__fields_product(const char *stream, const char **product, const char **version)
 {
     const struct profile *p = find_profile(stream);
     *product = p->product;
     *version = p->version;
 }
 
-int dfw_cef_severity(const char *s)
-{
-    if (s == NULL) {
-        return 0;
-    }
-    if (strcasecmp(s, "High") == 0) {
-        return 8;
-    }
-    if (strcasecmp(s, "Medium") == 0) {
-        return 5;
-    }
-    if (strcasecmp(s, "Low") == 0) {
-        return 3;
-    }
-    return strcasecmp(s, "Informational") == 0 ? 1 : 0;
-}
-
-const char *dfw_cef_api_severity(const struct dfw_event *ev)
+const char *dfw__fields_api_severity(const struct dfw_event *ev)
 {
     return jstr(ev->record, "severity").s;
 }
 
 /* Append v percent-encoded (RFC 3986 unreserved kept) at buf+n; the new length, or 0 when it
  * does not fit. */
-static size_t pct_encode(char *buf, size_t cap, size_t n, struct dfw_cef_sv v)
+static size_t pct_encode(char *buf, size_t cap, size_t n, struct dfw__sv v)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < v.n; i++) {
@@ -322,14 +328,13 @@ static size_t pct_encode(char *buf, size_t cap, size_t n, struct dfw_cef_sv v)
     return n;
 }
 
-static void set_time(struct dfw_cef_record *c, enum dfw_cef_field id, int slot, int64_t ms)
+static void set_time(struct dfw__fields *c, enum dfw__time id, int64_t ms)
 {
-    int n = snprintf(c->num[slot], sizeof(c->num[slot]), "%lld", (long long)ms);
-    c->f[id].s = c->num[slot];
-    c->f[id].n = (size_t)n;
+    c->t[id] = ms;
+    c->has_t[id] = 1;
 }
 
-static void set_cstr(struct dfw_cef_sv *dst, const char *s)
+static void set_cstr(struct dfw__sv *dst, const char *s)
 {
     if (s != NULL && *s != '\0') {
         dst->s = s;
@@ -338,10 +343,10 @@ static void set_cstr(struct dfw_cef_sv *dst, const char *s)
 }
 
 /* https://security.microsoft.com/<path>/<id>?tid=<tenant> when the API gives no link. */
-static void build_link(struct dfw_cef_record *c, struct dfw_cef_sv tenant_id)
+static void build_link(struct dfw__fields *c, const char *path, struct dfw__sv tenant_id)
 {
-    int h = snprintf(c->link, sizeof(c->link), "https://security.microsoft.com/%s/", c->link_path);
-    size_t n = pct_encode(c->link, sizeof(c->link), (size_t)h, c->f[DFW_CEF_EXTID]);
+    int h = snprintf(c->link, sizeof(c->link), "https://security.microsoft.com/%s/", path);
+    size_t n = pct_encode(c->link, sizeof(c->link), (size_t)h, c->f[DFW__F_ID]);
     if (n == 0) {
         return;
     }
@@ -351,11 +356,11 @@ static void build_link(struct dfw_cef_record *c, struct dfw_cef_sv tenant_id)
         n = m > 0 ? m : n;
         c->link[n] = '\0';
     }
-    c->f[DFW_CEF_LINK].s = c->link;
-    c->f[DFW_CEF_LINK].n = n;
+    c->f[DFW__F_LINK].s = c->link;
+    c->f[DFW__F_LINK].n = n;
 }
 
-void dfw_cef_map(const struct dfw_event *ev, struct dfw_cef_record *c)
+void dfw__fields_pick(const struct dfw_event *ev, struct dfw__fields *c)
 {
     struct json_object *rec = ev->record;
     const struct profile *p = find_profile(ev->stream);
@@ -366,7 +371,6 @@ void dfw_cef_map(const struct dfw_event *ev, struct dfw_cef_record *c)
     memset(&v, 0, sizeof(v));
     c->product = p->product;
     c->version = p->version;
-    c->link_path = p->link_path;
     c->name = jstr(rec, p->name_key);
     take(&c->name, rec, p->name_alt);
     if (c->name.s == NULL) {
@@ -376,7 +380,7 @@ void dfw_cef_map(const struct dfw_event *ev, struct dfw_cef_record *c)
     if (c->sig.s == NULL) {
         set_cstr(&c->sig, p->sig_default);
     }
-    struct dfw_cef_sv sev = jstr(rec, "severity");
+    struct dfw__sv sev = jstr(rec, "severity");
     c->severity = dfw_cef_severity(sev.s);
 
     scan_alert(p->self, rec, &v);
@@ -387,48 +391,49 @@ void dfw_cef_map(const struct dfw_event *ev, struct dfw_cef_record *c)
 
     t = ev->updated_ms;
     if (t > 0 || jtime(rec, "lastUpdateTime", &t) || jtime(rec, "lastUpdateDateTime", &t)) {
-        set_time(c, DFW_CEF_RT, 0, t);
+        set_time(c, DFW__T_UPDATED, t);
     }
-    set_cstr(&c->f[DFW_CEF_EXTID], ev->id);
-    take(&c->f[DFW_CEF_EXTID], rec, "id");
-    c->f[DFW_CEF_DEVSEV] = sev;
-    c->f[DFW_CEF_CAT] = v.cat;
-    c->f[DFW_CEF_SVC] = v.svc;
-    c->f[DFW_CEF_SHOST] = v.e.host;
+    set_cstr(&c->f[DFW__F_ID], ev->id);
+    take(&c->f[DFW__F_ID], rec, "id");
+    c->f[DFW__F_SEVERITY] = sev;
+    c->f[DFW__F_CATEGORY] = v.cat;
+    c->f[DFW__F_SOURCE] = v.svc;
+    c->f[DFW__F_HOST] = v.e.host;
+    c->f[DFW__F_DEVICE_IP] = v.e.device_ip;
     const struct user_grp *u = &v.e.user[0];
     while (u->name.s == NULL && u < &v.e.user[USER_SLOTS - 1]) {
         u++;
     }
-    c->f[DFW_CEF_SUSER] = u->name;
-    c->f[DFW_CEF_SNTDOM] = u->domain;
+    c->f[DFW__F_USER] = u->name;
+    c->f[DFW__F_DOMAIN] = u->domain;
     const struct file_grp *f = &v.e.file[0];
     while (!(f->name.s || f->path.s || f->sha1.s || f->sha256.s) && f < &v.e.file[FILE_SLOTS - 1]) {
         f++;
     }
-    c->f[DFW_CEF_FNAME] = f->name;
-    c->f[DFW_CEF_FPATH] = f->path;
-    c->f[DFW_CEF_FHASH] = f->sha1;
-    c->f[DFW_CEF_CS6] = f->sha256;
-    c->f[DFW_CEF_SRC] = v.e.ip;
-    c->f[DFW_CEF_REQUEST] = v.e.url;
+    c->f[DFW__F_FILE_NAME] = f->name;
+    c->f[DFW__F_FILE_PATH] = f->path;
+    c->f[DFW__F_SHA1] = f->sha1;
+    c->f[DFW__F_SHA256] = f->sha256;
+    c->f[DFW__F_IP] = v.e.ip;
+    c->f[DFW__F_URL] = v.e.url;
     if (v.have_first) {
-        set_time(c, DFW_CEF_START, 1, v.first);
+        set_time(c, DFW__T_FIRST, v.first);
     }
     if (v.have_last) {
-        set_time(c, DFW_CEF_END, 2, v.last);
+        set_time(c, DFW__T_LAST, v.last);
     }
     if (jtime(rec, p->created, &t)) {
-        set_time(c, DFW_CEF_CREATED, 3, t);
+        set_time(c, DFW__T_CREATED, t);
     }
-    c->f[DFW_CEF_CS1] = v.threat;
-    c->f[DFW_CEF_CS4] = v.actor;
-    set_cstr(&c->f[DFW_CEF_CS2], ev->tenant);
-    set_cstr(&c->f[DFW_CEF_CS3], ev->tenant_id);
-    take(&c->f[DFW_CEF_CS3], rec, "tenantId");
-    take(&c->f[DFW_CEF_CS3], rec, "aadTenantId");
-    set_cstr(&c->f[DFW_CEF_CS5], dfw_event_kind_name(ev->kind));
-    c->f[DFW_CEF_LINK] = jstr(rec, p->link_key);
-    if (c->f[DFW_CEF_LINK].s == NULL && c->f[DFW_CEF_EXTID].s != NULL) {
-        build_link(c, c->f[DFW_CEF_CS3]);
+    c->f[DFW__F_THREAT] = v.threat;
+    c->f[DFW__F_ACTOR] = v.actor;
+    set_cstr(&c->f[DFW__F_TENANT], ev->tenant);
+    set_cstr(&c->f[DFW__F_TENANT_ID], ev->tenant_id);
+    take(&c->f[DFW__F_TENANT_ID], rec, "tenantId");
+    take(&c->f[DFW__F_TENANT_ID], rec, "aadTenantId");
+    set_cstr(&c->f[DFW__F_KIND], dfw_event_kind_name(ev->kind));
+    c->f[DFW__F_LINK] = jstr(rec, p->link_key);
+    if (c->f[DFW__F_LINK].s == NULL && c->f[DFW__F_ID].s != NULL) {
+        build_link(c, p->link_path, c->f[DFW__F_TENANT_ID]);
     }
 }
