@@ -220,7 +220,7 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
         if (once && e->nfinished == e->njobs) {
             break;
         }
-        if (e->stop && (e->ndelivering == 0 || now >= stop_at)) {
+        if (stop_at != 0 && (e->ndelivering == 0 || now >= stop_at)) { /* stop seen at the top */
             break;
         }
         /* sleep until the next timer, a transfer or an output needs us */
