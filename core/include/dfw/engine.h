@@ -45,9 +45,20 @@ struct dfw_engine *dfw_engine_new(const struct dfw_config *cfg,
  * job failed (once mode). Single-threaded: call from one thread. */
 dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress);
 
-/* Ask run to return: in-flight deliveries are given a bounded time to be acknowledged.
- * Async-signal-safe. */
+/* Ask run to return: in-flight deliveries are given a bounded time to be acknowledged (see
+ * dfw_engine_set_stop_grace). Async-signal-safe; from another thread, follow it with
+ * dfw_engine_wakeup so that a waiting run notices it at once. */
 void dfw_engine_stop(struct dfw_engine *e);
+
+/* Wake a dfw_engine_run that waits for network events or timers, so that it polls its outputs
+ * at once (an output that received an acknowledgement on another thread calls this). Thread-safe
+ * and async-signal-safe; never blocks. */
+void dfw_engine_wakeup(struct dfw_engine *e);
+
+/* How long run keeps going after dfw_engine_stop to collect outstanding acknowledgements (ms, >=
+ * 0; default 10000). 0: return at once; batches not yet acknowledged are fetched and delivered
+ * again by the next run (the checkpoint is before them). Call before run (not thread-safe). */
+void dfw_engine_set_stop_grace(struct dfw_engine *e, int64_t grace_ms);
 
 /* Counters so far. */
 void dfw_engine_get_summary(const struct dfw_engine *e, struct dfw_engine_summary *out);

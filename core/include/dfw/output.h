@@ -53,9 +53,15 @@ struct dfw_option {
  * flush, always on the pipeline thread. */
 typedef void (*dfw_ack_fn)(void *ack_ctx, uint64_t seq, dfw_err result);
 
+/* dfw_output_plugin.flags. DFW_OUTPUT_ACK_WAKES: the output's acknowledgements arrive from other
+ * threads and are announced with dfw_engine_wakeup (poll then delivers them), so the engine waits
+ * for the wakeup instead of polling the output every few ms while an acknowledgement is due. */
+#define DFW_OUTPUT_ACK_WAKES 1u
+
 struct dfw_output_plugin {
     const char *name; /* value of "type =" */
     const char *description;
+    unsigned flags;                   /* DFW_OUTPUT_* */
     const struct dfw_option *options; /* option table */
     size_t conf_size;                 /* sizeof the conf struct the options fill */
 

@@ -74,6 +74,12 @@ struct dfw_engine *dfw_engine_new(const struct dfw_config *cfg,
     e->outputs = outputs;
     e->noutputs = noutputs;
     e->state = state;
+    e->stop_grace_ms = STOP_GRACE_MS;
+    for (size_t o = 0; o < noutputs; o++) {
+        if (!(outputs[o].plugin->flags & DFW_OUTPUT_ACK_WAKES)) {
+            e->polled_outputs |= 1u << o;
+        }
+    }
     struct dfw_http_opts ho = {
         .ca_file = cfg->ca_file,
         .timeout_ms = cfg->http_timeout_ms,
@@ -168,6 +174,16 @@ void dfw_engine_stop(struct dfw_engine *e)
     e->stop = 1;
 }
 
+void dfw_engine_wakeup(struct dfw_engine *e)
+{
+    dfw_http_wakeup(e->http);
+}
+
+void dfw_engine_set_stop_grace(struct dfw_engine *e, int64_t grace_ms)
+{
+    e->stop_grace_ms = grace_ms > 0 ? grace_ms : 0;
+}
+
 static int all_done(const struct dfw_engine *e)
 {
     for (size_t i = 0; i < e->njobs; i++) {
@@ -188,11 +204,11 @@ static int busy(const struct dfw_engine *e)
     return 0;
 }
 
-/* Some output holds a batch and its acknowledgement is due. */
+/* Some output that must be polled holds a batch and its acknowledgement is due. */
 static int awaiting_acks(const struct dfw_engine *e)
 {
     for (size_t i = 0; i < e->njobs; i++) {
-        if (e->jobs[i].state == J_DELIVER && e->jobs[i].pending != 0) {
+        if (e->jobs[i].state == J_DELIVER && (e->jobs[i].pending & e->polled_outputs) != 0) {
             return 1;
         }
     }
@@ -232,7 +248,7 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
     while (1) {
         now = dfw_mono_ms();
         if (e->stop && stop_at == 0) {
-            stop_at = now + STOP_GRACE_MS;
+            stop_at = now + e->stop_grace_ms;
             dfw_log(DFW_LOG_INFO, "engine",
                     "msg=\"stopping: waiting for outstanding acknowledgements\"");
         }

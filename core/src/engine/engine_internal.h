@@ -145,7 +145,9 @@ struct dfw_engine {
     int64_t run_start_wall;
     int64_t run_start_mono;
     volatile sig_atomic_t stop;
-    uint64_t *out_acked; /* events acknowledged per output */
+    int64_t stop_grace_ms;
+    unsigned polled_outputs; /* bit per output without DFW_OUTPUT_ACK_WAKES */
+    uint64_t *out_acked;     /* events acknowledged per output */
 };
 
 /* job.c */
