@@ -1,0 +1,264 @@
+"""The log daemons with our source modules loaded: syslog-ng with defender() (libdefender.so) and
+rsyslog with imdefender (imdefender.so), run as unprivileged foreground processes on 127.0.0.1,
+plus a TCP receiver that can stop reading (a blocked destination) and the checks of what the
+daemons wrote. Each module writes one JSON object per event (the message and its .defender.*
+fields / properties) to a file."""
+
+import collections
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import harness
+
+SYSLOG_NG_MODULE_DIR = os.environ.get("DFW_SYSLOG_NG_MODULE_DIR")
+RSYSLOG_MODULE_DIR = os.environ.get("DFW_RSYSLOG_MODULE_DIR")
+RSYSLOG_ROOT = os.environ.get("DFW_RSYSLOG_ROOT")  # dpkg -x of Debian's rsyslog package
+
+FIELDS = ("tenant", "tenant_id", "stream", "kind", "id", "severity", "title", "last_update")
+
+
+def module_config(path, emu, state_dir, page_size=None, forwarder=None, tenants=None):
+    """A forwarder configuration without outputs (the daemon is the output)."""
+    fw = {"poll_interval": "1s"}
+    if page_size:
+        fw["page_size"] = page_size
+    fw.update(forwarder or {})
+    return harness.write_config(path, emu, state_dir, [], forwarder=fw, tenants=tenants)
+
+
+class TcpReceiver:
+    """A TCP listener on 127.0.0.1 that accepts and, while blocked, never reads (with a small
+    receive buffer, so that the sender's socket fills at once); unblock() reads everything and
+    keeps the lines."""
+
+    def __init__(self, blocked=True):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.reading = threading.Event()
+        if not blocked:
+            self.reading.set()
+        self.lock = threading.Lock()
+        self.data = []
+        self.conns = []
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            self.conns.append(conn)
+            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn):
+        self.reading.wait()
+        while True:
+            try:
+                chunk = conn.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with self.lock:
+                self.data.append(chunk)
+
+    def unblock(self):
+        self.reading.set()
+
+    def lines(self):
+        with self.lock:
+            text = b"".join(self.data).decode("utf-8", "replace")
+        return [l for l in text.split("\n") if l.strip()]
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+
+# The JSON object each daemon writes per event.
+SYSLOG_NG_TEMPLATE = (
+    "$(format-json " + " ".join(f"{f}=${{.defender.{f}}}" for f in FIELDS) +
+    " host=${HOST} program=${PROGRAM} isodate=${ISODATE} severity_name=${LEVEL}"
+    " message=${MESSAGE})\\n")
+
+
+class SyslogNg:
+    """syslog-ng with the defender() source. destinations: list of (name, body) pairs; every
+    log path uses flags(flow-control)."""
+
+    def __init__(self, workdir, source_opts, destinations, name="syslog-ng"):
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.conf = os.path.join(self.dir, "syslog-ng.conf")
+        self.ctl = os.path.join(self.dir, "ctl")
+        self.logfile = os.path.join(self.dir, "syslog-ng.log")
+        self.internal = os.path.join(self.dir, "internal.log")
+        self.write_conf(source_opts, destinations)
+        self.proc = None
+
+    def write_conf(self, source_opts, destinations):
+        dests = "\n".join(f"destination {n} {{ {body}; }};" for n, body in destinations)
+        paths = "\n".join(f"log {{ source(s_defender); destination({n}); flags(flow-control); }};"
+                          for n, _ in destinations)
+        with open(self.conf, "w") as f:
+            f.write(f"""@version: 3.38
+options {{ stats-freq(0); frac-digits(3); flush-lines(1); log-msg-size(1048576); }};
+source s_defender {{ defender({source_opts}); }};
+source s_internal {{ internal(); }};
+{dests}
+destination d_internal {{ file("{self.internal}"); }};
+log {{ source(s_internal); destination(d_internal); }};
+{paths}
+""")
+
+    def start(self):
+        self.log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen(
+            ["syslog-ng", "-F", "--no-caps", "-f", self.conf,
+             "--module-path", f"{SYSLOG_NG_MODULE_DIR}:/usr/lib/syslog-ng/3.38",
+             "-R", os.path.join(self.dir, "persist"), "-p", os.path.join(self.dir, "pid"),
+             "-c", self.ctl], stdout=self.log, stderr=self.log)
+        harness.wait_for(lambda: os.path.exists(self.ctl) or self.proc.poll() is not None, 30,
+                         "syslog-ng to start")
+        if self.proc.poll() is not None:
+            raise RuntimeError("syslog-ng exited; see " + self.logfile)
+        return self
+
+    def ctl_cmd(self, *args):
+        return subprocess.run(["syslog-ng-ctl", *args, "-c", self.ctl], capture_output=True,
+                              text=True, timeout=60)
+
+    def reload(self):
+        r = self.ctl_cmd("reload")
+        if r.returncode != 0:
+            raise AssertionError(f"syslog-ng-ctl reload failed: {r.stdout} {r.stderr}")
+
+    def stop(self, sig=None):
+        if self.proc is None:
+            return None
+        if sig is None:
+            harness.stop_process(self.proc, timeout=30)
+        else:
+            self.proc.send_signal(sig)
+            self.proc.wait(30)
+        self.log.close()
+        rc, self.proc = self.proc.returncode, None
+        return rc
+
+    def internal_log(self):
+        if not os.path.exists(self.internal):
+            return ""
+        with open(self.internal, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+
+def read_json_lines(path):
+    if not os.path.exists(path):
+        return []
+    out = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.strip():
+                out.append(json.loads(line))
+    return out
+
+
+def event_key(obj):
+    return (obj["tenant"], obj["stream"], obj["id"])
+
+
+def count_events(objs):
+    return collections.Counter(event_key(o) for o in objs)
+
+
+def check_fields(objs, expected, hostname=None):
+    """Every object's message is the emulator's record and its fields match it. Returns
+    problems."""
+    problems = []
+    tenant_ids = {}
+    for o in objs:
+        key = event_key(o)
+        rec = expected.get(key)
+        if rec is None:
+            problems.append(f"unexpected event {key}")
+            continue
+        info = harness.STREAM_INFO[o["stream"]]
+        if json.loads(o["message"]) != rec:
+            problems.append(f"{key}: MESSAGE is not the record")
+        want = {"kind": "new", "severity": rec.get("severity", ""),
+                "title": rec.get(info["name"], ""), "last_update": rec[info["updated"]]}
+        for k, v in want.items():
+            if o.get(k) != v:
+                problems.append(f"{key}: {k} = {o.get(k)!r}, expected {v!r}")
+        tenant_ids.setdefault(o["tenant"], set()).add(o.get("tenant_id"))
+        if hostname is not None and o.get("host") != hostname:
+            problems.append(f"{key}: host {o.get('host')!r}")
+        if o.get("program") != harness.PROGRAM:
+            problems.append(f"{key}: program {o.get('program')!r}")
+        if "isodate" in o and harness.iso_ms(rec[info["updated"]]) != iso_local_ms(o["isodate"]):
+            problems.append(f"{key}: time stamp {o['isodate']} is not {rec[info['updated']]}")
+    for t, ids in tenant_ids.items():
+        if len(ids) != 1 or not all(ids):
+            problems.append(f"tenant {t}: tenant ids {ids}")
+    return problems
+
+
+def iso_local_ms(text):
+    """ms since the epoch of an ISO-8601 time with a numeric offset (2026-12-01T21:10:38.123+00:00)."""
+    import datetime
+    return int(datetime.datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def check_delivery(counts, expected, max_repeats=0):
+    """Every expected event at least once and none unexpected; repeats of a (tenant, stream) at
+    most max_repeats. Returns problems."""
+    problems = []
+    missing = [k for k in expected if counts.get(k, 0) == 0]
+    if missing:
+        problems.append(f"{len(missing)} of {len(expected)} events never arrived, e.g. "
+                        f"{sorted(missing)[:3]}")
+    problems += [f"unexpected event {k}" for k in counts if k not in expected][:5]
+    repeats = collections.Counter()
+    for k, n in counts.items():
+        repeats[(k[0], k[1])] += max(0, n - 1)
+    problems += [f"{ts}: {n} repeated events (at most {max_repeats} allowed)"
+                 for ts, n in repeats.items() if n > max_repeats]
+    return problems
+
+
+def delivered_total(config):
+    """Sum of the checkpoints' delivered counters (state show), 0 when there are none yet."""
+    try:
+        show = harness.state_show(config)
+    except AssertionError:
+        return 0
+    return sum(row.get("delivered", 0) for row in show.values())
+
+
+def wait_stable(fn, seconds, timeout=60):
+    """Wait until fn() returned the same value for `seconds`; that value."""
+    deadline = time.monotonic() + timeout
+    last, since = fn(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        v = fn()
+        if v != last:
+            last, since = v, time.monotonic()
+        elif time.monotonic() - since >= seconds:
+            return v
+    raise AssertionError(f"value kept changing for {timeout}s (last {last})")
