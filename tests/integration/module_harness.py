@@ -7,6 +7,7 @@ fields / properties) to a file."""
 import collections
 import json
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -262,3 +263,96 @@ def wait_stable(fn, seconds, timeout=60):
         elif time.monotonic() - since >= seconds:
             return v
     raise AssertionError(f"value kept changing for {timeout}s (last {last})")
+
+
+# rsyslog: one JSON object per message, the $!defender properties and the message's own fields.
+RSYSLOG_TEMPLATE = (
+    'template(name="defender_json" type="list" option.jsonf="on") {\n' +
+    "".join(f'  property(outname="{f}" name="$!defender!{f}" format="jsonf")\n' for f in FIELDS) +
+    '  property(outname="host" name="hostname" format="jsonf")\n'
+    '  property(outname="program" name="app-name" format="jsonf")\n'
+    '  property(outname="isodate" name="timestamp" dateFormat="rfc3339" format="jsonf")\n'
+    '  property(outname="severity_name" name="syslogseverity-text" format="jsonf")\n'
+    '  property(outname="message" name="msg" format="jsonf")\n'
+    '}\n')
+
+# The ruleset queues of docs/rsyslog.md. Direct: a message is accepted once the ruleset's actions
+# wrote it (survives kill -9 of rsyslogd). Disk: accepted once it is in the disk queue, kept over
+# a stop and a restart.
+RSYSLOG_DIRECT_QUEUE = 'queue.type="Direct"'
+RSYSLOG_DISK_QUEUE = ('queue.type="Disk" queue.filename="defender" queue.checkpointInterval="1" '
+                      'queue.syncQueueFiles="on" queue.saveOnShutdown="on"')
+
+
+class Rsyslog:
+    """Debian's rsyslogd (from dpkg -x) with imdefender loaded, in the foreground. actions: the
+    body of the "defender" ruleset; queue: its queue parameters."""
+
+    def __init__(self, workdir, input_params, actions, queue=RSYSLOG_DIRECT_QUEUE, templates="",
+                 name="rsyslog"):
+        self.dir = os.path.join(workdir, name)
+        self.work = os.path.join(self.dir, "work")
+        self.mods = os.path.join(self.dir, "modules")
+        os.makedirs(self.work, exist_ok=True)
+        os.makedirs(self.mods, exist_ok=True)
+        # the package's modules and ours in one folder (-M takes one)
+        pkgmods = os.path.join(RSYSLOG_ROOT, "usr", "lib", "x86_64-linux-gnu", "rsyslog")
+        for f in os.listdir(pkgmods):
+            link = os.path.join(self.mods, f)
+            if not os.path.lexists(link):
+                os.symlink(os.path.join(pkgmods, f), link)
+        link = os.path.join(self.mods, "imdefender.so")
+        if not os.path.lexists(link):
+            os.symlink(os.path.join(RSYSLOG_MODULE_DIR, "imdefender.so"), link)
+        self.conf = os.path.join(self.dir, "rsyslog.conf")
+        self.internal = os.path.join(self.dir, "internal.log")
+        self.logfile = os.path.join(self.dir, "rsyslogd.log")
+        self.pidfile = os.path.join(self.dir, "rsyslogd.pid")
+        with open(self.conf, "w") as f:
+            f.write(f"""global(workDirectory="{self.work}" maxMessageSize="1m" processInternalMessages="on")
+module(load="imdefender")
+{RSYSLOG_TEMPLATE}
+{templates}
+ruleset(name="defender" {queue}) {{
+{actions}
+}}
+input(type="imdefender" {input_params} ruleset="defender")
+syslog.* action(type="omfile" file="{self.internal}")
+""")
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen(
+            [os.path.join(RSYSLOG_ROOT, "usr", "sbin", "rsyslogd"), "-n", "-f", self.conf,
+             "-i", self.pidfile, "-M", self.mods], stdout=self.log, stderr=self.log)
+        harness.wait_for(lambda: os.path.exists(self.pidfile) or self.proc.poll() is not None,
+                         30, "rsyslogd to start")
+        if self.proc.poll() is not None:
+            raise RuntimeError("rsyslogd exited; see " + self.logfile)
+        return self
+
+    def hup(self):
+        self.proc.send_signal(signal.SIGHUP)
+
+    def stop(self, sig=None):
+        if self.proc is None:
+            return None
+        if sig is None:
+            harness.stop_process(self.proc, timeout=30)
+        else:
+            self.proc.send_signal(sig)
+            self.proc.wait(30)
+        self.log.close()
+        if os.path.exists(self.pidfile):
+            os.unlink(self.pidfile)
+        rc, self.proc = self.proc.returncode, None
+        return rc
+
+    def internal_log(self):
+        text = ""
+        for p in (self.internal, self.logfile):
+            if os.path.exists(p):
+                with open(p, encoding="utf-8", errors="replace") as f:
+                    text += f.read()
+        return text
