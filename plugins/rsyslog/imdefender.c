@@ -53,7 +53,7 @@ DEFobjCurrIf(datetime)
 #define PROGRAM_NAME "defender-forwarder"
 #define WAIT_MS      200 /* the input thread looks at rsyslog's termination request this often */
 
-struct modConfData_s {
+    struct modConfData_s {
     rsconf_t *pConf;
 };
 
@@ -94,8 +94,8 @@ static dfw_err submit(void *ctx, struct dfw_embed_batch *batch)
     return rc;
 }
 
-static void log_to_rsyslog(void *ctx, enum dfw_log_level level, const char *component,
-                           const char *message)
+static void
+log_to_rsyslog(void *ctx, enum dfw_log_level level, const char *component, const char *message)
 {
     (void)ctx;
     static const int sev[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
@@ -386,4 +386,4 @@ CODEmodInit_QueryRegCFSLineHdlr
     }
     dfw_log_set_sink(log_to_rsyslog, NULL);
 ENDmodInit
-/* clang-format on */
+    /* clang-format on */

@@ -118,8 +118,8 @@ struct json_object *imdefender_properties(const struct dfw_embed_msg *m)
     if (o == NULL) {
         return NULL;
     }
-    const char *names[] = {"tenant",   "tenant_id", "stream", "kind",
-                           "id",       "severity",  "title",  "last_update"};
+    const char *names[] = {"tenant", "tenant_id", "stream", "kind",
+                           "id",     "severity",  "title",  "last_update"};
     const char *values[] = {m->tenant, m->tenant_id, m->stream, m->kind,
                             m->id,     m->severity,  m->title,  m->last_update};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

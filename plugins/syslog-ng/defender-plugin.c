@@ -19,10 +19,8 @@ static Plugin defender_plugins[] = {
 };
 
 /* The forwarder's log lines go to syslog-ng's internal() source. */
-static void log_to_syslog_ng(void *ctx,
-                             enum dfw_log_level level,
-                             const char *component,
-                             const char *message)
+static void
+log_to_syslog_ng(void *ctx, enum dfw_log_level level, const char *component, const char *message)
 {
     (void)ctx;
     switch (level) {

@@ -51,8 +51,8 @@ enum {
     NV_COUNT
 };
 static const gchar *const nv_names[NV_COUNT] = {
-    ".defender.tenant", ".defender.tenant_id", ".defender.stream",   ".defender.kind",
-    ".defender.id",     ".defender.severity",  ".defender.title",    ".defender.last_update",
+    ".defender.tenant", ".defender.tenant_id", ".defender.stream", ".defender.kind",
+    ".defender.id",     ".defender.severity",  ".defender.title",  ".defender.last_update",
 };
 static NVHandle nv_handles[NV_COUNT];
 
@@ -78,8 +78,8 @@ static LogMessage *make_message(const struct dfw_embed_msg *m)
     msg->pri = LOG_USER | syslog_severity(m->severity);
     log_msg_set_value(msg, LM_V_MESSAGE, m->text, (gssize)m->text_len);
     log_msg_set_value(msg, LM_V_PROGRAM, PROGRAM_NAME, -1);
-    const gchar *values[NV_COUNT] = {m->tenant, m->tenant_id, m->stream,   m->kind,
-                                     m->id,     m->severity,  m->title,    m->last_update};
+    const gchar *values[NV_COUNT] = {m->tenant, m->tenant_id, m->stream, m->kind,
+                                     m->id,     m->severity,  m->title,  m->last_update};
     for (gint i = 0; i < NV_COUNT; i++) {
         log_msg_set_value(msg, nv_handles[i], values[i], -1);
     }

@@ -19,6 +19,9 @@ SYSLOG_NG_MODULE_DIR = os.environ.get("DFW_SYSLOG_NG_MODULE_DIR")
 RSYSLOG_MODULE_DIR = os.environ.get("DFW_RSYSLOG_MODULE_DIR")
 RSYSLOG_ROOT = os.environ.get("DFW_RSYSLOG_ROOT")  # dpkg -x of Debian's rsyslog package
 
+# a sanitizer runtime the daemon must load before our module (ASan builds), or None
+DAEMON_PRELOAD = os.environ.get("DFW_DAEMON_PRELOAD")
+
 FIELDS = ("tenant", "tenant_id", "stream", "kind", "id", "severity", "title", "last_update")
 
 
@@ -323,9 +326,13 @@ syslog.* action(type="omfile" file="{self.internal}")
 
     def start(self):
         self.log = open(self.logfile, "ab")
+        env = dict(os.environ)
+        if DAEMON_PRELOAD:
+            # rsyslogd's own allocations at exit are not ours to report
+            env.update(LD_PRELOAD=DAEMON_PRELOAD, ASAN_OPTIONS="detect_leaks=0")
         self.proc = subprocess.Popen(
             [os.path.join(RSYSLOG_ROOT, "usr", "sbin", "rsyslogd"), "-n", "-f", self.conf,
-             "-i", self.pidfile, "-M", self.mods], stdout=self.log, stderr=self.log)
+             "-i", self.pidfile, "-M", self.mods], stdout=self.log, stderr=self.log, env=env)
         harness.wait_for(lambda: os.path.exists(self.pidfile) or self.proc.poll() is not None,
                          30, "rsyslogd to start")
         if self.proc.poll() is not None:
@@ -347,6 +354,11 @@ syslog.* action(type="omfile" file="{self.internal}")
         if os.path.exists(self.pidfile):
             os.unlink(self.pidfile)
         rc, self.proc = self.proc.returncode, None
+        with open(self.logfile, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        for needle in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+            if needle in text:
+                raise AssertionError(f"{needle} in rsyslogd's output: {self.logfile}")
         return rc
 
     def internal_log(self):
