@@ -105,14 +105,22 @@ class SyslogNg:
     """syslog-ng with the defender() source. destinations: list of (name, body) pairs; every
     log path uses flags(flow-control)."""
 
-    def __init__(self, workdir, source_opts, destinations, name="syslog-ng"):
+    def __init__(self, workdir, source_opts, destinations, name="syslog-ng", text=None):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.conf = os.path.join(self.dir, "syslog-ng.conf")
         self.ctl = os.path.join(self.dir, "ctl")
         self.logfile = os.path.join(self.dir, "syslog-ng.log")
         self.internal = os.path.join(self.dir, "internal.log")
-        self.write_conf(source_opts, destinations)
+        if text is None:
+            self.write_conf(source_opts, destinations)
+        else:  # a whole configuration (from the docs), plus the internal() log of the tests
+            with open(self.conf, "w") as f:
+                f.write(text + f"""
+source s_internal_test {{ internal(); }};
+destination d_internal_test {{ file("{self.internal}"); }};
+log {{ source(s_internal_test); destination(d_internal_test); }};
+""")
         self.proc = None
 
     def write_conf(self, source_opts, destinations):
@@ -368,3 +376,17 @@ syslog.* action(type="omfile" file="{self.internal}")
                 with open(p, encoding="utf-8", errors="replace") as f:
                     text += f.read()
         return text
+
+
+def doc_config(doc, name, subst):
+    """The configuration block after "<!-- tested: NAME -->" in docs/DOC, with the example
+    addresses and paths replaced (subst: {text: replacement})."""
+    with open(os.path.join(harness.SRC, "docs", doc), encoding="utf-8") as f:
+        text = f.read()
+    marker = f"<!-- tested: {name} -->"
+    start = text.index("```", text.index(marker))
+    start = text.index("\n", start) + 1
+    block = text[start:text.index("```", start)]
+    for k, v in subst.items():
+        block = block.replace(k, v)
+    return block

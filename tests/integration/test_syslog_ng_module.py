@@ -178,6 +178,79 @@ class SyslogNgModule(unittest.TestCase):
         self.interrupted(reload)
         self.assertIn("access token acquired", self.sng.internal_log())
 
+    # ---- the configurations of docs/syslog-ng.md, as written there ----
+
+    def doc_start(self, name, **subst):
+        text = mh.doc_config("syslog-ng.md", name, {
+            "/etc/defender-forwarder/syslog-ng.conf": self.fwconf,
+            "/var/log/defender/": self.dir + "/", **subst})
+        if not text.startswith("@version"):
+            text = "@version: 3.38\n" + text
+        self.sng = mh.SyslogNg(self.dir, None, None, text=text).start()
+
+    def test_doc_three_lines(self):
+        self.doc_start("json-file")
+        path = os.path.join(self.dir, "alerts.json")
+        want = sorted(json.dumps(r, sort_keys=True) for r in self.expected.values())
+        harness.wait_for(lambda: len(mh.read_json_lines(path)) >= len(want) or None, 120,
+                         "every record in alerts.json")
+        self.assert_checkpoints_complete()
+        got = sorted(json.dumps(r, sort_keys=True) for r in mh.read_json_lines(path))
+        self.assertEqual(got, want)
+
+    def test_doc_json_files(self):
+        self.doc_start("json-files")
+        index = os.path.join(self.dir, "index.json")
+        harness.wait_for(lambda: len(mh.read_json_lines(index)) >= len(self.expected) or None,
+                         120, "every event in index.json")
+        self.assert_checkpoints_complete()
+        idx = mh.read_json_lines(index)
+        self.assertEqual(mh.check_delivery(mh.count_events(idx), self.expected), [])
+        self.assertEqual(len(idx), len(self.expected))
+        for o in idx:
+            rec = self.expected[mh.event_key(o)]
+            info = harness.STREAM_INFO[o["stream"]]
+            self.assertEqual(o["title"], rec.get(info["name"], ""))
+            self.assertEqual(o["last_update"], rec[info["updated"]])
+        recs = mh.read_json_lines(os.path.join(self.dir, "alerts.json"))
+        self.assertEqual(sorted(json.dumps(r, sort_keys=True) for r in recs),
+                         sorted(json.dumps(r, sort_keys=True) for r in self.expected.values()))
+
+    def test_doc_arcsight(self):
+        rx = mh.TcpReceiver(blocked=False)
+        self.addCleanup(rx.close)
+        self.doc_start("arcsight", **{"arcsight.example.net": "127.0.0.1",
+                                      "port(514)": f"port({rx.port})"})
+        harness.wait_for(lambda: len(rx.lines()) >= len(self.expected) or None, 120,
+                         "every CEF message at the receiver")
+        self.assert_checkpoints_complete()
+        lines = rx.lines()
+        host = socket.gethostname()
+        for line in lines:
+            self.assertRegex(line, r"^<\d+>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d " + host +
+                             " defender-forwarder: CEF:0\|")
+        cef = [harness.PROGRAM + " " + l[l.index("CEF:0|"):] for l in lines]
+        kinds = {k: "new" for k in self.expected}
+        self.assertEqual(harness.check_cef_delivery(cef, self.expected, kinds)[:10], [])
+
+    def test_doc_kafka(self):
+        import kafka_harness as kh
+        broker = kh.KafkaBroker(self.work.path, name="kafka-" + str(os.getpid()))
+        self.addCleanup(broker.stop)
+        self.doc_start("kafka", **{"kafka.example.net:9092": broker.bootstrap})
+        want = {f"{k[0]}/{k[2]}": (k, rec) for k, rec in self.expected.items()}
+
+        def consumed():
+            msgs = broker.consume_all("defender.")
+            return msgs if len(msgs) >= len(want) else None
+        msgs = harness.wait_for(consumed, 180, "every record in Kafka", interval=2)
+        self.assert_checkpoints_complete()
+        self.assertEqual(len(msgs), len(want))
+        for m in msgs:
+            key, rec = want[m["key"]]
+            self.assertEqual(m["topic"], "defender." + key[1])
+            self.assertEqual(json.loads(m["value"]), rec)
+
     def test_configuration_errors(self):
         bad = os.path.join(self.dir, "bad.conf")
         with open(self.fwconf) as f, open(bad, "w") as g:
