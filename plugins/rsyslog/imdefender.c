@@ -32,6 +32,7 @@
 #include "module-template.h"
 #include "msg.h"
 #include "prop.h"
+#include "rsconf.h"
 #include "ratelimit.h"
 #include "ruleset.h"
 #include "srUtils.h"
@@ -142,9 +143,19 @@ static int shall_stop(thrdInfo_t *thrd)
 static void post_batch(instanceConf_t *inst, struct dfw_embed_batch *b, thrdInfo_t *thrd)
 {
     dfw_err result = DFW_OK;
+    const size_t max_size = (size_t)glblGetMaxLine(runConf);
     for (size_t i = 0; i < b->count; i++) {
         smsg_t *msg;
-        if (shall_stop(thrd) || make_message(inst, &b->msgs[i], &msg) != RS_RET_OK) {
+        const struct dfw_embed_msg *m = &b->msgs[i];
+        if (m->text_len > max_size) {
+            /* rsyslog applies its oversizemsg.input.mode (truncate by default) */
+            LogError(0, RS_RET_OVERSIZE_MSG,
+                     "imdefender: tenant=%s stream=%s id=%s: the record is %zu bytes, more than "
+                     "maxMessageSize (%zu): rsyslog will not pass it whole; raise "
+                     "global(maxMessageSize)",
+                     m->tenant, m->stream, m->id, m->text_len, max_size);
+        }
+        if (shall_stop(thrd) || make_message(inst, m, &msg) != RS_RET_OK) {
             result = DFW_ERR_RETRY;
             break;
         }

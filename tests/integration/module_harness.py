@@ -300,7 +300,7 @@ class Rsyslog:
     body of the "defender" ruleset; queue: its queue parameters."""
 
     def __init__(self, workdir, input_params, actions, queue=RSYSLOG_DIRECT_QUEUE, templates="",
-                 name="rsyslog"):
+                 name="rsyslog", text=None):
         self.dir = os.path.join(workdir, name)
         self.work = os.path.join(self.dir, "work")
         self.mods = os.path.join(self.dir, "modules")
@@ -319,6 +319,12 @@ class Rsyslog:
         self.internal = os.path.join(self.dir, "internal.log")
         self.logfile = os.path.join(self.dir, "rsyslogd.log")
         self.pidfile = os.path.join(self.dir, "rsyslogd.pid")
+        if text is not None:  # a whole configuration (from the docs) and the tests' internal log
+            with open(self.conf, "w") as f:
+                f.write(f'global(workDirectory="{self.work}" processInternalMessages="on")\n' +
+                        text + f'\nsyslog.* action(type="omfile" file="{self.internal}")\n')
+            self.proc = None
+            return
         with open(self.conf, "w") as f:
             f.write(f"""global(workDirectory="{self.work}" maxMessageSize="1m" processInternalMessages="on")
 module(load="imdefender")

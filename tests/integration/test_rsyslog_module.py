@@ -197,6 +197,83 @@ class RsyslogModule(unittest.TestCase):
             self.assertIsNone(self.rs.proc.poll())
         self.interrupted(hup, 0)
 
+    # ---- the configurations of docs/rsyslog.md, as written there ----
+
+    def doc_start(self, name, **subst):
+        text = mh.doc_config("rsyslog.md", name, {
+            "/etc/defender-forwarder/rsyslog.conf": self.fwconf,
+            "/var/log/defender/": self.dir + "/", **subst})
+        self.rs = mh.Rsyslog(self.dir, None, None, text=text).start()
+
+    def assert_records_file(self, path):
+        want = sorted(json.dumps(r, sort_keys=True) for r in self.expected.values())
+        harness.wait_for(lambda: len(mh.read_json_lines(path)) >= len(want) or None, 120,
+                         "every record in " + path)
+        self.assert_checkpoints_complete()
+        got = sorted(json.dumps(r, sort_keys=True) for r in mh.read_json_lines(path))
+        self.assertEqual(got, want)
+
+    def test_doc_minimal(self):
+        self.doc_start("json-file")
+        self.assert_records_file(os.path.join(self.dir, "alerts.json"))
+
+    def test_doc_disk_queue(self):
+        self.doc_start("disk-queue")
+        self.assert_records_file(os.path.join(self.dir, "alerts.json"))
+
+    def test_doc_json_files(self):
+        self.doc_start("json-files")
+        self.assert_records_file(os.path.join(self.dir, "alerts.json"))
+        idx = mh.read_json_lines(os.path.join(self.dir, "index.json"))
+        self.assertEqual(mh.check_delivery(mh.count_events(idx), self.expected), [])
+        self.assertEqual(len(idx), len(self.expected))
+
+    def test_doc_arcsight(self):
+        rx = mh.TcpReceiver(blocked=False)
+        self.addCleanup(rx.close)
+        self.doc_start("arcsight", **{"arcsight.example.net": "127.0.0.1",
+                                      'port="514"': f'port="{rx.port}"'})
+        harness.wait_for(lambda: len(rx.lines()) >= len(self.expected) or None, 120,
+                         "every CEF message at the receiver")
+        self.assert_checkpoints_complete()
+        lines = rx.lines()
+        host = socket.gethostname()
+        for line in lines:
+            self.assertRegex(line, r"^<\d+>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d " + host +
+                             " defender-forwarder: CEF:0\|")
+        cef = [harness.PROGRAM + " " + l[l.index("CEF:0|"):] for l in lines]
+        kinds = {k: "new" for k in self.expected}
+        self.assertEqual(harness.check_cef_delivery(cef, self.expected, kinds)[:10], [])
+
+    @unittest.skipUnless(os.path.exists(os.path.join(mh.RSYSLOG_ROOT or "", "usr", "lib",
+                                                     "x86_64-linux-gnu", "rsyslog", "omkafka.so")),
+                         "omkafka.so (rsyslog-kafka) not unpacked by scripts/rsyslog-tree")
+    def test_doc_kafka(self):
+        import kafka_harness as kh
+        broker = kh.KafkaBroker(self.work.path, name="kafka-" + str(os.getpid()))
+        self.addCleanup(broker.stop)
+        self.doc_start("kafka", **{"kafka.example.net:9092": broker.bootstrap})
+        want = {f"{k[0]}/{k[2]}": (k, rec) for k, rec in self.expected.items()}
+
+        def consumed():
+            msgs = broker.consume_all("defender.")
+            return msgs if len(msgs) >= len(want) else None
+        msgs = harness.wait_for(consumed, 180, "every record in Kafka", interval=2)
+        self.assert_checkpoints_complete()
+        self.assertEqual(len(msgs), len(want))
+        for m in msgs:
+            key, rec = want[m["key"]]
+            self.assertEqual(m["topic"], "defender." + key[1])
+            self.assertEqual(json.loads(m["value"]), rec)
+
+    def test_oversize_record_is_reported(self):
+        text = mh.doc_config("rsyslog.md", "json-file", {
+            "/etc/defender-forwarder/rsyslog.conf": self.fwconf,
+            "/var/log/defender/": self.dir + "/", 'maxMessageSize="1m"': 'maxMessageSize="2k"'})
+        self.rs = mh.Rsyslog(self.dir, None, None, text=text).start()
+        harness.wait_for(lambda: "more than maxMessageSize (2048)" in self.rs.internal_log()
+                         or None, 60, "the report of a record larger than maxMessageSize")
+
     def test_configuration_errors(self):
         bad = os.path.join(self.dir, "bad.conf")
         with open(self.fwconf) as f, open(bad, "w") as g:
