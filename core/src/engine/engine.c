@@ -215,6 +215,17 @@ static int awaiting_acks(const struct dfw_engine *e)
     return 0;
 }
 
+/* Some batch is acknowledged by every output and waits for its commit in the next step. */
+static int commit_due(const struct dfw_engine *e)
+{
+    for (size_t i = 0; i < e->njobs; i++) {
+        if (e->jobs[i].state == J_DELIVER && e->jobs[i].acked == (1u << e->noutputs) - 1) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void progress_line(const struct dfw_engine *e, int final)
 {
     struct dfw_engine_summary s;
@@ -267,7 +278,7 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
             break;
         }
         /* outputs' sockets are not in this poll: wake often while acknowledgements are due */
-        dfw_http_run(e->http, awaiting_acks(e) ? 2 : 50);
+        dfw_http_run(e->http, commit_due(e) ? 0 : awaiting_acks(e) ? 2 : 50);
         now = dfw_mono_ms();
         if (e->cfg->metrics_file != NULL && now - last_metrics >= 10000) {
             dfw__engine_write_metrics(e);
