@@ -80,9 +80,10 @@ class TcpReceiver:
         self.reading.set()
 
     def lines(self):
+        """The complete lines received so far (a line still arriving is left out)."""
         with self.lock:
             text = b"".join(self.data).decode("utf-8", "replace")
-        return [l for l in text.split("\n") if l.strip()]
+        return [l for l in text.split("\n")[:-1] if l.strip()]
 
     def close(self):
         self.closed = True
