@@ -69,6 +69,13 @@ int cmd_run(const struct dfw_config *cfg, const char *path, int argc, char **arg
     if (progress < 0) {
         progress = once && isatty(STDERR_FILENO);
     }
+    if (cfg->noutputs == 0) {
+        fprintf(stderr,
+                "defender-forwarder: no [output NAME] section: run needs at least one output "
+                "(a configuration without outputs is for the syslog-ng and rsyslog "
+                "modules)\n");
+        return EXIT_USAGE;
+    }
     char err[1024];
     struct dfw_state *st = dfw_state_open(cfg->state_dir, 1, err, sizeof(err));
     if (st == NULL) {

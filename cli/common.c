@@ -8,7 +8,9 @@
 struct dfw_config *cli_load_config(const char *path)
 {
     char err[1024];
-    struct dfw_config *cfg = dfw_config_load(path, err, sizeof(err));
+    /* a file without [output] sections is valid: the syslog-ng and rsyslog modules use one, and
+     * check-config, token and state work on it; run refuses it */
+    struct dfw_config *cfg = dfw_config_load_flags(path, DFW_CONFIG_NO_OUTPUTS, err, sizeof(err));
     if (cfg == NULL) {
         fprintf(stderr, "defender-forwarder: %s\n", err);
         return NULL;

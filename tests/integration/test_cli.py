@@ -196,6 +196,10 @@ class Cli(unittest.TestCase):
         harness.wait_for(lambda: sum(self.delivered().values()) >= total or
                          not self.fw.running(), 120, "the daemon to deliver the backfill")
         self.assertTrue(self.fw.running(), self.fw.log()[-2000:])
+        # the checkpoint of the last batch is written just after its delivery
+        harness.wait_for(lambda: sum(r.get("delivered", 0) for r in
+                                     harness.state_show(conf).values()) == total, 30,
+                         "every checkpoint")
         r = self.cli("run", "--once", config=conf)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("locked", r.stderr)

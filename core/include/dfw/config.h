@@ -102,6 +102,33 @@ struct dfw_config {
  * not read here (see dfw/secret.h). Returns a config to free with dfw_config_free, or NULL. */
 struct dfw_config *dfw_config_load(const char *path, char *errbuf, size_t errlen);
 
+/* Flags of dfw_config_load_flags and dfw_config_from_settings. */
+#define DFW_CONFIG_NO_OUTPUTS 1 /* no [output NAME] section is required (a host is the output) */
+
+/* dfw_config_load with flags (DFW_CONFIG_*). */
+struct dfw_config *dfw_config_load_flags(const char *path, int flags, char *errbuf, size_t errlen);
+
+/* One key/value taken from a host's own configuration: section is what a file would have between
+ * the brackets ("forwarder", "tenant contoso"), key and value as on a "key = value" line. */
+struct dfw_config_setting {
+    const char *section;
+    const char *key;
+    const char *value;
+};
+
+/* Build a configuration from n settings (borrowed; copied) exactly as if they were the lines of
+ * a file, in order: a section starts where the section name changes (settings of one section must
+ * be consecutive), and every check of dfw_config_load applies. Errors read "origin:N: message"
+ * where N counts the settings from 1 (origin: e.g. "syslog-ng defender() setting"). "include =
+ * GLOB" is relative to the working directory. flags: DFW_CONFIG_*. Returns a config to free with
+ * dfw_config_free, or NULL with errbuf set. */
+struct dfw_config *dfw_config_from_settings(const struct dfw_config_setting *settings,
+                                            size_t n,
+                                            const char *origin,
+                                            int flags,
+                                            char *errbuf,
+                                            size_t errlen);
+
 /* Free a config. NULL is a no-op. */
 void dfw_config_free(struct dfw_config *cfg);
 

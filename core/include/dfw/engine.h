@@ -45,8 +45,8 @@ struct dfw_engine *dfw_engine_new(const struct dfw_config *cfg,
  * job failed (once mode). Single-threaded: call from one thread. */
 dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress);
 
-/* Ask run to return: in-flight deliveries are given a bounded time to be acknowledged.
- * Async-signal-safe and thread-safe (it wakes the loop). */
+/* Ask run to return: in-flight deliveries are given a bounded time to be acknowledged (see
+ * dfw_engine_set_stop_grace). Async-signal-safe and thread-safe (it wakes the loop). */
 void dfw_engine_stop(struct dfw_engine *e);
 
 /* Loads the configuration again for a reload, on dfw_engine_run's thread: a new configuration
@@ -67,6 +67,11 @@ void dfw_engine_request_reload(struct dfw_engine *e);
 /* Wake a dfw_engine_run that waits for network events or timers (a host's acknowledgement, a
  * metrics request). Thread-safe and async-signal-safe; never blocks. */
 void dfw_engine_wakeup(struct dfw_engine *e);
+
+/* How long run keeps going after dfw_engine_stop to collect outstanding acknowledgements (ms, >=
+ * 0; default 10000). 0: return at once; batches not yet acknowledged are fetched and delivered
+ * again by the next run (the checkpoint is before them). Call before run (not thread-safe). */
+void dfw_engine_set_stop_grace(struct dfw_engine *e, int64_t grace_ms);
 
 /* Counters so far. */
 void dfw_engine_get_summary(const struct dfw_engine *e, struct dfw_engine_summary *out);

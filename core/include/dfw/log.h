@@ -11,6 +11,17 @@ void dfw_log_set_level(enum dfw_log_level level);
 /* The level set last (DFW_LOG_INFO until set). */
 enum dfw_log_level dfw_log_get_level(void);
 
+/* Where lines go instead of stderr: a host (syslog-ng, rsyslog) sends them to its own log. The
+ * sink gets the level, the component and the key=value message (no time stamp, no newline: CR/LF
+ * already replaced); the strings are valid only during the call. It is called from whichever
+ * thread logs and must be thread-safe. fn NULL restores stderr. Not thread-safe: call before
+ * threads that log start (a module's init). */
+typedef void (*dfw_log_sink_fn)(void *ctx,
+                                enum dfw_log_level level,
+                                const char *component,
+                                const char *message);
+void dfw_log_set_sink(dfw_log_sink_fn fn, void *ctx);
+
 /* Parse "error", "warn", "info", "debug". Returns 0 and sets *out, or -1 for an unknown name. */
 int dfw_log_level_parse(const char *name, enum dfw_log_level *out);
 

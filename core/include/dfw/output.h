@@ -60,9 +60,15 @@ struct dfw_wait_fd {
     short events;
 };
 
+/* dfw_output_plugin.flags. DFW_OUTPUT_ACK_WAKES: the output's acknowledgements arrive from other
+ * threads and are announced with dfw_engine_wakeup (poll then delivers them), so the engine waits
+ * for the wakeup instead of polling the output every few ms while an acknowledgement is due. */
+#define DFW_OUTPUT_ACK_WAKES 1u
+
 struct dfw_output_plugin {
     const char *name; /* value of "type =" */
     const char *description;
+    unsigned flags;                   /* DFW_OUTPUT_* */
     const struct dfw_option *options; /* option table */
     size_t conf_size;                 /* sizeof the conf struct the options fill */
 

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 static enum dfw_log_level max_level = DFW_LOG_INFO;
+static dfw_log_sink_fn sink;
+static void *sink_ctx;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -18,6 +20,12 @@ void dfw_log_set_level(enum dfw_log_level level)
 enum dfw_log_level dfw_log_get_level(void)
 {
     return max_level;
+}
+
+void dfw_log_set_sink(dfw_log_sink_fn fn, void *ctx)
+{
+    sink = fn;
+    sink_ctx = ctx;
 }
 
 int dfw_log_level_parse(const char *name, enum dfw_log_level *out)
@@ -57,6 +65,11 @@ void dfw_log(enum dfw_log_level level, const char *component, const char *fmt, .
         if (line[i] == '\n' || line[i] == '\r') {
             line[i] = ' ';
         }
+    }
+    if (sink != NULL) {
+        line[len] = '\0';
+        sink(sink_ctx, level, component, line + n);
+        return;
     }
     if (len + 1 < sizeof(line)) {
         line[len++] = '\n';

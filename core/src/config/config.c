@@ -449,7 +449,57 @@ void dfw_config_free(struct dfw_config *cfg)
     free(cfg);
 }
 
-struct dfw_config *dfw_config_load(const char *path, char *errbuf, size_t errlen)
+/* Key/values a host took from its own configuration, fed through the same handlers as a file: the
+ * n-th setting is "line" n of origin in messages. */
+static void parse_settings(struct loader *ld,
+                           struct frame *top,
+                           const struct dfw_config_setting *settings,
+                           size_t n)
+{
+    top->dir = strdup(".");
+    if (top->dir == NULL) {
+        dfw__conf_nomem(top);
+        return;
+    }
+    const char *section = NULL;
+    for (size_t i = 0; i < n && !ld->failed; i++) {
+        const struct dfw_config_setting *st = &settings[i];
+        top->lineno = (int)(i + 1);
+        if (st->section == NULL || st->key == NULL || st->value == NULL) {
+            dfw__conf_fail(top, "setting without a section, key or value");
+            break;
+        }
+        if (section == NULL || strcmp(section, st->section) != 0) {
+            size_t len = strlen(st->section) + 3;
+            char *header = malloc(len);
+            if (header == NULL) {
+                dfw__conf_nomem(top);
+                break;
+            }
+            snprintf(header, len, "[%s]", st->section);
+            int ok = section_header(top, header);
+            free(header);
+            if (!ok) {
+                break;
+            }
+            section = st->section;
+        }
+        handler(top, st->section, st->key, st->value);
+    }
+    if (!ld->failed) {
+        section_close(top);
+    }
+    free(top->dir);
+    top->dir = NULL;
+}
+
+/* Defaults, then a file (path) or the settings, then the checks of the whole configuration. */
+static struct dfw_config *load(const char *path,
+                               const struct dfw_config_setting *settings,
+                               size_t nsettings,
+                               int flags,
+                               char *errbuf,
+                               size_t errlen)
 {
     struct loader ld;
     memset(&ld, 0, sizeof(ld));
@@ -481,17 +531,25 @@ struct dfw_config *dfw_config_load(const char *path, char *errbuf, size_t errlen
     cfg->max_retries = 6;
     cfg->page_size = 0;
     cfg->max_connections = 64;
+    int parsed = 0;
     if (cfg->state_dir == NULL || cfg->log_level == NULL) {
         dfw__conf_nomem(&top);
+    }
+    else if (settings != NULL) {
+        parse_settings(&ld, &top, settings, nsettings);
+        parsed = !ld.failed;
     }
     else if (path == NULL || *path == '\0') {
         dfw__conf_fail_at(&top, 0, "no configuration file given");
     }
-    else if (parse_file(&ld, NULL, path) == 0) {
+    else {
+        parsed = parse_file(&ld, NULL, path) == 0;
+    }
+    if (parsed) {
         if (cfg->ntenants == 0) {
             dfw__conf_fail_at(&top, 0, "no [tenant NAME] section: at least one tenant is required");
         }
-        else if (cfg->noutputs == 0) {
+        else if (cfg->noutputs == 0 && !(flags & DFW_CONFIG_NO_OUTPUTS)) {
             dfw__conf_fail_at(&top, 0, "no [output NAME] section: at least one output is required");
         }
     }
@@ -505,6 +563,27 @@ struct dfw_config *dfw_config_load(const char *path, char *errbuf, size_t errlen
         return NULL;
     }
     return cfg;
+}
+
+struct dfw_config *dfw_config_load(const char *path, char *errbuf, size_t errlen)
+{
+    return load(path, NULL, 0, 0, errbuf, errlen);
+}
+
+struct dfw_config *dfw_config_load_flags(const char *path, int flags, char *errbuf, size_t errlen)
+{
+    return load(path, NULL, 0, flags, errbuf, errlen);
+}
+
+struct dfw_config *dfw_config_from_settings(const struct dfw_config_setting *settings,
+                                            size_t n,
+                                            const char *origin,
+                                            int flags,
+                                            char *errbuf,
+                                            size_t errlen)
+{
+    static const struct dfw_config_setting none;
+    return load(origin ? origin : "settings", n ? settings : &none, n, flags, errbuf, errlen);
 }
 
 const struct dfw_tenant_conf *dfw_config_tenant(const struct dfw_config *cfg, const char *name)

@@ -31,6 +31,7 @@ struct dfw_engine *dfw_engine_new(const struct dfw_config *cfg,
     e->outputs = outputs;
     e->noutputs = noutputs;
     e->state = state;
+    e->stop_grace_ms = STOP_GRACE_MS;
     struct dfw_http_opts ho = {
         .ca_file = cfg->ca_file,
         .timeout_ms = cfg->http_timeout_ms,
@@ -90,6 +91,11 @@ void dfw_engine_wakeup(struct dfw_engine *e)
     dfw_http_wakeup(e->http);
 }
 
+void dfw_engine_set_stop_grace(struct dfw_engine *e, int64_t grace_ms)
+{
+    e->stop_grace_ms = grace_ms > 0 ? grace_ms : 0;
+}
+
 void dfw_engine_stop(struct dfw_engine *e)
 {
     e->stop = 1;
@@ -113,8 +119,8 @@ static int outputs_wait(const struct dfw_engine *e, struct dfw_wait_fd *fds, int
         if (p->wait != NULL) {
             *nfds += p->wait(e->outputs[o].self, fds + *nfds, max - *nfds, &t);
         }
-        else if (p->poll != NULL && e->ndelivering > 0) {
-            t = BLIND_POLL_MS;
+        else if (p->poll != NULL && e->ndelivering > 0 && !(p->flags & DFW_OUTPUT_ACK_WAKES)) {
+            t = BLIND_POLL_MS; /* an ACK_WAKES output wakes the loop itself */
         }
         if (t >= 0 && (timeout < 0 || t < timeout)) {
             timeout = t;
@@ -203,7 +209,7 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
         now = dfw_mono_ms();
         dfw__notify_turn(e, now);
         if (e->stop && stop_at == 0) {
-            stop_at = now + STOP_GRACE_MS;
+            stop_at = now + e->stop_grace_ms;
             dfw__notify_stopping();
             dfw_log(DFW_LOG_INFO, "engine",
                     "msg=\"stopping: waiting for outstanding acknowledgements\"");
