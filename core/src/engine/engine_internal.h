@@ -183,7 +183,7 @@ struct dfw_engine {
     int64_t run_start_mono;
     volatile sig_atomic_t stop;
     int64_t stop_grace_ms;
-    uint64_t *out_acked;     /* events acknowledged per output */
+    uint64_t *out_acked; /* events acknowledged per output */
 };
 
 /* The job's next timed action at due (monotonic ms); wakes it from the loop. */
