@@ -13,7 +13,6 @@ forwarder reaches the emulator on 127.0.0.1. Checked, as an operator would use i
 Run by scripts/test-package as root:  python3 tests/package/boot.py DEB WORKDIR
 Needs debootstrap and systemd-container (scripts/install-deps)."""
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -23,11 +22,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402
+from rootfs import rootfs  # noqa: E402
 
-CACHE = os.path.expanduser(os.environ.get("DFW_BOOT_CACHE", "~/.cache/defender-forwarder"))
-# what the package depends on, so that dpkg -i needs no network inside the root
-INCLUDE = ("systemd,systemd-sysv,dbus,libcurl4,libjson-c5,libinih1,libmicrohttpd12,librdkafka1,"
-           "libssl3,zlib1g,ca-certificates,man-db")
 ETC = "/etc/defender-forwarder"
 # what defender-forwarder(1) SYSTEMD tells operators to run commands by hand with
 RUN_AS_SERVICE = ("-p User=defender-forwarder -p Group=defender-forwarder "
@@ -41,28 +37,6 @@ def log(msg):
 
 def fail(msg):
     raise SystemExit(f"boot: FAILED: {msg}")
-
-
-def rootfs(work):
-    """A fresh copy of the cached bookworm root (made with debootstrap the first time)."""
-    os.makedirs(CACHE, exist_ok=True)
-    # the cache is named for the package list, so a new dependency makes a new root
-    tag = hashlib.sha256(INCLUDE.encode()).hexdigest()[:12]
-    tar = os.path.join(CACHE, f"bookworm-nspawn-root-{tag}.tar")
-    if not os.path.exists(tar):
-        base = os.path.join(work, "debootstrap")
-        log("debootstrap bookworm (once; cached in %s)" % tar)
-        subprocess.run(["debootstrap", "--variant=minbase", f"--include={INCLUDE}", "bookworm",
-                        base, "http://deb.debian.org/debian"], check=True,
-                       stdout=subprocess.DEVNULL)
-        subprocess.run(["tar", "--numeric-owner", "-cf", tar + ".part", "-C", base, "."],
-                       check=True)
-        os.rename(tar + ".part", tar)
-        shutil.rmtree(base)
-    root = os.path.join(work, "root")
-    os.makedirs(root)
-    subprocess.run(["tar", "--numeric-owner", "-xf", tar, "-C", root], check=True)
-    return root
 
 
 class Container:
@@ -117,7 +91,7 @@ def lines(c, path):
 def main(deb, work):
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    root = rootfs(work)
+    root = rootfs(work, log)
     log("dpkg -i in the root")
     shutil.copy(deb, os.path.join(root, "root"))
     subprocess.run(["chroot", root, "dpkg", "-i", "/root/" + os.path.basename(deb)], check=True,
