@@ -3,9 +3,10 @@ that nginx serves over TLS on 127.0.0.1, so that the API costs next to nothing a
 are the forwarder's.
 
 Honest answers from static files. `mde-alerts` asks `$filter=lastUpdateTime ge A and
-lastUpdateTime lt B&$top=N&$expand=evidence`; MDE sends no next link when `$top` is set, and the
-window planner (core/src/fetch/window.c) accepts a slice only from an answer with fewer than $top
-rows, splits a slice whose answer was full, and sizes the next slice from the last one. A fixed
+lastUpdateTime lt B&$top=N&$expand=evidence`; MDE sends no next link when `$top` is set (and the
+forwarder follows none: a next link only marks an answer as incomplete), so the pages have none.
+The window planner (core/src/fetch/window.c) accepts a slice only from an answer with fewer
+than $top rows, splits a slice whose answer was full, and sizes the next slice from the last one. A fixed
 list of pages would answer most of its queries wrongly (and make it split and re-read, or miss
 records), so the pages are what the API would answer:
 
@@ -19,9 +20,10 @@ records), so the pages are what the API would answer:
 * a cluster holds 70 % of $top, the planner's target, so each slice after the first ones is one
   complete page. A sweep over a backlog starts with the whole window: that first answer is full
   (cluster 0 and part of 1), the next completes cluster 0, the one after is full again (its width
-  came from the window's start), then every call is one cluster. So API calls = clusters + 2 or
-  3, and the forwarder reads about two full pages twice (the `read` column; re-read records are
-  dropped as duplicates, every record is delivered once);
+  came from the window's start), then every call is one cluster, and one or two empty answers
+  reach the window's end. So API calls = clusters + 3 or 4 (200,000 records, $top 10,000:
+  29 + 4), and the forwarder reads two full pages twice (the `read` column; re-read records
+  are dropped as duplicates, every record is delivered once);
 * every answer is checked against the query after the run (Nginx.check: the access log holds
   each request and the file it was given).
 
