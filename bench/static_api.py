@@ -6,9 +6,9 @@ Honest answers from static files. `mde-alerts` asks `$filter=lastUpdateTime ge A
 lastUpdateTime lt B&$top=N&$expand=evidence`; MDE sends no next link when `$top` is set (and the
 forwarder follows none: a next link only marks an answer as incomplete), so the pages have none.
 The window planner (core/src/fetch/window.c) accepts a slice only from an answer with fewer
-than $top rows, splits a slice whose answer was full, and sizes the next slice from the last one. A fixed
-list of pages would answer most of its queries wrongly (and make it split and re-read, or miss
-records), so the pages are what the API would answer:
+than $top rows, splits a slice whose answer was full, and sizes the next slice from the last
+one. A fixed list of pages would answer most of its queries wrongly (and make it split and
+re-read, or miss records), so the pages are what the API would answer:
 
 * the records come in *clusters*; every record of cluster k has the last-update time t_k (one
   millisecond, whole seconds apart), so any range [A, B) holds whole clusters: those with
