@@ -282,6 +282,23 @@ int dfw_http_run(struct dfw_http *h, int timeout_ms)
 
 #define MAX_EXTRA_FDS 64
 
+/* Finish every completed transfer (its callback runs); the number finished. */
+static int finish_done(struct dfw_http *h)
+{
+    int done = 0, left;
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE) {
+            continue;
+        }
+        struct xfer *x = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)(void *)&x);
+        finish(h, x, msg->data.result);
+        done++;
+    }
+    return done;
+}
+
 int dfw_http_run_fds(struct dfw_http *h, const struct dfw_wait_fd *fds, int nfds, int timeout_ms)
 {
     int running = 0;
@@ -295,19 +312,15 @@ int dfw_http_run_fds(struct dfw_http *h, const struct dfw_wait_fd *fds, int nfds
     }
     if (h->pending > 0) {
         curl_multi_perform(h->multi, &running);
+        if (finish_done(h) > 0) {
+            /* a transfer completed: its callback runs now, not after the wait (it has no socket
+             * left to wake the poll, so waiting would stall it for the whole timeout) */
+            return h->pending;
+        }
     }
     curl_multi_poll(h->multi, n ? extra : NULL, (unsigned)n, timeout_ms, NULL);
     curl_multi_perform(h->multi, &running);
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
-        if (msg->msg != CURLMSG_DONE) {
-            continue;
-        }
-        struct xfer *x = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)(void *)&x);
-        finish(h, x, msg->data.result);
-    }
+    finish_done(h);
     return h->pending;
 }
 
