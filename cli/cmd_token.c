@@ -104,11 +104,14 @@ static int token_for(struct dfw_http *http,
         if (d == NULL || strcmp(dfw_stream_resource(d, cloud), resource) != 0) {
             continue;
         }
-        const char *lacks =
-            dfw_claims_missing_permission(tok->claims, d->role, d->role_alt, d->scopes);
+        int expand = dfw_stream_expands(d, t);
+        const char *lacks = dfw_stream_missing_permission(d, expand, tok->claims);
         if (lacks == NULL) {
-            printf("  stream %s: OK (%s %s)\n", d->name, delegated ? "delegated" : "application",
-                   delegated ? d->scopes[0] : d->role);
+            int both = expand && d->expand_role != NULL;
+            printf("  stream %s: OK (%s %s%s%s)\n", d->name,
+                   delegated ? "delegated" : "application", delegated ? d->scopes[0] : d->role,
+                   both ? " and " : "",
+                   both ? (delegated ? d->expand_scopes[0] : d->expand_role) : "");
         }
         else {
             printf("  stream %s: MISSING %s permission %s: add it to the app registration and "

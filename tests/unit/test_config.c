@@ -342,9 +342,11 @@ static void test_defaults(void **state)
     assert_null(t->graph_url);
     assert_null(t->certificate_file);
     assert_null(t->refresh_token_file);
+    /* the Graph streams by default: the legacy APIs stop working after 1 Feb 2027 */
     assert_int_equal(t->nstreams, 2);
-    assert_string_equal(t->streams[0], "m365d-incidents");
-    assert_string_equal(t->streams[1], "mde-alerts");
+    assert_string_equal(t->streams[0], "graph-incidents");
+    assert_string_equal(t->streams[1], "graph-alerts");
+    assert_int_equal(t->expand_alerts, 1);
     dfw_config_free(cfg);
 }
 
@@ -365,6 +367,21 @@ static void test_settle_delay_and_overlap(void **state)
     assert_int_equal(cfg->overlap_ms, 180000);
     assert_int_equal(cfg->tenants[0].settle_delay_ms, 1800000);
     assert_int_equal(cfg->tenants[0].overlap_ms, 1200000);
+    dfw_config_free(cfg);
+}
+
+/* expand_alerts = no turns graph-incidents' $expand=alerts off for one tenant. */
+static void test_expand_alerts(void **state)
+{
+    struct fixture *fx = *state;
+    put(fx, "main.conf", TENANT_OK "streams = graph-incidents\nexpand_alerts = no\n" OUTPUT_OK);
+    struct dfw_config *cfg = load(fx, "main.conf");
+    if (cfg == NULL) {
+        fail_msg("load failed: %s", fx->err);
+    }
+    assert_int_equal(cfg->tenants[0].nstreams, 1);
+    assert_string_equal(cfg->tenants[0].streams[0], "graph-incidents");
+    assert_int_equal(cfg->tenants[0].expand_alerts, 0);
     dfw_config_free(cfg);
 }
 
@@ -554,6 +571,11 @@ static void test_errors_tenant_keys(void **state)
     expect_error(fx, "[tenant t]\nstreams = mde-alerts mde-alerts\n", 2,
                  "streams: 'mde-alerts' is listed twice");
     expect_error(fx, "[tenant t]\nstreams = , ,\n", 2, "streams: no stream listed");
+    expect_error(fx, "[tenant t]\nstreams = graph-incident\n", 2,
+                 "streams: unknown stream 'graph-incident' (expected graph-incidents, "
+                 "graph-alerts, m365d-incidents, mde-alerts)");
+    expect_error(fx, "[tenant t]\nexpand_alerts = maybe\n", 2,
+                 "expand_alerts: 'maybe' is not yes or no");
     expect_error(fx, "[tenant t]\nclient_secret_env = 1ABC\n", 2,
                  "client_secret_env: '1ABC' is not an environment variable name");
     expect_error(fx, "[tenant t]\nprivate_key_credential = a/b\n", 2,
@@ -803,6 +825,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_config_with_includes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settle_delay_and_overlap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expand_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_syntax_tolerance, setup, teardown),
         cmocka_unit_test(test_packaged_example),
         cmocka_unit_test_setup_teardown(test_packaged_etc_config, setup, teardown),

@@ -114,6 +114,35 @@ static void test_every_stream_has_delegated_scopes(void **state)
     }
 }
 
+/* graph-incidents needs SecurityIncident.Read.All, and with $expand=alerts SecurityAlert.Read.All
+ * too; an incident permission alone reads it only with expand_alerts = no. */
+static void test_graph_incidents_needs_both(void **state)
+{
+    (void)state;
+    const struct dfw_stream_def *d = dfw_stream_find("graph-incidents");
+    assert_non_null(d);
+    struct dfw_claims c = decode("{\"roles\":[\"SecurityAlert.Read.All\"]}");
+    assert_string_equal(dfw_stream_missing_permission(d, 1, &c), "SecurityIncident.Read.All");
+    assert_string_equal(dfw_stream_missing_permission(d, 0, &c), "SecurityIncident.Read.All");
+    dfw_claims_clear(&c);
+    c = decode("{\"roles\":[\"SecurityIncident.Read.All\"]}");
+    assert_string_equal(dfw_stream_missing_permission(d, 1, &c), "SecurityAlert.Read.All");
+    assert_null(dfw_stream_missing_permission(d, 0, &c));
+    dfw_claims_clear(&c);
+    c = decode("{\"roles\":[\"SecurityIncident.ReadWrite.All\",\"SecurityAlert.Read.All\"]}");
+    assert_null(dfw_stream_missing_permission(d, 1, &c));
+    dfw_claims_clear(&c);
+    /* delegated: the scopes have the same names on Graph */
+    c = decode("{\"scp\":\"SecurityIncident.Read.All\"}");
+    assert_string_equal(dfw_stream_missing_permission(d, 1, &c), "SecurityAlert.Read.All");
+    assert_null(dfw_stream_missing_permission(d, 0, &c));
+    dfw_claims_clear(&c);
+    /* a stream without an expansion permission is judged by its own */
+    c = decode("{\"roles\":[\"Alert.Read.All\"]}");
+    assert_null(dfw_stream_missing_permission(dfw_stream_find("mde-alerts"), 1, &c));
+    dfw_claims_clear(&c);
+}
+
 static void test_tenant_check(void **state)
 {
     (void)state;
@@ -150,6 +179,7 @@ int main(void)
         cmocka_unit_test(test_scp_decoded),
         cmocka_unit_test(test_kind_and_permission),
         cmocka_unit_test(test_every_stream_has_delegated_scopes),
+        cmocka_unit_test(test_graph_incidents_needs_both),
         cmocka_unit_test(test_tenant_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

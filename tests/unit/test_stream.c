@@ -38,7 +38,7 @@ static void url_has_filter_top_expand(void **state)
     const struct dfw_stream_def *mde = dfw_stream_find("mde-alerts");
     struct dfw_slice s = {
         1574380800000LL, 1574467200000LL, DFW_WINDOW_OPEN_LO, DFW_WINDOW_OPEN_HI, 0, 0};
-    char *url = dfw_stream_url(mde, "https://api.security.microsoft.com", &s, 500);
+    char *url = dfw_stream_url(mde, "https://api.security.microsoft.com", &s, 500, 1);
     assert_non_null(url);
     assert_string_equal(url, "https://api.security.microsoft.com/api/alerts?$filter="
                              "lastUpdateTime%20ge%202019-11-22T00%3A00%3A00.000Z%20and%20"
@@ -48,8 +48,8 @@ static void url_has_filter_top_expand(void **state)
     /* a cell split by creation time, read with $skip */
     struct dfw_slice cell = {
         1574380800000LL, 1574380800001LL, 1574294400000LL, 1574294400001LL, 200, 1};
-    url =
-        dfw_stream_url(dfw_stream_find("graph-alerts"), "https://graph.microsoft.com", &cell, 100);
+    url = dfw_stream_url(dfw_stream_find("graph-alerts"), "https://graph.microsoft.com", &cell, 100,
+                         1);
     assert_string_equal(url, "https://graph.microsoft.com/v1.0/security/alerts_v2?$filter="
                              "lastUpdateDateTime%20ge%202019-11-22T00%3A00%3A00.000Z%20and%20"
                              "lastUpdateDateTime%20lt%202019-11-22T00%3A00%3A00.001Z%20and%20"
@@ -142,6 +142,78 @@ static void record_without_key_is_invalid(void **state)
     }
 }
 
+/* graph-incidents: Graph's documented limits, $expand=alerts unless the tenant turns it off, the
+ * Prefer header on every Graph stream, legacy streams saying what replaces them. */
+static void graph_incidents(void **state)
+{
+    (void)state;
+    const struct dfw_stream_def *gi = dfw_stream_find("graph-incidents");
+    assert_non_null(gi);
+    assert_ptr_equal(dfw_streams[0], gi); /* Graph first */
+    assert_string_equal(gi->path, "/v1.0/security/incidents");
+    assert_int_equal(gi->page_size_max, 50); /* $top=100 is HTTP 400 */
+    assert_int_equal(gi->skip_max, 500);
+    assert_int_equal(gi->rate_per_min, 150);
+    assert_true(gi->count_supported);
+    assert_string_equal(gi->role, "SecurityIncident.Read.All");
+    assert_string_equal(gi->expand_role, "SecurityAlert.Read.All");
+    struct dfw_tenant_conf t;
+    memset(&t, 0, sizeof(t));
+    t.expand_alerts = 1;
+    assert_true(dfw_stream_expands(gi, &t));
+    assert_true(dfw_stream_expands(gi, NULL));
+    t.expand_alerts = 0;
+    assert_false(dfw_stream_expands(gi, &t));
+    /* evidence is not optional: MDE alerts expand whatever expand_alerts says */
+    assert_true(dfw_stream_expands(dfw_stream_find("mde-alerts"), &t));
+    assert_false(dfw_stream_expands(dfw_stream_find("graph-alerts"), NULL));
+
+    struct dfw_slice s = {
+        1574380800000LL, 1574467200000LL, DFW_WINDOW_OPEN_LO, DFW_WINDOW_OPEN_HI, 0, 0};
+    char *url = dfw_stream_url(gi, "https://graph.microsoft.com", &s, 50, 1);
+    assert_string_equal(url, "https://graph.microsoft.com/v1.0/security/incidents?$filter="
+                             "lastUpdateDateTime%20ge%202019-11-22T00%3A00%3A00.000Z%20and%20"
+                             "lastUpdateDateTime%20lt%202019-11-23T00%3A00%3A00.000Z&$top=50"
+                             "&$expand=alerts");
+    free(url);
+    url = dfw_stream_url(gi, "https://graph.microsoft.com", &s, 50, 0);
+    assert_null(strstr(url, "$expand"));
+    free(url);
+
+    assert_string_equal(dfw_stream_header(gi), "Prefer: include-unknown-enum-members");
+    assert_string_equal(dfw_stream_header(dfw_stream_find("graph-alerts")),
+                        "Prefer: include-unknown-enum-members");
+    assert_null(dfw_stream_header(dfw_stream_find("mde-alerts")));
+    assert_null(dfw_stream_header(dfw_stream_find("m365d-incidents")));
+
+    const struct dfw_stream_def *old = dfw_stream_find("m365d-incidents");
+    assert_string_equal(old->replacement, "graph-incidents");
+    assert_non_null(strstr(old->retirement, "1 February 2027"));
+    assert_non_null(strstr(old->retirement, "MC1220762"));
+    assert_string_equal(dfw_stream_find("mde-alerts")->replacement, "graph-alerts");
+    assert_null(gi->replacement);
+    assert_null(gi->retirement);
+
+    const char *body = "{\"value\":[{\"id\":\"2972395\",\"createdDateTime\":"
+                       "\"2021-08-13T08:43:35.5533333Z\",\"lastUpdateDateTime\":"
+                       "\"2021-09-30T09:35:45.1133333Z\",\"alerts\":[]}]}";
+    struct dfw_page p;
+    char err[256];
+    assert_int_equal(
+        dfw_stream_parse_page(body, strlen(body), "https://graph.microsoft.com", &p, err, 256),
+        DFW_OK);
+    char id[64];
+    const char *updated;
+    int64_t ums, cms;
+    assert_int_equal(dfw_stream_record_key(gi, json_object_array_get_idx(p.value, 0), id,
+                                           sizeof(id), &updated, &ums, &cms),
+                     DFW_OK);
+    assert_string_equal(id, "2972395");
+    assert_int_equal(ums, 1632994545113LL);
+    assert_int_equal(cms, 1628844215553LL);
+    json_object_put(p.root);
+}
+
 static void resources_per_cloud(void **state)
 {
     (void)state;
@@ -153,6 +225,8 @@ static void resources_per_cloud(void **state)
                         "https://api.securitycenter.microsoft.com");
     assert_string_equal(dfw_stream_resource(dfw_stream_find("graph-alerts"), g),
                         "https://graph.microsoft.com");
+    assert_string_equal(dfw_stream_resource(dfw_stream_find("graph-incidents"), g),
+                        "https://graph.microsoft.com");
 }
 
 int main(void)
@@ -163,6 +237,7 @@ int main(void)
         cmocka_unit_test(parse_page_and_keys),
         cmocka_unit_test(rejects_bad_pages),
         cmocka_unit_test(record_without_key_is_invalid),
+        cmocka_unit_test(graph_incidents),
         cmocka_unit_test(resources_per_cloud),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -247,8 +247,16 @@ static dfw_err send_one(struct server *s, const char *host, const char *const *e
     assert_non_null(self);
     struct json_object *rec =
         json_tokener_parse("{\"title\":\"TLS test\",\"severity\":\"Medium\"}");
-    struct dfw_event ev = {"contoso", "tid",         "graph-alerts",         DFW_EVENT_NEW,
-                           "tls-1",   1714557600000, "2024-05-01T10:00:00Z", rec};
+    struct dfw_event ev = {"contoso",
+                           "tid",
+                           "graph-alerts",
+                           DFW_EVENT_NEW,
+                           "tls-1",
+                           1714557600000,
+                           "2024-05-01T10:00:00Z",
+                           rec,
+                           0,
+                           0};
     struct dfw_batch b = {&ev, 1, 1};
     acks = 0;
     dfw_err r = p->submit(self, &b, on_ack, NULL);

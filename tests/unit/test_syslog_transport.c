@@ -101,8 +101,16 @@ static void make_events(struct dfw_event *evs, char ids[][32], size_t n, const c
     }
     for (size_t i = 0; i < n; i++) {
         snprintf(ids[i], sizeof(ids[i]), "%s-%zu", prefix, i);
-        evs[i] = (struct dfw_event){"contoso", "tid",         "mde-alerts",           DFW_EVENT_NEW,
-                                    ids[i],    1714557600000, "2024-05-01T10:00:00Z", shared_rec};
+        evs[i] = (struct dfw_event){"contoso",
+                                    "tid",
+                                    "mde-alerts",
+                                    DFW_EVENT_NEW,
+                                    ids[i],
+                                    1714557600000,
+                                    "2024-05-01T10:00:00Z",
+                                    shared_rec,
+                                    0,
+                                    0};
     }
 }
 

@@ -52,8 +52,10 @@ struct dfw_tenant_conf {
     char *login_url;    /* overrides the cloud's login host (e.g. the emulator); NULL = preset */
     char *defender_url; /* overrides the Defender API base URL */
     char *graph_url;    /* overrides the Microsoft Graph base URL */
-    char **streams;     /* streams = m365d-incidents, mde-alerts, graph-alerts */
+    char **streams;     /* streams = graph-incidents, graph-alerts (default), m365d-incidents,
+                           mde-alerts (legacy) */
     size_t nstreams;
+    int expand_alerts;       /* expand_alerts (default yes): graph-incidents asks $expand=alerts */
     int64_t settle_delay_ms; /* settle_delay: the forwarder's when -1 */
     int64_t overlap_ms;      /* overlap: the forwarder's when -1 */
     char *canon;             /* the section's "key=value\n" lines as read (reload compares them) */

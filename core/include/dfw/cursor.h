@@ -45,6 +45,12 @@ int dfw_cursor_seen(const struct dfw_cursor *c, const char *id, const char *upda
 /* 1 when some pair with this id is remembered: a new last-update time makes it an update. */
 int dfw_cursor_seen_id(const struct dfw_cursor *c, const char *id);
 
+/* The latest last-update time (ms since the epoch) among the remembered pairs of this id: the
+ * newest version of the record delivered (or in the batch being built) that can still be told
+ * apart; 0 when none is remembered (never delivered, or its pairs were forgotten: see
+ * dfw_cursor_advance). */
+int64_t dfw_cursor_latest(const struct dfw_cursor *c, const char *id);
+
 /* Remember a pair of the batch being built (pending). DFW_ERR_NOMEM. */
 dfw_err
 dfw_cursor_add(struct dfw_cursor *c, const char *id, const char *updated, int64_t updated_ms);

@@ -17,12 +17,19 @@ enum dfw_event_kind {
 struct dfw_event {
     const char *tenant;    /* tenant name from the config ([tenant NAME]) */
     const char *tenant_id; /* Entra ID directory (tenant) id, GUID or domain */
-    const char *stream;    /* "m365d-incidents", "mde-alerts", "graph-alerts" */
+    const char *stream;    /* "graph-incidents", "graph-alerts", "m365d-incidents", "mde-alerts" */
     enum dfw_event_kind kind;
     const char *id;      /* alert or incident id as a string (incidentId is a number upstream) */
     int64_t updated_ms;  /* last-update time, ms since epoch UTC */
     const char *updated; /* last-update time exactly as the API sent it */
     struct json_object *record; /* the record as the API sent it (json-c, read-only) */
+    /* What the forwarder knew of this record when it read it, for outputs that send parts of a
+     * record on their own (the HEC output's alerts of an incident). 0 = not known. */
+    int64_t prev_updated_ms; /* last-update time of the newest earlier version of this record
+                                that was delivered and is still remembered (dfw_cursor_latest):
+                                parts updated at or before it went out with that version */
+    int64_t window_from_ms;  /* start of the sweep's window the record was read in: a part
+                                created before it is not new */
 };
 
 /* A batch: the events of one fetched page that passed deduplication. seq is unique per pipeline

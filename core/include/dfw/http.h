@@ -39,10 +39,15 @@ void dfw_http_free(struct dfw_http *http);
 /* curl_global_init once per process; call before any thread starts. */
 dfw_err dfw_http_global_init(void);
 
-/* Queue a GET with "Authorization: Bearer <bearer>" (bearer may be NULL). The URL is copied; the
- * bearer is copied into a header and never logged. Accepts gzip/deflate. */
-dfw_err dfw_http_get(
-    struct dfw_http *http, const char *url, const char *bearer, dfw_http_done_fn done, void *ctx);
+/* Queue a GET with "Authorization: Bearer <bearer>" (bearer may be NULL) and one more header line
+ * "Name: value" (header may be NULL; e.g. dfw_stream_header's Prefer for Graph). The URL and the
+ * header are copied; the bearer is copied into a header and never logged. Accepts gzip/deflate. */
+dfw_err dfw_http_get(struct dfw_http *http,
+                     const char *url,
+                     const char *bearer,
+                     const char *header,
+                     dfw_http_done_fn done,
+                     void *ctx);
 
 /* Queue a POST of an application/x-www-form-urlencoded body (copied; may hold a secret). */
 dfw_err dfw_http_post_form(

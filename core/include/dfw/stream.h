@@ -1,22 +1,29 @@
-/* The APIs the forwarder reads, one stream each. Sources: defender-api.md §2 (Defender XDR
- * incidents), §3 (MDE alerts), §5 (Graph alerts_v2). */
+/* The APIs the forwarder reads, one stream each. Sources: defender-api.md §5 (Graph incidents and
+ * alerts_v2: the default streams), §2 (Defender XDR incidents), §3 (MDE alerts), §10.1 (the legacy
+ * APIs stop working after 1 Feb 2027). */
 #ifndef DFW_STREAM_H
 #define DFW_STREAM_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include "dfw/cloud.h"
+#include "dfw/config.h"
 #include "dfw/err.h"
 #include "dfw/window.h"
 
 struct json_object;
+struct dfw_claims;
 
 struct dfw_stream_def {
-    const char *name;       /* "m365d-incidents", "mde-alerts", "graph-alerts" */
+    const char *name;       /* "graph-incidents", "graph-alerts", "m365d-incidents", "mde-alerts" */
     enum dfw_api_host host; /* which base URL and which resource (audience) */
     const char *path;       /* "/api/incidents" */
-    const char *expand;     /* "evidence" or NULL */
-    const char *id_field;   /* "incidentId" (number), "id" */
+    const char *expand;     /* "alerts", "evidence" or NULL */
+    int expand_optional;    /* 1: the tenant's expand_alerts decides whether $expand is sent */
+    const char *expand_role; /* the application permission the expansion needs too, or NULL */
+    const char *expand_role_alt;
+    const char *expand_scopes[2]; /* its delegated permission: least, higher */
+    const char *id_field;         /* "incidentId" (number), "id" */
     const char
         *updated_field; /* "lastUpdateTime", "lastUpdateDateTime": cursor and $filter field */
     const char *created_field; /* "createdTime", "alertCreationTime", "createdDateTime" */
@@ -31,6 +38,9 @@ struct dfw_stream_def {
     int count_supported;       /* 1: $count=true is documented (Graph) */
     int rate_per_min;          /* documented quota per tenant+app */
     int rate_per_hour;         /* 0 = none documented */
+    const char *replacement;   /* a legacy stream: the Graph stream that replaces it; else NULL */
+    const char *retirement;    /* a legacy stream: one line saying when it stops working and what
+                                  replaces it (for the start-up warning and check-config); NULL */
 };
 
 /* The stream with this name, or NULL. Static storage. */
@@ -42,16 +52,36 @@ extern const struct dfw_stream_def *const dfw_streams[];
 /* The audience (resource) for a stream in a cloud. */
 const char *dfw_stream_resource(const struct dfw_stream_def *def, const struct dfw_cloud *cloud);
 
+/* 1 when the requests of def for this tenant carry $expand: def has one and, when it is optional
+ * (graph-incidents), the tenant's expand_alerts is on (tenant NULL: the default, on). */
+int dfw_stream_expands(const struct dfw_stream_def *def, const struct dfw_tenant_conf *tenant);
+
+/* The extra request header of def's API, or NULL: Graph gets
+ * "Prefer: include-unknown-enum-members", so that members added to its evolvable enums after
+ * unknownFutureValue (serviceSource, detectionSource, incident status) arrive as themselves
+ * (Graph "evolvable enums"; defender-api.md §5.1, §10.2). Static storage. */
+const char *dfw_stream_header(const struct dfw_stream_def *def);
+
+/* The permission a token lacks to read def (with its $expand when expand is 1), or NULL when it
+ * holds every one: the stream's own (role / scopes) and, when expanding, the expansion's
+ * (graph-incidents with $expand=alerts also needs SecurityAlert.Read.All). Application tokens are
+ * judged by roles, delegated ones by scp (dfw_claims_missing_permission). Static storage. */
+const char *dfw_stream_missing_permission(const struct dfw_stream_def *def,
+                                          int expand,
+                                          const struct dfw_claims *claims);
+
 /* The URL that asks for one slice of a window (dfw/window.h): records with
  * from <= last-update < to and, when the slice has them, created bounds:
  * base + path + "?$filter=<updated> ge <from> and <updated> lt <to>[ and <created> ge <cfrom>]
  * [ and <created> lt <cto>]&$top=<top>[&$skip=<skip>][&$count=true][&$expand=...]", URL-encoded,
- * times with milliseconds; $count only when the slice asks and the API documents it. No $orderby:
- * none of the APIs documents one. malloc'd; NULL on ENOMEM. */
+ * times with milliseconds; $count only when the slice asks and the API documents it; $expand when
+ * expand is 1 and def has one (dfw_stream_expands). No $orderby: none of the APIs documents one.
+ * malloc'd; NULL on ENOMEM. */
 char *dfw_stream_url(const struct dfw_stream_def *def,
                      const char *base_url,
                      const struct dfw_slice *slice,
-                     int top);
+                     int top,
+                     int expand);
 
 /* A parsed page: the root object owns everything. */
 struct dfw_page {

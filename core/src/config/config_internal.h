@@ -39,6 +39,7 @@ enum tkey {
     TK_STREAMS,
     TK_SETTLE_DELAY,
     TK_OVERLAP,
+    TK_EXPAND_ALERTS,
     TK_COUNT
 };
 

@@ -30,9 +30,13 @@ static const char *const tkey_names[TK_COUNT] = {
     "streams",
     "settle_delay",
     "overlap",
+    "expand_alerts",
 };
 
-static const char *const stream_names[] = {"m365d-incidents", "mde-alerts", "graph-alerts"};
+/* The names of fetch/stream.c's streams (config sits below fetch and cannot read its table). */
+static const char *const stream_names[] = {"graph-incidents", "graph-alerts", "m365d-incidents",
+                                           "mde-alerts"};
+#define STREAM_LIST   "graph-incidents, graph-alerts, m365d-incidents, mde-alerts"
 #define NSTREAM_NAMES (sizeof(stream_names) / sizeof(stream_names[0]))
 
 /* The section a message is about: "[tenant x] ", "[output y] ", "[forwarder] " or "". */
@@ -77,6 +81,7 @@ int dfw__conf_tenant_open(struct frame *f, const char *name, int line)
     t->line = line;
     t->settle_delay_ms = -1;
     t->overlap_ms = -1;
+    t->expand_alerts = 1;
     size_t prev;
     int r = dfw__conf_nameset_add(&ld->tenant_names, t->name, cfg->ntenants - 1, &prev);
     if (r < 0) {
@@ -135,9 +140,7 @@ parse_streams(struct frame *f, struct dfw_tenant_conf *t, const char *v, const c
             }
         }
         if (s == NSTREAM_NAMES) {
-            return dfw__conf_fail(f,
-                                  "%sstreams: unknown stream '%.*s' (expected m365d-incidents, "
-                                  "mde-alerts, graph-alerts)",
+            return dfw__conf_fail(f, "%sstreams: unknown stream '%.*s' (expected " STREAM_LIST ")",
                                   label, (int)len, p);
         }
         for (size_t j = 0; j < t->nstreams; j++) {
@@ -319,6 +322,18 @@ int dfw__conf_tenant_key(struct frame *f, const char *key, const char *v)
         *(k == TK_SETTLE_DELAY ? &t->settle_delay_ms : &t->overlap_ms) = ms;
         return 1;
     }
+    case TK_EXPAND_ALERTS:
+        if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "on") == 0 || strcasecmp(v, "true") == 0) {
+            t->expand_alerts = 1;
+        }
+        else if (strcasecmp(v, "no") == 0 || strcasecmp(v, "off") == 0 ||
+                 strcasecmp(v, "false") == 0) {
+            t->expand_alerts = 0;
+        }
+        else {
+            return dfw__conf_fail(f, "%sexpand_alerts: '%s' is not yes or no", label, v);
+        }
+        return 1;
     case TK_COUNT:
         break;
     }
@@ -399,7 +414,8 @@ int dfw__conf_tenant_close(struct frame *f)
             label, auth);
     }
     if (t->nstreams == 0) {
-        return parse_streams(f, t, "m365d-incidents, mde-alerts", label);
+        /* the Graph streams: the legacy APIs stop working after 1 Feb 2027 (MC1220762) */
+        return parse_streams(f, t, "graph-incidents, graph-alerts", label);
     }
     return 1;
 }

@@ -149,6 +149,9 @@ dfw_err dfw__batch_build(struct job *j, const struct dfw_http_response *r, char 
             j->duplicates++;
             continue;
         }
+        /* what is known of its earlier versions (outputs that send parts of it use this) */
+        ev->prev_updated_ms = dfw_cursor_latest(&j->cursor, id);
+        ev->window_from_ms = j->cursor.win.from_ms;
         /* an update: created before this window, or delivered before with another last-update */
         ev->kind = created < j->cursor.win.from_ms || dfw_cursor_seen_id(&j->cursor, id)
                        ? DFW_EVENT_UPDATE

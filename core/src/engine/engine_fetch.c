@@ -29,7 +29,8 @@ static int64_t bucket_wait(struct bucket *b, int64_t now)
 
 static const char *missing_role(const struct job *j, const struct dfw_claims *claims)
 {
-    return dfw_claims_missing_permission(claims, j->def->role, j->def->role_alt, j->def->scopes);
+    return dfw_stream_missing_permission(j->def, dfw_stream_expands(j->def, j->tenant->conf),
+                                         claims);
 }
 
 /* The message of a Defender/Graph error body {"error":{"code","message"}}, for logs. */
@@ -174,8 +175,11 @@ enum fetch_send dfw__fetch_send(struct job *j, int64_t now, dfw_http_done_fn don
         return FS_WAIT;
     }
     dfw_window_slice(&j->cursor.win, &j->slice);
-    char *url = dfw_stream_url(j->def, j->base_url, &j->slice, j->top);
-    dfw_err rc = url ? dfw_http_get(e->http, url, tok->access_token, done, j) : DFW_ERR_NOMEM;
+    char *url =
+        dfw_stream_url(j->def, j->base_url, &j->slice, j->top, dfw_stream_expands(j->def, t->conf));
+    dfw_err rc =
+        url ? dfw_http_get(e->http, url, tok->access_token, dfw_stream_header(j->def), done, j)
+            : DFW_ERR_NOMEM;
     free(url);
     if (rc != DFW_OK) {
         dfw__job_at(j, now + 1000);

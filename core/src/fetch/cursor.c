@@ -52,6 +52,11 @@ int dfw_cursor_seen_id(const struct dfw_cursor *c, const char *id)
     return dfw__seen_has_id(c->seen, id);
 }
 
+int64_t dfw_cursor_latest(const struct dfw_cursor *c, const char *id)
+{
+    return dfw__seen_latest(c->seen, id);
+}
+
 dfw_err
 dfw_cursor_add(struct dfw_cursor *c, const char *id, const char *updated, int64_t updated_ms)
 {

@@ -143,6 +143,7 @@ static size_t on_header(char *ptr, size_t size, size_t nitems, void *userdata)
 static dfw_err add(struct dfw_http *h,
                    const char *url,
                    const char *bearer,
+                   const char *header,
                    const char *form,
                    dfw_http_done_fn done,
                    void *ctx)
@@ -195,6 +196,14 @@ static dfw_err add(struct dfw_http *h,
         }
         x->headers = l;
     }
+    if (header != NULL) {
+        struct curl_slist *l = curl_slist_append(x->headers, header);
+        if (l == NULL) {
+            xfer_free(x);
+            return DFW_ERR_NOMEM;
+        }
+        x->headers = l;
+    }
     if (form != NULL) {
         x->post_body = strdup(form);
         if (x->post_body == NULL) {
@@ -219,16 +228,20 @@ static dfw_err add(struct dfw_http *h,
     return DFW_OK;
 }
 
-dfw_err dfw_http_get(
-    struct dfw_http *h, const char *url, const char *bearer, dfw_http_done_fn done, void *ctx)
+dfw_err dfw_http_get(struct dfw_http *h,
+                     const char *url,
+                     const char *bearer,
+                     const char *header,
+                     dfw_http_done_fn done,
+                     void *ctx)
 {
-    return add(h, url, bearer, NULL, done, ctx);
+    return add(h, url, bearer, header, NULL, done, ctx);
 }
 
 dfw_err dfw_http_post_form(
     struct dfw_http *h, const char *url, const char *body, dfw_http_done_fn done, void *ctx)
 {
-    return add(h, url, NULL, body, done, ctx);
+    return add(h, url, NULL, NULL, body, done, ctx);
 }
 
 static void finish(struct dfw_http *h, struct xfer *x, CURLcode rc)

@@ -175,6 +175,19 @@ int dfw__seen_has_id(const struct dfw_seen *s, const char *id)
     return 0;
 }
 
+int64_t dfw__seen_latest(const struct dfw_seen *s, const char *id)
+{
+    uint64_t h = fnv(FNV_OFFSET, id);
+    int64_t latest = 0;
+    for (const struct seen_entry *e = s->id_buckets[h & (s->nbuckets - 1)]; e != NULL;
+         e = e->next_id) {
+        if (e->id_hash == h && strcmp(e->key, id) == 0 && e->updated_ms > latest) {
+            latest = e->updated_ms;
+        }
+    }
+    return latest;
+}
+
 dfw_err dfw__seen_add(
     struct dfw_seen *s, const char *id, const char *updated, int64_t updated_ms, int pending)
 {

@@ -23,6 +23,8 @@ void dfw__seen_free(struct dfw_seen *s);
 int dfw__seen_has(const struct dfw_seen *s, const char *id, const char *updated);
 /* 1 when some pair with this id is in the set. */
 int dfw__seen_has_id(const struct dfw_seen *s, const char *id);
+/* The latest last-update time (ms) of the pairs with this id in the set, 0 when there is none. */
+int64_t dfw__seen_latest(const struct dfw_seen *s, const char *id);
 /* Add a pair (nothing when present). pending: until dfw__seen_commit or dfw__seen_rollback. */
 dfw_err dfw__seen_add(
     struct dfw_seen *s, const char *id, const char *updated, int64_t updated_ms, int pending);

@@ -139,7 +139,7 @@ static void token_ok(struct res_slot *s)
         }
         const struct dfw_stream_def *d = c->out->def;
         c->out->permission =
-            dfw_claims_missing_permission(tok->claims, d->role, d->role_alt, d->scopes);
+            dfw_stream_missing_permission(d, dfw_stream_expands(d, t->rep->conf), tok->claims);
         if (c->out->permission != NULL) {
             c->out->verdict = DFW_OB_MISSING_PERMISSION;
             c->state = C_DONE;
@@ -306,7 +306,8 @@ static void start_call(struct call *c)
     struct dfw_buf url = DFW_BUF_INIT;
     dfw_err rc = dfw_buf_printf(&url, "%s%s?$top=1", c->base_url, c->out->def->path);
     if (rc == DFW_OK) {
-        rc = dfw_http_get(t->run->http, url.data, tok->access_token, call_done, c);
+        rc = dfw_http_get(t->run->http, url.data, tok->access_token, dfw_stream_header(c->out->def),
+                          call_done, c);
     }
     dfw_buf_free(&url);
     if (rc != DFW_OK) {
