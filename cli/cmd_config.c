@@ -2,6 +2,7 @@
 #include "dfw/auth.h"
 #include "dfw/cloud.h"
 #include "dfw/consent.h"
+#include "dfw/stream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,16 @@ int cmd_check_config(const struct dfw_config *cfg, const char *path)
     }
     printf("%s: OK (%zu tenant(s), %zu output(s), state_dir %s)\n", path, cfg->ntenants,
            cfg->noutputs, cfg->state_dir);
+    /* valid, but reading an API that stops working after 1 Feb 2027 */
+    for (size_t i = 0; dfw_streams[i] != NULL; i++) {
+        const char *first;
+        size_t n =
+            dfw_streams[i]->retirement ? dfw_stream_tenants_using(cfg, dfw_streams[i], &first) : 0;
+        if (n > 0) {
+            printf("warning: %s; read by %zu tenant(s) (%s%s)\n", dfw_streams[i]->retirement, n,
+                   first, n > 1 ? ", ..." : "");
+        }
+    }
     return EXIT_OK;
 }
 

@@ -2,6 +2,7 @@
 #include "dfw/engine.h"
 #include "dfw/log.h"
 #include "dfw/state.h"
+#include "dfw/stream.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -76,6 +77,7 @@ int cmd_run(const struct dfw_config *cfg, const char *path, int argc, char **arg
                 "modules)\n");
         return EXIT_USAGE;
     }
+    dfw_stream_warn_retired(cfg);
     char err[1024];
     struct dfw_state *st = dfw_state_open(cfg->state_dir, 1, err, sizeof(err));
     if (st == NULL) {

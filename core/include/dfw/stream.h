@@ -70,6 +70,18 @@ const char *dfw_stream_missing_permission(const struct dfw_stream_def *def,
                                           int expand,
                                           const struct dfw_claims *claims);
 
+/* How many tenants of cfg read def, and the first of them (*first, borrowed from cfg; NULL when
+ * none). */
+size_t dfw_stream_tenants_using(const struct dfw_config *cfg,
+                                const struct dfw_stream_def *def,
+                                const char **first);
+
+/* Log one warning per legacy stream (def->retirement set) that some tenant of cfg reads: the
+ * stream, how many tenants read it, the first one, and def->retirement (the date it stops
+ * working and the Graph stream to use). For the start of `run` and of a host that embeds the
+ * engine. Returns the number of warnings. */
+size_t dfw_stream_warn_retired(const struct dfw_config *cfg);
+
 /* The URL that asks for one slice of a window (dfw/window.h): records with
  * from <= last-update < to and, when the slice has them, created bounds:
  * base + path + "?$filter=<updated> ge <from> and <updated> lt <to>[ and <created> ge <cfrom>]
