@@ -412,8 +412,13 @@ static dfw_err hec_submit(void *self, const struct dfw_batch *batch, dfw_ack_fn 
     for (size_t i = 0; i < batch->count; i++) {
         dfw_buf_reset(&o->ev);
         dfw_err err = dfw_out_splunk_hec_format(&o->fmt, &batch->events[i], &o->ev);
-        if (err == DFW_OK) {
-            err = hec_queue_add(&o->q, b, o->ev.data, o->ev.len, now);
+        /* one record may be several HEC events (an incident and its alerts), one per line */
+        for (size_t at = 0; err == DFW_OK && at < o->ev.len;) {
+            const char *line = o->ev.data + at;
+            const char *nl = memchr(line, '\n', o->ev.len - at);
+            size_t n = nl ? (size_t)(nl - line) : o->ev.len - at;
+            err = hec_queue_add(&o->q, b, line, n, now);
+            at += n + 1;
         }
         if (err != DFW_OK) {
             /* events already queued go out anyway: the re-sent batch may repeat them */

@@ -48,6 +48,23 @@ const struct dfw_option dfw_out_splunk_hec_options[] = {
         NULL,
         sourcetype_graph_alerts,
         "sourcetype of graph-alerts events (default ms365:defender:incident:alerts)"),
+    OPT("sourcetype_graph_incidents",
+        DFW_OPT_STRING,
+        NULL,
+        sourcetype_graph_incidents,
+        "sourcetype of graph-incidents events (default ms365:defender:incident)"),
+    OPT("sourcetype_graph_incident_alerts",
+        DFW_OPT_STRING,
+        NULL,
+        sourcetype_graph_incident_alerts,
+        "sourcetype of the alerts split out of graph-incidents (default "
+        "ms365:defender:incident:alerts)"),
+    OPT("split_alerts",
+        DFW_OPT_BOOL,
+        "on",
+        split_alerts,
+        "graph-incidents: the incident without its alerts, and each alert its own event (the "
+        "add-on's shape); no: one event per incident with alerts[]"),
     OPT("source",
         DFW_OPT_STRING,
         "defender-forwarder:{stream}:{tenant_id}",
@@ -121,6 +138,7 @@ const char *dfw_out_splunk_hec_default_sourcetype(const char *stream)
     /* defender-api.md §8.1; graph-alerts: alerts_v2 carries the Defender XDR alert entity, which
      * the add-on indexes as ms365:defender:incident:alerts */
     static const char *const map[][2] = {
+        {"graph-incidents", "ms365:defender:incident"},
         {"m365d-incidents", "ms365:defender:incident"},
         {"mde-alerts", "ms:defender:atp:alerts"},
         {"graph-alerts", "ms365:defender:incident:alerts"},
@@ -146,8 +164,18 @@ const char *dfw_out_splunk_hec_sourcetype(const struct dfw_out_splunk_hec_conf *
     else if (stream != NULL && strcmp(stream, "graph-alerts") == 0) {
         per = c->sourcetype_graph_alerts;
     }
+    else if (stream != NULL && strcmp(stream, "graph-incidents") == 0) {
+        per = c->sourcetype_graph_incidents;
+    }
     const char *def = dfw_out_splunk_hec_default_sourcetype(stream);
     return per != NULL ? per : c->sourcetype != NULL ? c->sourcetype : def ? def : "defender:event";
+}
+
+const char *dfw_out_splunk_hec_alert_sourcetype(const struct dfw_out_splunk_hec_conf *c)
+{
+    return c->sourcetype_graph_incident_alerts != NULL ? c->sourcetype_graph_incident_alerts
+           : c->sourcetype != NULL                     ? c->sourcetype
+                                                       : "ms365:defender:incident:alerts";
 }
 
 /* http:// sends the token in clear text: only to this machine (a local HEC or a test). */
@@ -255,6 +283,8 @@ dfw_out_splunk_hec_conf_check(const struct dfw_out_splunk_hec_conf *c, char *err
         {"sourcetype_m365d_incidents", c->sourcetype_m365d_incidents},
         {"sourcetype_mde_alerts", c->sourcetype_mde_alerts},
         {"sourcetype_graph_alerts", c->sourcetype_graph_alerts},
+        {"sourcetype_graph_incidents", c->sourcetype_graph_incidents},
+        {"sourcetype_graph_incident_alerts", c->sourcetype_graph_incident_alerts},
         {"source", c->source},
         {"host", c->host},
     };

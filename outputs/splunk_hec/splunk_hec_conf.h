@@ -19,11 +19,14 @@ struct dfw_out_splunk_hec_conf {
     char *sourcetype_m365d_incidents;
     char *sourcetype_mde_alerts;
     char *sourcetype_graph_alerts;
-    char *source;  /* template with {tenant}, {tenant_id}, {stream} */
-    char *host;    /* NULL: this machine's host name */
-    char *ca_file; /* NULL: the system's CA store; verification is always on */
-    int gzip;      /* Content-Encoding: gzip */
-    int ack;       /* indexer acknowledgement */
+    char *sourcetype_graph_incidents;
+    char *sourcetype_graph_incident_alerts; /* the alerts split out of graph-incidents */
+    char *source;                           /* template with {tenant}, {tenant_id}, {stream} */
+    char *host;                             /* NULL: this machine's host name */
+    char *ca_file;    /* NULL: the system's CA store; verification is always on */
+    int gzip;         /* Content-Encoding: gzip */
+    int ack;          /* indexer acknowledgement */
+    int split_alerts; /* graph-incidents: each expanded alert its own event (default on) */
     long long batch_max_events;
     long long batch_max_bytes; /* uncompressed request body */
     long long batch_timeout_ms;
@@ -49,6 +52,10 @@ const char *dfw_out_splunk_hec_default_sourcetype(const char *stream);
  * default, else "defender:event". Never NULL; borrowed from c or static. */
 const char *dfw_out_splunk_hec_sourcetype(const struct dfw_out_splunk_hec_conf *c,
                                           const char *stream);
+
+/* The sourcetype of the alerts split out of graph-incidents: sourcetype_graph_incident_alerts,
+ * else sourcetype, else "ms365:defender:incident:alerts" (the add-on's). Never NULL. */
+const char *dfw_out_splunk_hec_alert_sourcetype(const struct dfw_out_splunk_hec_conf *c);
 
 /* Check a conf (URL scheme, ranges, templates, the token source and its file permissions).
  * DFW_ERR_CONFIG with a message naming the option in errbuf. No I/O but stat(). */

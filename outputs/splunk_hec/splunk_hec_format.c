@@ -1,5 +1,6 @@
 /* HEC event objects (docs/splunk-hec.md: the field mapping) and gzip request bodies. */
 #include "splunk_hec_format.h"
+#include "dfw/timeutil.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -88,39 +89,48 @@ static int add_string(struct json_object *o, const char *key, const char *value)
     return json_object_object_add(o, key, v);
 }
 
-dfw_err dfw_out_splunk_hec_format(const struct dfw_out_splunk_hec_fmt *f,
-                                  const struct dfw_event *ev,
-                                  struct dfw_buf *out)
+/* One part of an event: the record (or one of its alerts) with its own sourcetype, time and
+ * kind; incident_id adds that indexed field (the alerts split out of an incident). */
+struct part {
+    struct json_object *record; /* borrowed */
+    const char *sourcetype;
+    int64_t time_ms;
+    enum dfw_event_kind kind;
+    const char *incident_id;
+};
+
+static dfw_err append_object(const struct dfw_out_splunk_hec_fmt *f,
+                             const struct dfw_event *ev,
+                             const struct part *pt,
+                             const char *source,
+                             struct dfw_buf *out)
 {
     const struct dfw_out_splunk_hec_conf *c = f->conf;
     char when[32];
-    dfw_out_splunk_hec_time(ev->updated_ms, when, sizeof(when));
-    struct dfw_buf source = DFW_BUF_INIT;
-    if (dfw_out_splunk_hec_source(c->source ? c->source : "defender-forwarder", ev, &source) !=
-        DFW_OK) {
-        dfw_buf_free(&source);
-        return DFW_ERR_NOMEM;
-    }
+    dfw_out_splunk_hec_time(pt->time_ms, when, sizeof(when));
     /* json-c escapes every string: record text, names and ids come from outside */
     struct json_object *o = json_object_new_object();
     struct json_object *fields = json_object_new_object();
     /* the literal keeps the exact milliseconds (a double would print 0.12299999) */
-    struct json_object *t = json_object_new_double_s((double)ev->updated_ms / 1000.0, when);
+    struct json_object *t = json_object_new_double_s((double)pt->time_ms / 1000.0, when);
     int bad = o == NULL || fields == NULL || t == NULL;
     if (!bad) {
         bad |= json_object_object_add(o, "time", t) != 0;
         t = NULL; /* owned by o */
         bad |= add_string(o, "host", f->host) != 0;
-        bad |= add_string(o, "source", source.data) != 0;
-        bad |= add_string(o, "sourcetype", dfw_out_splunk_hec_sourcetype(c, ev->stream)) != 0;
+        bad |= add_string(o, "source", source) != 0;
+        bad |= add_string(o, "sourcetype", pt->sourcetype) != 0;
         if (c->index != NULL) {
             bad |= add_string(o, "index", c->index) != 0;
         }
-        bad |= json_object_object_add(o, "event", json_object_get(ev->record)) != 0;
+        bad |= json_object_object_add(o, "event", json_object_get(pt->record)) != 0;
         bad |= add_string(fields, "tenant", ev->tenant) != 0;
         bad |= add_string(fields, "tenant_id", ev->tenant_id) != 0;
         bad |= add_string(fields, "stream", ev->stream) != 0;
-        bad |= add_string(fields, "kind", dfw_event_kind_name(ev->kind)) != 0;
+        bad |= add_string(fields, "kind", dfw_event_kind_name(pt->kind)) != 0;
+        if (pt->incident_id != NULL) {
+            bad |= add_string(fields, "incident_id", pt->incident_id) != 0;
+        }
         bad |= json_object_object_add(o, "fields", fields) != 0;
         fields = NULL; /* owned by o, or freed with it when the add failed */
     }
@@ -134,6 +144,116 @@ dfw_err dfw_out_splunk_hec_format(const struct dfw_out_splunk_hec_fmt *f,
     json_object_put(t);
     json_object_put(fields);
     json_object_put(o);
+    return err;
+}
+
+static int jtime(struct json_object *o, const char *key, int64_t *ms)
+{
+    struct json_object *v;
+    return json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, &v) &&
+           json_object_is_type(v, json_type_string) &&
+           dfw_time_parse(json_object_get_string(v), ms) == DFW_OK;
+}
+
+int dfw_out_splunk_hec_alert_sent(const struct dfw_event *ev,
+                                  struct json_object *alert,
+                                  enum dfw_event_kind *kind)
+{
+    int64_t upd, created;
+    int has_upd = jtime(alert, "lastUpdateDateTime", &upd);
+    if (ev->prev_updated_ms > 0 && has_upd && upd <= ev->prev_updated_ms) {
+        return 0; /* it went out with the incident's earlier version */
+    }
+    int has_created = jtime(alert, "createdDateTime", &created);
+    if (ev->kind == DFW_EVENT_NEW) {
+        *kind = DFW_EVENT_NEW;
+    }
+    else if (ev->prev_updated_ms > 0) {
+        *kind = has_created && created > ev->prev_updated_ms ? DFW_EVENT_NEW : DFW_EVENT_UPDATE;
+    }
+    else {
+        *kind = has_created && ev->window_from_ms > 0 && created >= ev->window_from_ms
+                    ? DFW_EVENT_NEW
+                    : DFW_EVENT_UPDATE;
+    }
+    return 1;
+}
+
+/* graph-incidents split: the incident without "alerts" (a shallow copy: the record is shared
+ * with the other outputs and read-only), then each alert that is due (see
+ * dfw_out_splunk_hec_alert_sent), one object per line. */
+static dfw_err append_split(const struct dfw_out_splunk_hec_fmt *f,
+                            const struct dfw_event *ev,
+                            struct json_object *alerts,
+                            const char *source,
+                            struct dfw_buf *out)
+{
+    const struct dfw_out_splunk_hec_conf *c = f->conf;
+    struct json_object *inc = json_object_new_object();
+    if (inc == NULL) {
+        return DFW_ERR_NOMEM;
+    }
+    json_object_object_foreach(ev->record, key, val)
+    {
+        if (strcmp(key, "alerts") != 0 &&
+            json_object_object_add(inc, key, json_object_get(val)) != 0) {
+            json_object_put(inc);
+            return DFW_ERR_NOMEM;
+        }
+    }
+    struct part pt = {inc, dfw_out_splunk_hec_sourcetype(c, ev->stream), ev->updated_ms, ev->kind,
+                      NULL};
+    dfw_err err = append_object(f, ev, &pt, source, out);
+    json_object_put(inc);
+    size_t n = json_object_array_length(alerts);
+    for (size_t i = 0; err == DFW_OK && i < n; i++) {
+        struct json_object *a = json_object_array_get_idx(alerts, i);
+        struct part ap = {a, dfw_out_splunk_hec_alert_sourcetype(c), ev->updated_ms,
+                          DFW_EVENT_UPDATE, ev->id};
+        if (!json_object_is_type(a, json_type_object) ||
+            !dfw_out_splunk_hec_alert_sent(ev, a, &ap.kind)) {
+            continue;
+        }
+        (void)jtime(a, "lastUpdateDateTime", &ap.time_ms);
+        err = dfw_buf_append(out, "\n", 1);
+        if (err == DFW_OK) {
+            err = append_object(f, ev, &ap, source, out);
+        }
+    }
+    return err;
+}
+
+dfw_err dfw_out_splunk_hec_format(const struct dfw_out_splunk_hec_fmt *f,
+                                  const struct dfw_event *ev,
+                                  struct dfw_buf *out)
+{
+    const struct dfw_out_splunk_hec_conf *c = f->conf;
+    struct dfw_buf source = DFW_BUF_INIT;
+    if (dfw_out_splunk_hec_source(c->source ? c->source : "defender-forwarder", ev, &source) !=
+        DFW_OK) {
+        dfw_buf_free(&source);
+        return DFW_ERR_NOMEM;
+    }
+    size_t start = out->len;
+    struct json_object *alerts;
+    dfw_err err;
+    if (c->split_alerts && ev->stream != NULL && strcmp(ev->stream, "graph-incidents") == 0 &&
+        json_object_is_type(ev->record, json_type_object) &&
+        json_object_object_get_ex(ev->record, "alerts", &alerts) &&
+        json_object_is_type(alerts, json_type_array)) {
+        err = append_split(f, ev, alerts, source.data, out);
+    }
+    else {
+        struct part pt = {ev->record, dfw_out_splunk_hec_sourcetype(c, ev->stream), ev->updated_ms,
+                          ev->kind, NULL};
+        err = append_object(f, ev, &pt, source.data, out);
+    }
+    if (err != DFW_OK) {
+        out->len = start; /* nothing half-written */
+        if (out->data != NULL) {
+            out->data[start] = '\0';
+        }
+    }
     dfw_buf_free(&source);
     return err;
 }

@@ -9,6 +9,8 @@
 #include "dfw/event.h"
 #include "splunk_hec_conf.h"
 
+struct json_object;
+
 /* What format needs besides the conf: the host name, resolved once. */
 struct dfw_out_splunk_hec_fmt {
     const struct dfw_out_splunk_hec_conf *conf; /* borrowed */
@@ -27,11 +29,27 @@ void dfw_out_splunk_hec_time(int64_t ms, char *out, size_t outlen);
 dfw_err
 dfw_out_splunk_hec_source(const char *tmpl, const struct dfw_event *ev, struct dfw_buf *out);
 
-/* Append one HEC event object for ev (no separator): {"time","host","source","sourcetype",
- * "index" (when set),"event": the record,"fields":{"tenant","tenant_id","stream","kind"}}. */
+/* Append the HEC event objects of ev, one per line ('\n' between them, none after the last):
+ * {"time","host","source","sourcetype","index" (when set),"event": the record,
+ * "fields":{"tenant","tenant_id","stream","kind"}}. One object, except for a graph-incidents
+ * record with an "alerts" array when split_alerts is on (the Splunk Add-on for Microsoft
+ * Security's shape, docs/splunk-hec.md): first the incident without "alerts" (sourcetype of the
+ * stream, ms365:defender:incident), then one object per alert that
+ * dfw_out_splunk_hec_alert_sent says is due: event = the alert, time = its lastUpdateDateTime,
+ * sourcetype dfw_out_splunk_hec_alert_sourcetype, fields plus "incident_id" (ev->id).
+ * DFW_ERR_NOMEM leaves out unchanged. */
 dfw_err dfw_out_splunk_hec_format(const struct dfw_out_splunk_hec_fmt *f,
                                   const struct dfw_event *ev,
                                   struct dfw_buf *out);
+
+/* Whether one alert of a graph-incidents event goes out as its own event, and its kind. An alert
+ * whose lastUpdateDateTime is at or before ev->prev_updated_ms (the incident's version delivered
+ * before and still remembered) went out with that version: 0. Otherwise 1, with *kind new when
+ * the incident is new, or the alert was created after that version (or, no version remembered,
+ * at or after the window's start ev->window_from_ms); else update. Pure. */
+int dfw_out_splunk_hec_alert_sent(const struct dfw_event *ev,
+                                  struct json_object *alert,
+                                  enum dfw_event_kind *kind);
 
 /* Append data gzip-compressed (RFC 1952) to out. level: zlib level 1-9, or -1 for the default.
  * DFW_ERR_NOMEM or DFW_ERR_INVALID (zlib failure); out is unchanged on error. */

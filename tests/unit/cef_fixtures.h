@@ -100,8 +100,8 @@ struct golden {
 };
 
 /* MDE alert (reference §3.4), Defender XDR incident (§2.7), Graph alert (§5.2 with typed evidence
- * added), Graph incident with $expand=alerts (§5.2; its stream is not read yet: the profile row
- * of core/src/format/fields.c is ready). */
+ * added), Graph incidents with $expand=alerts (§5.1, §5.2): two alerts, none (an incident
+ * redirected into another one), one, and thirty of every Defender product with typed evidence. */
 static const struct golden goldens[] = {
     {"mde-alert", "mde-alerts", "da637472900382838869_1364969609", "2021-01-26T20:33:59.2Z",
      "a839b112-1253-6432-9bf6-94542403f21c", DFW_EVENT_NEW},
@@ -111,6 +111,12 @@ static const struct golden goldens[] = {
      "2021-05-02T14:19:01.3266667Z", "b3c1b5fc-828c-45fa-a1e1-10d74f6d6e9c", DFW_EVENT_NEW},
     {"graph-incident", "graph-incidents", "2972395", "2021-09-30T09:35:45.1133333Z",
      "b3c1b5fc-828c-45fa-a1e1-10d74f6d6e9c", DFW_EVENT_NEW},
+    {"graph-incident-0", "graph-incidents", "3110", "2026-12-01T08:15:00.1234567Z",
+     "b3c1b5fc-828c-45fa-a1e1-10d74f6d6e9c", DFW_EVENT_UPDATE},
+    {"graph-incident-1", "graph-incidents", "3111", "2026-12-01T08:02:10.5Z",
+     "b3c1b5fc-828c-45fa-a1e1-10d74f6d6e9c", DFW_EVENT_NEW},
+    {"graph-incident-30", "graph-incidents", "3112", "2026-12-01T07:55:00.9Z",
+     "b3c1b5fc-828c-45fa-a1e1-10d74f6d6e9c", DFW_EVENT_UPDATE},
 };
 
 typedef dfw_err (*format_fn)(const struct dfw_event *ev, size_t max_len, struct dfw_buf *out);

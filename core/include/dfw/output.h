@@ -76,7 +76,9 @@ struct dfw_output_plugin {
      * return NULL with a message in errbuf (naming the instance, never a secret). */
     void *(*init)(const void *conf, const char *instance, char *errbuf, size_t errlen);
 
-    /* Pure: render one event to out (appended). No I/O, no state change: the test seam. */
+    /* Pure: render one event to out (appended): what the output sends for it. An output that
+     * sends one event as several messages puts one per line (the HEC output's incident and its
+     * alerts). No I/O, no state change: the test seam. */
     dfw_err (*format)(const void *conf, const struct dfw_event *ev, struct dfw_buf *out);
 
     /* Take a batch. DFW_OK: accepted, ack will be called exactly once for batch->seq (possibly
