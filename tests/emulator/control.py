@@ -46,8 +46,11 @@ def _store(emu, args):
     return emu.db.store(tenant, stream)
 
 
-def _summary(row):
-    out = {"id": row.rid, "created": iso(row.created, row.pc),
+def _summary(row, spec=None):
+    """id/created/lastUpdate/version of a row; the id as the stream's API
+    writes it (graph-incidents: a string)."""
+    rid = spec.show_id(row.rid) if hasattr(spec, "show_id") else row.rid
+    out = {"id": rid, "created": iso(row.created, row.pc),
            "lastUpdate": iso(row.updated, row.pu), "version": row.version}
     if row.visible:
         out["visibleAt"] = iso(row.visible, 7)
@@ -74,7 +77,7 @@ def _records_get(emu, args):
         "tenant": store.tenant.name, "stream": store.spec.name,
         "count": len(rows), "id_field": store.spec.id_field,
         "update_field": store.spec.update_field,
-        "records": [_summary(r) if summary else store.as_dict(r)
+        "records": [_summary(r, store.spec) if summary else store.as_dict(r)
                     for r in rows]}
 
 
@@ -94,8 +97,8 @@ def _records_post(emu, args):
     if not isinstance(count, int) or not 0 <= count <= 1_000_000:
         raise ControlError(400, "'count' must be an integer 0..1000000")
     rows = store.add(count, _at(args), _lag(args), bool(args.get("tie")))
-    return 200, {"ids": [r.rid for r in rows],
-                 "records": [_summary(r) for r in rows]}
+    return 200, {"ids": [_summary(r, store.spec)["id"] for r in rows],
+                 "records": [_summary(r, store.spec) for r in rows]}
 
 
 def _update(emu, args):
@@ -113,8 +116,8 @@ def _update(emu, args):
                             lag_s=_lag(args), tie=bool(args.get("tie")))
     else:
         raise ControlError(400, "give 'ids' (list) or 'count' (integer)")
-    return 200, {"ids": [r.rid for r in rows],
-                 "records": [_summary(r) for r in rows]}
+    return 200, {"ids": [_summary(r, store.spec)["id"] for r in rows],
+                 "records": [_summary(r, store.spec) for r in rows]}
 
 
 def _faults(emu, args):

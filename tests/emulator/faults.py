@@ -6,7 +6,7 @@ import time
 
 FAULT_KEYS = ("status_5xx", "slow_ms", "truncate", "truncate_mode",
               "token_lifetime", "rate_scale", "fail_token", "v1_numeric",
-              "refresh_rotation", "token_tid")
+              "refresh_rotation", "token_tid", "expand_fails")
 ROTATIONS = ("single-use", "grace", "keep")
 
 
@@ -28,6 +28,7 @@ class FaultSet:
         self.v1_numeric = None
         self.refresh_rotation = None  # single-use | grace | keep
         self.token_tid = None  # tid that issued tokens carry instead
+        self.expand_fails = None  # True: $expand=alerts answers HTTP 500
 
     def describe(self):
         """Active settings as a dict (for GET /_emulator/faults)."""
@@ -100,6 +101,9 @@ class Faults:
                     raise ValueError("refresh_rotation: %s" % "|".join(
                         ROTATIONS))
                 target.refresh_rotation = value
+            if "expand_fails" in body:
+                value = body["expand_fails"]
+                target.expand_fails = None if value is None else bool(value)
             if "token_tid" in body:
                 value = body["token_tid"]
                 target.token_tid = None if value is None else str(value)
@@ -179,6 +183,11 @@ class Faults:
 
     def token_tid(self, tenant):
         return self._first(tenant, "token_tid")
+
+    def expand_fails(self, tenant):
+        """True while graph-incidents' $expand=alerts must answer 500 (big
+        tenants see that persistently, elastic/integrations #18144)."""
+        return bool(self._first(tenant, "expand_fails"))
 
     def rate_scale(self, tenant):
         value = self._first(tenant, "rate_scale")

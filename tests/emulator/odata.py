@@ -130,12 +130,19 @@ def parse_filter(text, q, update_field, created_field):
             q.upper = _tighter(q.upper, (ticks, op != "lt"), False)
 
 
-def _int_option(params, name, maximum=None):
+def _int_option(params, name, maximum=None, graph=False):
     raw = params[name]
     if not re.fullmatch(r"\s*\d+\s*", raw):
         raise ODataError("Invalid value '%s' for %s: a non-negative "
                          "integer is required." % (raw, name))
     value = int(raw)
+    if maximum is not None and value > maximum and graph:
+        # ASP.NET OData's text, as Graph incidents answer $top=100
+        # (wazuh/wazuh #28070)
+        raise ODataError("The query specified in the URI is not valid. The "
+                         "limit of '%d' for Top query has been exceeded. The "
+                         "value from the incoming request is '%d'."
+                         % (maximum, value), code="BadRequest")
     if maximum is not None and value > maximum:
         raise ODataError("The limit of '%d' for %s was exceeded. The "
                          "requested value was '%d'." % (maximum, name,
@@ -154,14 +161,14 @@ def parse_query(params, api):
             raise ODataError("Query option '%s' is not supported by the "
                              "emulator." % name)
     if "$top" in params:
-        q.top = _int_option(params, "$top", api["max_top"])
+        q.top = _int_option(params, "$top", api["max_top"], api["graph"])
         if api.get("clamp_top") is not None:
             q.top = min(q.top, api["clamp_top"])
     if "$skip" in params:
         q.skip = _int_option(params, "$skip")
     if "$expand" in params:
         value = params["$expand"].strip().lower()
-        if not (api["expand"] and value == "evidence"):
+        if not (api["expand"] and value == api["expand"]):
             raise ODataError("$expand=%s is not supported on this entity "
                              "set." % params["$expand"])
         q.expand = True
@@ -245,8 +252,45 @@ def _error_limit(what, limit, value):
                       code="BadRequest")
 
 
-def list_page(store, api, params, snapshots, base_url, path, pager):
-    """Build one list response; return (body bytes, records in page)."""
+# Members of Graph's evolvable enums that come after unknownFutureValue
+# (§5.1: serviceSource, detectionSource, incidentStatus): without
+# "Prefer: include-unknown-enum-members" Graph returns unknownFutureValue.
+EVOLVABLE = {
+    "serviceSource": ("microsoftDefenderForCloud", "microsoftSentinel",
+                      "microsoftInsiderRiskManagement"),
+    "detectionSource": ("microsoftDefenderForCloud", "microsoftSentinel",
+                        "microsoftDefenderForIoT", "microsoftDefenderForServers",
+                        "microsoftInsiderRiskManagement"),
+    "status": ("awaitingAction",),
+}
+_EVOLVABLE_RE = re.compile(("\"(%s)\":\"(%s)\"" % (
+    "|".join(EVOLVABLE), "|".join(sorted({m for v in EVOLVABLE.values()
+                                          for m in v})))).encode())
+
+
+def prefers_unknown_members(prefer):
+    """True when a Prefer header value asks for include-unknown-enum-members
+    (comma-separated preferences, case-insensitive)."""
+    return any(p.strip().lower() == "include-unknown-enum-members"
+               for p in (prefer or "").split(","))
+
+
+def hide_unknown_members(body):
+    """*body* (bytes) with evolvable members as ``unknownFutureValue``."""
+    def repl(m):
+        key, member = m.group(1).decode(), m.group(2).decode()
+        if member in EVOLVABLE[key]:
+            return b'"%s":"unknownFutureValue"' % m.group(1)
+        return m.group(0)
+    return _EVOLVABLE_RE.sub(repl, body)
+
+
+def list_page(store, api, params, snapshots, base_url, path, pager,
+              unknown_members=True):
+    """Build one list response; return (body bytes, records in page).
+
+    *unknown_members* False (a Graph request without the Prefer header)
+    turns evolvable enum members into ``unknownFutureValue``."""
     q = parse_query(params, api)
     top = api["default_top"] if q.top is None else q.top
     tenant = store.tenant.name
@@ -284,6 +328,8 @@ def list_page(store, api, params, snapshots, base_url, path, pager):
     served = pager.duplicate(page, how.duplicates)
     render = store.render
     body = b",".join(render(r, expand).encode("utf-8") for r in served)
+    if api["graph"] and not unknown_members:
+        body = hide_unknown_members(body)
     if how.churn and page:
         store.update(ids=[r.rid for r in pager.pick(page, how.churn)],
                      lag_s=how.lag_s)

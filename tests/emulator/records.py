@@ -16,6 +16,10 @@ Design (chosen for speed with 200,000+ records):
 
 Stores keep rows sorted by (last-update time, id): the order the emulator
 serves pages in.
+
+``graph-incidents`` has no store of its own: Microsoft Graph and Defender
+XDR serve the same incidents, so it is a view (graph_incidents.py) of the
+``m365d-incidents`` store that renders each row in Graph's schema.
 """
 
 import bisect
@@ -25,11 +29,14 @@ import random
 import re
 import threading
 
+import graph_incidents
 import samples
 from timeutil import (PRECISIONS, TICKS_PER_SECOND, dotnet_ticks, iso,
                       now_ticks, truncate)
 
-STREAMS = ("m365d-incidents", "mde-alerts", "graph-alerts")
+STREAMS = ("m365d-incidents", "mde-alerts", "graph-alerts", "graph-incidents")
+# streams served from another stream's records: (base stream)
+VIEWS = {"graph-incidents": "m365d-incidents"}
 MASK64 = (1 << 64) - 1
 TWO_DAYS = 2 * 86400 * TICKS_PER_SECOND
 SIX_HOURS = 6 * 3600 * TICKS_PER_SECOND
@@ -81,11 +88,14 @@ class Row:
     """One record version (immutable by convention)."""
 
     __slots__ = ("rid", "idx", "h", "created", "updated", "pc", "pu",
-                 "version", "visible")
+                 "version", "visible", "sub")
 
     def __init__(self, rid, idx, h, created, updated, pc, pu, version,
-                 visible=0):
+                 visible=0, sub=None):
         self.visible = visible  # ticks: hidden from the list APIs before
+        # (last-update ticks, digits) of each part (an incident's alerts);
+        # None: all equal to *updated*
+        self.sub = sub
         self.rid = rid
         self.idx = idx
         self.h = h
@@ -227,7 +237,8 @@ class Store:
                     t, pu = self._stamp(now, PRECISIONS[mix(old.h + old.version
                                                             + 1) & 3], floor)
                 new = Row(old.rid, old.idx, old.h, old.created, t, old.pc, pu,
-                          old.version + 1, self._visible(t, lag_s))
+                          old.version + 1, self._visible(t, lag_s),
+                          self._parts_after_update(old, t, pu))
                 pos = bisect.bisect_left(self.rows, _sort_key(old),
                                          key=_sort_key)
                 del self.rows[pos]
@@ -235,6 +246,24 @@ class Store:
                 self.by_id[new.rid] = new
                 made.append(new)
             return made
+
+    def _parts_after_update(self, old, t, digits):
+        """Per-part last-update times after an update at *t*: one part
+        (alert) changes per update, in turn; every (n+1)-th update changes
+        the record itself only (a comment, an assignment)."""
+        parts = getattr(self.spec, "parts", None)
+        n = parts(self, old) if parts else 0
+        if n == 0:
+            return None
+        sub = list(old.sub or ((old.updated, old.pu),) * n)
+        k = old.version % (n + 1)
+        if k < n:
+            sub[k] = (t, digits)
+        return tuple(sub)
+
+    def variant(self, row):
+        """The record shape (variant) of *row*."""
+        return self.variants[(row.h >> 24) % len(self.variants)]
 
     # -- queries ------------------------------------------------------
     def select(self, lower=None, upper=None, now=None):
@@ -265,7 +294,7 @@ class Store:
 
     def render(self, row, expand=False):
         """JSON text of *row* (``expand`` adds MDE alert evidence)."""
-        variant = self.variants[(row.h >> 24) % len(self.variants)]
+        variant = self.variant(row)
         values = self.spec.values(self, row, variant.meta)
         template = variant.expanded if expand else variant.plain
         return template.render(values)
@@ -309,6 +338,27 @@ def _times(row, h):
     return (iso(truncate(first, p_first), p_first),
             iso(truncate(last, p_last), p_last),
             iso(ev, 7))
+
+
+def alert_parts(row, meta):
+    """(id, created, last update) of each alert of an incident row, as
+    text: the same alerts whichever API shows the incident."""
+    h = mix(row.h)
+    dn = id_ticks(row.idx, h)
+    out = []
+    for i, shape in enumerate(meta["alert_shapes"]):
+        ah = mix(h + i)
+        if shape == "da":
+            aid = "da%d_%d" % (dn + i, (ah & 0xFFFFFFFF) - 0x80000000)
+        elif shape == "fa":
+            aid = "fa%s" % samples.guid_from(ah)[:-2]
+        else:
+            aid = "ca%s" % samples.guid_from(ah).upper()
+        created = iso(row.created - (i + 1) * TICKS_PER_SECOND - ah % 9999, 7)
+        ticks, digits = row.sub[i] if row.sub else (row.updated, row.pu)
+        updated = iso(ticks, digits)
+        out.append((aid, created, updated))
+    return out
 
 
 def _status(row, choices):
@@ -360,19 +410,15 @@ class IncidentSpec:
             "a_resolved": q(updated) if resolved else "null",
             "first": q(first), "last": q(last), "ev": q(ev),
         }
-        dn = id_ticks(row.idx, h)
-        for i, shape in enumerate(meta["alert_shapes"]):
-            ah = mix(h + i)
-            if shape == "da":
-                aid = "da%d_%d" % (dn + i, (ah & 0xFFFFFFFF) - 0x80000000)
-            elif shape == "fa":
-                aid = "fa%s" % samples.guid_from(ah)[:-2]
-            else:
-                aid = "ca%s" % samples.guid_from(ah).upper()
+        for i, (aid, created, updated) in enumerate(alert_parts(row, meta)):
             vals["a%d_id" % i] = q(aid)
-            vals["a%d_created" % i] = q(iso(row.created - (i + 1)
-                                            * TICKS_PER_SECOND - ah % 9999, 7))
+            vals["a%d_created" % i] = q(created)
+            vals["a%d_updated" % i] = q(updated)
         return vals
+
+    def parts(self, store, row):
+        """Number of alerts of *row* (they change one at a time)."""
+        return len(store.variant(row).meta["alert_shapes"])
 
 
 class MdeAlertSpec:
@@ -429,8 +475,10 @@ class GraphAlertSpec:
     created_field = "createdDateTime"
 
     def build_variants(self, rng, tenant):
-        return [samples.graph_alert_variant(rng, tenant, Variant, slot)
-                for _ in range(N_VARIANTS)]
+        # one variant in eight: an evolvable enum member (odata.EVOLVABLE)
+        return [samples.graph_alert_variant(rng, tenant, Variant, slot,
+                                            evolvable=i % 8 == 5)
+                for i in range(N_VARIANTS)]
 
     def make_id(self, store, idx, h, created):
         variant = store.variants[(h >> 24) % len(store.variants)]
@@ -473,7 +521,8 @@ class GraphAlertSpec:
 
 
 SPECS = {spec.name: spec for spec in
-         (IncidentSpec(), MdeAlertSpec(), GraphAlertSpec())}
+         (IncidentSpec(), MdeAlertSpec(), GraphAlertSpec(),
+          graph_incidents.GraphIncidentSpec())}
 
 
 class RecordDB:
@@ -493,10 +542,17 @@ class RecordDB:
         key = (tenant.name, stream)
         st = self._stores.get(key)
         if st is None:
+            base = self.store(tenant, VIEWS[stream]) if stream in VIEWS \
+                else None
             with self._lock:
                 st = self._stores.get(key)
-                if st is None:
-                    count = self.count if stream in self.streams else 0
+                if st is None and base is not None:
+                    st = graph_incidents.View(base, SPECS[stream])
+                    self._stores[key] = st
+                elif st is None:
+                    views = {v for v, b in VIEWS.items() if b == stream}
+                    count = self.count if self.streams & ({stream} | views) \
+                        else 0
                     st = Store(SPECS[stream], tenant, self.seed, self.start,
                                count)
                     self._stores[key] = st

@@ -198,7 +198,7 @@ def incident_variant(rng, tenant, variant_cls, slot):
             "incidentId": slot("iid"),
             "serviceSource": source,
             "creationTime": slot("a%d_created" % i),
-            "lastUpdatedTime": slot("updated"),
+            "lastUpdatedTime": slot("a%d_updated" % i),
             "resolvedTime": slot("a_resolved"),
             "firstActivity": slot("first"),
             "lastActivity": slot("last"),
@@ -244,7 +244,10 @@ def incident_variant(rng, tenant, variant_cls, slot):
         "comments": comments,
         "alerts": alerts,
     }
-    return variant_cls(incident, meta={"alert_shapes": shapes})
+    # the source shape stays in meta: graph_incidents.py builds Graph's
+    # schema of the same incident from it
+    return variant_cls(incident, meta={"alert_shapes": shapes,
+                                       "source": incident})
 
 
 def _mde_evidence(rng, tenant, device_id, slot):
@@ -364,8 +367,11 @@ def _graph_evidence(rng, tenant, slot):
     return picked
 
 
-def graph_alert_variant(rng, tenant, variant_cls, slot):
-    """One Graph alerts_v2 shape (typed evidence is always included)."""
+def graph_alert_variant(rng, tenant, variant_cls, slot, evolvable=False):
+    """One Graph alerts_v2 shape (typed evidence is always included).
+    *evolvable*: a Microsoft Defender for Cloud alert, whose serviceSource
+    and detectionSource were added to their enums after
+    unknownFutureValue (§5.1)."""
     source, detection, prefix = rng.choice(GRAPH_KINDS)
     threat = rng.choice(THREAT_FAMILIES)
     alert = {
@@ -396,4 +402,8 @@ def graph_alert_variant(rng, tenant, variant_cls, slot):
         "comments": [], "evidence": _graph_evidence(rng, tenant, slot),
         "systemTags": rng.choice(([], ["Defender Experts"])),
     }
+    if evolvable:  # after every rng draw: the other variants stay the same
+        alert.update(serviceSource="microsoftDefenderForCloud",
+                     detectionSource="microsoftDefenderForCloud",
+                     productName="Microsoft Defender for Cloud")
     return variant_cls(alert, meta={"id_prefix": prefix})

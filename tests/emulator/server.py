@@ -28,7 +28,7 @@ APIS = {
         "order": "desc",  # "most recent incidents ... at the top" [S1]
         "limits": ((50, 60), (1500, 3600)),
         "update_field": "lastUpdateTime", "created_field": "createdTime",
-        "expand": False, "graph": False,
+        "expand": None, "graph": False,
         "context": "/api/$metadata#Incidents"},
     "mde-alerts": {
         "name": "mde-alerts", "role": "Alert.Read.All",
@@ -41,7 +41,8 @@ APIS = {
         "limits": ((100, 60), (1500, 3600)),
         "update_field": "lastUpdateTime",
         "created_field": "alertCreationTime",
-        "expand": True, "graph": False, "context": "/api/$metadata#Alerts"},
+        "expand": "evidence", "graph": False,
+        "context": "/api/$metadata#Alerts"},
     "graph-alerts": {
         "name": "graph-alerts", "role": "SecurityAlert.Read.All",
         "auds": {"https://graph.microsoft.com"},
@@ -52,14 +53,27 @@ APIS = {
         "limits": ((150, 60),),
         "update_field": "lastUpdateDateTime",
         "created_field": "createdDateTime",
-        "expand": False, "graph": True,
+        "expand": None, "graph": True,
         "context": "/v1.0/$metadata#security/alerts_v2"},
+    "graph-incidents": {
+        "name": "graph-incidents", "role": "SecurityIncident.Read.All",
+        # $expand=alerts returns alert resources: SecurityAlert.Read.All too
+        "expand_role": "SecurityAlert.Read.All",
+        "auds": {"https://graph.microsoft.com"},
+        # $top above 50 is HTTP 400 (wazuh/wazuh #28070); $skip at most 500
+        "max_top": 50, "default_top": 50, "skip_max": 500,
+        "limits": ((150, 60),),
+        "update_field": "lastUpdateDateTime",
+        "created_field": "createdDateTime",
+        "expand": "alerts", "graph": True,
+        "context": "/v1.0/$metadata#security/incidents"},
 }
 API_PATHS = {
     "/api/incidents": "m365d-incidents",
     "/api/alerts": "mde-alerts",
     "/api/v1.0/alerts": "mde-alerts",
     "/v1.0/security/alerts_v2": "graph-alerts",
+    "/v1.0/security/incidents": "graph-incidents",
 }
 TOKEN_RE = re.compile(r"^/([^/]+)/oauth2/(v2\.0/)?token/?$")
 AUTHORIZE_RE = re.compile(r"^/([^/]+)/oauth2/(v2\.0/)?authorize/?$")
@@ -103,6 +117,7 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 300  # idle keep-alive connections are closed after this
     request_id = ""
+    claims = None
 
     # -- plumbing -----------------------------------------------------
     def log_message(self, fmt, *args):  # noqa: N802 (stdlib name)
@@ -310,17 +325,23 @@ class Handler(BaseHTTPRequestHandler):
                                                     sorted(api["auds"])),
                            headers={"WWW-Authenticate":
                                     'Bearer error="invalid_token"'})
-        role = api["role"]
-        scopes = (claims.get("scp") or "").split()
-        if role not in (claims.get("roles") or []) and \
-                tokens.DELEGATED.get(role, role) not in scopes:
-            raise APIError(403, "The application does not have the "
-                           "required permission '%s'." % role)
+        self.claims = claims
+        self._check_role(api["role"])
         if api["name"] in tenant.blocked_apis:
             raise APIError(403, "The application is not allowed to access "
                            "this tenant's data (authorize it in the "
                            "Microsoft Defender portal).", "Forbidden")
         return tenant
+
+    def _check_role(self, role):
+        """403 unless the token (self.claims) holds *role*: in roles
+        (application) or, delegated, its scope in scp."""
+        claims = self.claims
+        scopes = (claims.get("scp") or "").split()
+        if role not in (claims.get("roles") or []) and \
+                tokens.DELEGATED.get(role, role) not in scopes:
+            raise APIError(403, "The application does not have the "
+                           "required permission '%s'." % role)
 
     def _api_ok(self, api, tenant, path, query):
         emu = self.server.emulator
@@ -342,9 +363,20 @@ class Handler(BaseHTTPRequestHandler):
             raise APIError(fault[0], "Injected server error (emulator "
                            "fault).", headers=headers)
         params = odata.parse_params(query)
+        query_opts = odata.parse_query(params, api)
+        if query_opts.expand and api.get("expand_role"):
+            self._check_role(api["expand_role"])
+            if emu.faults.expand_fails(tenant.name):
+                emu.stats.add("injected_5xx")
+                raise APIError(500, "An error has occurred while expanding "
+                               "the alerts of the incidents (emulator "
+                               "fault expand_fails).",
+                               "InternalServerError")
         store = emu.db.store(tenant, api["name"])
+        prefer = self.headers.get("Prefer", "")
         body, count = odata.list_page(store, api, params, emu.snapshots,
-                                      self._base_url(), path, emu.paging)
+                                      self._base_url(), path, emu.paging,
+                                      odata.prefers_unknown_members(prefer))
         emu.stats.add("records_served", count)
         return 200, body, {}
 
