@@ -357,8 +357,13 @@ STREAM_INFO = {
     "graph-alerts": {"id": "id", "updated": "lastUpdateDateTime", "created": "createdDateTime",
                      "name": "title", "product": "Microsoft Graph Security", "version": "1.0",
                      "sig_key": "detectorId", "sig_default": "alert"},
+    "graph-incidents": {"id": "id", "updated": "lastUpdateDateTime",
+                        "created": "createdDateTime", "name": "displayName",
+                        "product": "Microsoft Graph Security", "version": "1.0", "sig_key": None,
+                        "sig_default": "incident"},
 }
-PRODUCT_STREAM = {v["product"]: k for k, v in STREAM_INFO.items()}
+# graph-incidents shares its product with graph-alerts: its signature id "incident" tells them
+PRODUCT_STREAM = {v["product"]: k for k, v in STREAM_INFO.items() if k != "graph-incidents"}
 CEF_SEVERITY = {"informational": 1, "low": 3, "medium": 5, "high": 8}
 PROGRAM = "defender-forwarder"
 
@@ -417,7 +422,10 @@ def parse_received(lines, program=PROGRAM):
 
 def cef_event_key(header, ext):
     """(tenant, stream, id) of a received CEF message."""
-    return ext.get("cs2"), PRODUCT_STREAM.get(header[2]), ext.get("externalId")
+    stream = PRODUCT_STREAM.get(header[2])
+    if stream == "graph-alerts" and header[4] == "incident":
+        stream = "graph-incidents"
+    return ext.get("cs2"), stream, ext.get("externalId")
 
 
 def check_cef_event(header, ext, tenant, stream, rec, kind=None):

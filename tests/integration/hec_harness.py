@@ -27,7 +27,8 @@ TOKEN = "00000000-1111-2222-3333-444444444444"
 # Sourcetypes of the Splunk Add-on for Microsoft Security (defender-api.md §8.1, docs/splunk-hec.md)
 SOURCETYPES = {"m365d-incidents": "ms365:defender:incident",
                "mde-alerts": "ms:defender:atp:alerts",
-               "graph-alerts": "ms365:defender:incident:alerts"}
+               "graph-alerts": "ms365:defender:incident:alerts",
+               "graph-incidents": "ms365:defender:incident"}
 
 
 def cache_dir():

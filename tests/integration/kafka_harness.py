@@ -174,9 +174,10 @@ def delivered(state_dir, tenants, streams=None):
 
 
 STREAMS = ("m365d-incidents", "mde-alerts", "graph-alerts")
-ID_FIELD = {"m365d-incidents": "incidentId", "mde-alerts": "id", "graph-alerts": "id"}
+ID_FIELD = {"m365d-incidents": "incidentId", "mde-alerts": "id", "graph-alerts": "id",
+            "graph-incidents": "id"}
 UPDATED_FIELD = {"m365d-incidents": "lastUpdateTime", "mde-alerts": "lastUpdateTime",
-                 "graph-alerts": "lastUpdateDateTime"}
+                 "graph-alerts": "lastUpdateDateTime", "graph-incidents": "lastUpdateDateTime"}
 
 
 def expected_records(emu, tenants=None, streams=STREAMS):

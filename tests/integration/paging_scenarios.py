@@ -25,6 +25,7 @@ import harness
 RUN_TIMEOUT = int(os.environ.get("DFW_PAGING_RUN_TIMEOUT", "300"))
 
 STREAM_FIELDS = {"graph-alerts": ("id", "lastUpdateDateTime"),
+                 "graph-incidents": ("id", "lastUpdateDateTime"),
                  "mde-alerts": ("id", "lastUpdateTime"),
                  "m365d-incidents": ("incidentId", "lastUpdateTime")}
 
@@ -143,9 +144,11 @@ class Scenario:
         self.emu.stop()
 
 
-def backfill_with_updates(work, binary, records=10000, churn=5, page_size=500):
+def backfill_with_updates(work, binary, records=10000, churn=5, page_size=500,
+                          stream="graph-alerts"):
     """A backfill of `records` while each response updates `churn` of the records it served."""
-    s = Scenario(work, binary, records=records, forwarder={"page_size": page_size})
+    s = Scenario(work, binary, stream=stream, records=records,
+                 forwarder={"page_size": page_size})
     try:
         s.paging(churn=churn)
         s.run_once()
@@ -194,11 +197,11 @@ def mde_full_pages(work, binary, records=10000, page_size=1000):
         s.stop()
 
 
-def ties(work, binary, page_size=100, factor=3, same_created=True):
+def ties(work, binary, page_size=100, factor=3, same_created=True, stream="graph-alerts"):
     """factor x page_size records sharing one last-update time exactly, served in a new order on
     every request. same_created: they share the created time too (else: a bulk update of older
     records, created at different times)."""
-    s = Scenario(work, binary, records=200, forwarder={"page_size": page_size})
+    s = Scenario(work, binary, stream=stream, records=200, forwarder={"page_size": page_size})
     try:
         s.paging(order="shuffle_ties")
         at = time.strftime("%Y-%m-%dT%H:%M:%S.5000000Z", time.gmtime(time.time() - 3600))

@@ -77,6 +77,99 @@ class HecDeliveryTest(unittest.TestCase):
                                          index="main")
         self.assertEqual(problems, [], "\n".join(problems[:20]))
 
+    def test_graph_incidents_split_into_incident_and_alert_events(self):
+        """graph-incidents as the Splunk add-on indexes incidents: the incident without its alerts
+        as ms365:defender:incident and each expanded alert as ms365:defender:incident:alerts with
+        the incident id, checked at the receiver. An update of an incident delivered moments
+        before sends the incident and the one alert that changed; an update of an incident whose
+        previous version is no longer remembered (older than overlap) sends all its alerts, as
+        updates; split_alerts = no sends one event per incident."""
+        self.streams = "graph-incidents"
+        self.emu = harness.Emulator(self.work.path, tenants=1, records=30,
+                                    args=["--streams", "graph-incidents", "--no-rate-limit"])
+        tenant = self.emu.tenants[0]["name"]
+        incidents = self.emu.records(tenant, "graph-incidents")
+        multi = [r["id"] for r in incidents if len(r["alerts"]) >= 2]
+        self.assertGreaterEqual(len(multi), 2, "the test needs incidents with several alerts")
+        recent, old = multi[0], multi[1]
+        # recent: updated now, so its version is remembered (overlap 5m) when it changes again
+        self.emu.control("update", {"tenant": tenant, "stream": "graph-incidents",
+                                    "ids": [recent]})
+        self.col = hh.Collector(self.work.path, tls=True)
+        token = hh.write_token(self.work.path)
+        out = hh.hec_output(self.col.url, token, self.col.ca_file, ack_poll_interval_ms=100)
+        conf = self.config([("splunk", out)])
+        r = harness.run_forwarder(conf, "run", "--once", timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        incidents = {i["id"]: i for i in self.emu.records(tenant, "graph-incidents")}
+        alerts = {a["id"]: (i["id"], a) for i in incidents.values() for a in i["alerts"]}
+        events = self.col.settle(len(incidents) + len(alerts))
+        by_type = collections.defaultdict(list)
+        for ev in events:
+            by_type[ev["sourcetype"]].append(ev)
+        self.assertEqual(sorted(by_type), ["ms365:defender:incident",
+                                           "ms365:defender:incident:alerts"])
+        got = collections.Counter(ev["event"]["id"] for ev in by_type["ms365:defender:incident"])
+        self.assertEqual(got, collections.Counter(list(incidents)))
+        for ev in by_type["ms365:defender:incident"]:
+            want = dict(incidents[ev["event"]["id"]])
+            del want["alerts"]
+            self.assertEqual(ev["event"], want)
+            self.assertEqual(ev["fields"]["stream"], "graph-incidents")
+            self.assertNotIn("incident_id", ev["fields"])
+        got = collections.Counter(ev["event"]["id"] for ev in
+                                  by_type["ms365:defender:incident:alerts"])
+        self.assertEqual(got, collections.Counter(list(alerts)))
+        for ev in by_type["ms365:defender:incident:alerts"]:
+            incident_id, alert = alerts[ev["event"]["id"]]
+            self.assertEqual(ev["event"], alert)
+            self.assertEqual(ev["fields"]["incident_id"], incident_id)
+            self.assertEqual(ev["event"]["incidentId"], incident_id)
+            self.assertEqual(round(ev["time_ns"] / 1e6), harness.iso_ms(alert["lastUpdateDateTime"]))
+            self.assertEqual(ev["fields"]["kind"], "new")
+
+        # the two updates: one alert of "recent" changes (its first update changed alert 0, this
+        # one changes alert 1); "old" was last delivered hours ago
+        before = len(events)
+        for rid in (recent, old):
+            self.emu.control("update", {"tenant": tenant, "stream": "graph-incidents",
+                                        "ids": [rid]})
+        r = harness.run_forwarder(conf, "run", "--once", timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        now = {i["id"]: i for i in self.emu.records(tenant, "graph-incidents")}
+        changed = [a["id"] for a in now[recent]["alerts"]
+                   if a["lastUpdateDateTime"] != {x["id"]: x for x in
+                                                  incidents[recent]["alerts"]}[a["id"]][
+                                                      "lastUpdateDateTime"]]
+        self.assertEqual(len(changed), 1)
+        want = 2 + 1 + len(now[old]["alerts"])
+        events = self.col.settle(before + want)
+        self.assertEqual(len(events), before + want)
+        second = events[before:]
+        got = collections.Counter((ev["sourcetype"], ev["fields"].get("incident_id"),
+                                   ev["event"]["id"], ev["fields"]["kind"]) for ev in second)
+        alert_type = "ms365:defender:incident:alerts"
+        want = collections.Counter([("ms365:defender:incident", None, recent, "update"),
+                                    ("ms365:defender:incident", None, old, "update"),
+                                    (alert_type, recent, changed[0], "update")] +
+                                   [(alert_type, old, a["id"], "update")
+                                    for a in now[old]["alerts"]])
+        self.assertEqual(got, want)
+
+        # split_alerts = no: one event per incident, the record unchanged
+        self.col.stop()
+        self.col = hh.Collector(self.work.path, tls=True, name="otelcol2")
+        out = hh.hec_output(self.col.url, token, self.col.ca_file, ack_poll_interval_ms=100,
+                            split_alerts="no")
+        self.state = os.path.join(self.work.path, "state-whole")
+        conf = harness.write_config(os.path.join(self.work.path, "whole.conf"), self.emu,
+                                    self.state, [("splunk", out)], streams="graph-incidents")
+        r = harness.run_forwarder(conf, "run", "--once", timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        expected = harness.expected_records(self.emu, streams=("graph-incidents",))
+        problems = hh.check_hec_delivery(self.col.settle(len(expected)), expected, self.emu)
+        self.assertEqual(problems, [], "\n".join(problems[:20]))
+
     def test_kill_during_push_then_rerun_loses_nothing(self):
         """kill -9 while pages are being pushed, then run --once: every record arrives at least
         once; repeats are limited to what was not acknowledged when the process died."""

@@ -107,6 +107,21 @@ class KafkaDelivery(Base):
             for s in kh.STREAMS:
                 self.assertEqual(kh.checkpoint(self.state, t["name"], s)["delivered"], RECORDS)
 
+    def test_graph_incidents_one_message_per_incident(self):
+        """graph-incidents: one message per incident keyed by its id, the expanded alerts inside
+        the JSON value, the headers of every stream (kind new on a first read)."""
+        expected = kh.expected_records(self.emu, streams=("graph-incidents",))
+        conf = self.config(kafka_output(self.broker, topic="dfw.{tenant}.{stream}"),
+                           streams="graph-incidents")
+        r = harness.run_forwarder(conf, "run", "--once", timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr[-3000:])
+        self.assertEqual(int(kh.parse_summary(r.stdout)["delivered"]), len(expected))
+        messages = [m for m in self.broker.consume_all("dfw.")
+                    if m["headers"].get("stream") == "graph-incidents"]
+        self.assert_every_record(messages, expected)
+        self.assertEqual(sum(len(json.loads(m["value"])["alerts"]) for m in messages),
+                         sum(len(r["alerts"]) for r in expected.values()))
+
     def run_text_format(self, fmt, check):
         """Run --once with format = fmt into topics fmt.{tenant}.{stream}; every record exactly
         once, with key, topic and headers as with JSON; check(message, key, record) gives the

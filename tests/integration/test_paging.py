@@ -31,6 +31,21 @@ class Paging(unittest.TestCase):
         # the quiet tenant costs one request per sweep, the backfill a small multiple of its pages
         self.assertLess(res["api_calls"], 80, res)
 
+    def test_graph_incidents_backfill_with_updates(self):
+        """graph-incidents: pages of at most 50 incidents with their alerts ($top above 50 is
+        HTTP 400), updates of pages already read while the backfill runs."""
+        res = ps.backfill_with_updates(self.work.path, harness.BIN, records=1500, churn=3,
+                                       stream="graph-incidents")
+        self.assertExact(res)
+        # 30 pages of 50: the planner's slices cost a small multiple of them
+        self.assertLess(res["api_calls"], 150, res)
+
+    def test_graph_incidents_ties_beyond_the_page_size(self):
+        """150 incidents updated in one millisecond (a bulk update) with pages of 50 in a new
+        order on every request: read by $skip passes over a cell, $count documented."""
+        self.assertExact(ps.ties(self.work.path, harness.BIN, page_size=50, same_created=False,
+                                 stream="graph-incidents"))
+
     def test_continuous_inserts_during_a_long_sweep(self):
         self.assertExact(ps.backfill_with_inserts(self.work.path, harness.BIN, records=10000))
 

@@ -109,6 +109,35 @@ class SyslogDelivery(unittest.TestCase):
         self.deliver_cef(sng, {"transport": "tls", "ca_file": self.tls["ca"],
                                "protocol": "rfc5424", "format": "cef"})
 
+    def test_graph_incidents_cef_over_tls(self):
+        """graph-incidents (Graph /v1.0/security/incidents with $expand=alerts): one CEF message
+        per incident, its values picked from the incident and its alerts (docs/cef-mapping.md),
+        syslog-ng reading every one exactly once."""
+        sng = self.sng = harness.SyslogNg(self.dir, transport="tls", tls=self.tls)
+        expected = harness.expected_records(self.emu, streams=("graph-incidents",))
+        self.assertTrue(all(r["alerts"] for r in expected.values()))
+        conf = harness.write_config(
+            os.path.join(self.dir, "forwarder.conf"), self.emu, self.state,
+            [("siem", {"type": "syslog", "host": "127.0.0.1", "port": sng.port,
+                       "transport": "tls", "ca_file": self.tls["ca"], "format": "cef"})],
+            streams="graph-incidents")
+        r = harness.run_forwarder(conf, "run", "--once", timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertEqual(int(harness.parse_summary(r.stdout)["delivered"]), len(expected))
+        harness.wait_for(lambda: len(sng.lines()) >= len(expected) or None, 60,
+                         "syslog-ng to receive every incident")
+        lines = sng.settle()
+        problems = harness.check_cef_delivery(lines, expected, {k: "new" for k in expected})
+        self.assertEqual(problems[:20], [], f"{len(problems)} problem(s); see {sng.out}")
+        # values of the expanded alerts: the first alert's category, the activity span of all
+        for header, ext, _ in harness.parse_received(lines)[0]:
+            rec = expected[harness.cef_event_key(header, ext)]
+            self.assertEqual(ext.get("cat"), rec["alerts"][0]["category"])
+            self.assertEqual(ext.get("start"), str(min(
+                harness.iso_ms(a["firstActivityDateTime"]) for a in rec["alerts"])))
+            self.assertEqual(ext.get("end"), str(max(
+                harness.iso_ms(a["lastActivityDateTime"]) for a in rec["alerts"])))
+
     def test_tcp_rfc3164(self):
         # syslog-ng takes PROGRAM from the RFC 3164 TAG: every line starting with "dfw3164 CEF:"
         # shows each header was parsed as RFC 3164
