@@ -1,5 +1,6 @@
-"""The README's main job: the bundled emulator (three sample tenants) -> defender-forwarder ->
-a real syslog-ng over TCP (RFC 5424, octet counting, CEF). Prints what syslog-ng received."""
+"""The README's main job: the bundled emulator (three sample tenants) -> defender-forwarder on the
+Microsoft Graph streams (graph-incidents with their alerts, graph-alerts) -> a real syslog-ng over
+TCP (RFC 5424, octet counting, CEF). Prints what syslog-ng received."""
 
 import os
 import re
@@ -25,7 +26,8 @@ def main():
         conf = harness.write_config(
             os.path.join(work, "defender-forwarder.conf"), emu, state,
             [("siem", {"type": "syslog", "host": "127.0.0.1", "port": sng.port,
-                       "transport": "tcp", "format": "cef"})])
+                       "transport": "tcp", "format": "cef"})],
+            streams="graph-incidents, graph-alerts")
         print(f"config: {conf}\n")
         delivered = 0
         for args in (["check-config"], ["token", emu.tenants[0]["name"]],
@@ -42,8 +44,10 @@ def main():
             print()
         lines = harness.wait_for(lambda: len(sng.lines()) >= delivered and sng.lines(), 30,
                                  "syslog-ng to write every message")
-        print(f"syslog-ng received {len(lines)} messages; the first three:")
-        for line in lines[:3]:
+        incidents = [l for l in lines if "|incident|" in l]
+        print(f"syslog-ng received {len(lines)} messages ({len(incidents)} incidents, "
+              f"{len(lines) - len(incidents)} alerts); an incident and two alerts:")
+        for line in incidents[:1] + [l for l in lines if "|incident|" not in l][:2]:
             print("  " + (line if len(line) < 400 else line[:400] + "..."))
         return 0
     finally:

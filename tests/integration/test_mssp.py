@@ -332,14 +332,15 @@ class Mssp(unittest.TestCase):
         r = harness.run_forwarder(conf, "onboard", timeout=300)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         rows = {l.split()[0]: l.split(None, 3) for l in r.stdout.splitlines()[1:6]}
+        # the streams in their table order: Graph first
         self.assertEqual(r.stdout.splitlines()[0].split(),
-                         ["TENANT", "AUTH", "TOKEN", "m365d-incidents", "mde-alerts",
-                          "graph-alerts"])
+                         ["TENANT", "AUTH", "TOKEN", "graph-alerts", "m365d-incidents",
+                          "mde-alerts"])
         self.assertEqual(rows["contoso"][1:3], ["refresh_token", "delegated"])
         self.assertEqual(rows["contoso"][3].split(), ["OK", "OK", "OK"])
         self.assertEqual(rows["fabrikam"][2], "application")
         self.assertRegex(rows["fabrikam"][3],
-                         r"^OK +app not allowed +missing SecurityAlert\.Read\.All$")
+                         r"^missing SecurityAlert\.Read\.All +OK +app not allowed$")
         self.assertIn("no consent", rows["northwind"][2] + " " + rows["northwind"][3])
         self.assertIn("bad credential", " ".join(rows["tenant4"]))
         self.assertIn("run authorize", " ".join(rows["tenant5"]))
@@ -366,7 +367,9 @@ class Mssp(unittest.TestCase):
         self.assertEqual(by["tenant4"]["token"]["status"], "credential")
         self.assertEqual(by["tenant5"]["token"]["status"], "authorize")
         self.assertEqual({v["verdict"] for v in by["northwind"]["streams"].values()},
-                         {"no_consent"})
+                         {"no_consent", "not_configured"})  # graph-incidents is not configured
+        self.assertEqual(by["northwind"]["streams"]["graph-incidents"]["verdict"],
+                         "not_configured")
         # an API that keeps failing is an API error with its status; all ready exits 0
         self.emu.control("faults", {"tenant": "contoso",
                                     "status_5xx": {"count": 100, "status": 503}})
