@@ -2,6 +2,7 @@
 #include "embed_internal.h"
 #include "dfw/http.h"
 #include "dfw/log.h"
+#include "dfw/stream.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -69,6 +70,7 @@ struct dfw_embed *dfw_embed_new(const struct dfw_embed_opts *o, char *errbuf, si
     if (em->cfg->log_level != NULL && dfw_log_level_parse(em->cfg->log_level, &level) == 0) {
         dfw_log_set_level(level);
     }
+    dfw_stream_warn_retired(em->cfg); /* the legacy APIs stop working after 1 Feb 2027 */
     em->state = dfw_state_open(em->cfg->state_dir, 1, errbuf, errlen);
     if (em->state == NULL) {
         dfw_embed_free(em);
