@@ -7,6 +7,7 @@ fields / properties) to a file."""
 import collections
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,6 +24,17 @@ RSYSLOG_ROOT = os.environ.get("DFW_RSYSLOG_ROOT")  # dpkg -x of Debian's rsyslog
 DAEMON_PRELOAD = os.environ.get("DFW_DAEMON_PRELOAD")
 
 FIELDS = ("tenant", "tenant_id", "stream", "kind", "id", "severity", "title", "last_update")
+
+
+RETIRED_RE = re.compile(r"stream=([a-z0-9-]+) tenants=(\d+) first_tenant=\S+ "
+                        r"msg=\W*stream \1 reads .*?stops working after 1 February 2027 "
+                        r"\(Message Center MC1220762\); use (graph-[a-z]+)")
+
+
+def retired_warnings(log_text):
+    """[(legacy stream, tenants, its Graph stream)] of the retirement warnings in a daemon's
+    internal log (one per legacy stream at start-up)."""
+    return [(m.group(1), int(m.group(2)), m.group(3)) for m in RETIRED_RE.finditer(log_text)]
 
 
 def module_config(path, emu, state_dir, page_size=None, forwarder=None, tenants=None):

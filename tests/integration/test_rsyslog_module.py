@@ -115,6 +115,9 @@ class RsyslogModule(unittest.TestCase):
         harness.wait_for(lambda: set(mh.count_events(self.events())) == set(want) or None, 120,
                          "the tenant's MDE alerts")
         self.assertEqual(mh.check_delivery(mh.count_events(self.events()), want), [])
+        # mde-alerts is a legacy stream: one warning at start-up, naming graph-alerts
+        self.assertEqual(mh.retired_warnings(self.rs.internal_log()),
+                         [("mde-alerts", 1, "graph-alerts")])
 
     def test_blocked_destination_holds_the_checkpoint_then_catches_up(self):
         # The blocked destination is a program (omprog) that does not read its standard input

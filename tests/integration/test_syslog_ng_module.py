@@ -82,6 +82,10 @@ class SyslogNgModule(unittest.TestCase):
         self.assertEqual(by_sev.get("low"), "notice")
         # the forwarder's own log lines reach syslog-ng's internal() source
         self.assertIn("access token acquired", self.sng.internal_log())
+        # the tenants read two legacy streams: one warning each, naming its Graph stream
+        self.assertEqual(sorted(mh.retired_warnings(self.sng.internal_log())),
+                         [("m365d-incidents", 3, "graph-incidents"),
+                          ("mde-alerts", 3, "graph-alerts")])
 
     def test_cef_format(self):
         plain = os.path.join(self.dir, "cef.log")
@@ -121,6 +125,7 @@ class SyslogNgModule(unittest.TestCase):
         harness.wait_for(lambda: set(mh.count_events(self.events())) == set(want) or None, 120,
                          "the tenant's graph alerts")
         self.assertEqual(mh.check_delivery(mh.count_events(self.events()), want), [])
+        self.assertEqual(mh.retired_warnings(self.sng.internal_log()), [])
 
     def test_blocked_destination_holds_the_checkpoint_then_catches_up(self):
         rx = mh.TcpReceiver(blocked=True)
