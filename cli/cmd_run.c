@@ -46,6 +46,7 @@ static const struct dfw_config *reload(void *ctx, char *errbuf, size_t errlen)
         return NULL;
     }
     r->cfgs[r->n++] = cfg;
+    dfw_stream_warn_retired(cfg); /* a legacy stream listed again is warned about again */
     return cfg;
 }
 

@@ -55,7 +55,11 @@ migrate_one(struct dfw_state *st, const char *tenant, const struct dfw_stream_de
     else {
         c.delivered = 0; /* counters of the new stream's own deliveries */
         c.late = 0;
+        /* staged, then written at once (checkpoints.db): the message below is true on disk */
         rc = dfw_state_save(st, tenant, to, &c, err, sizeof(err));
+        if (rc == DFW_OK) {
+            rc = dfw_state_commit(st, err, sizeof(err));
+        }
         if (rc != DFW_OK) {
             fprintf(stderr, "defender-forwarder: %s\n", err);
             res = M_ERROR;

@@ -6,6 +6,7 @@ that brings new enum members as themselves. Emulator and file outputs on 127.0.0
 
 import collections
 import os
+import signal
 import sys
 import unittest
 
@@ -93,6 +94,21 @@ class GraphFirst(unittest.TestCase):
         r = harness.run_forwarder(fresh, "run", "--once")
         self.assertEqual(r.returncode, 0, r.stderr[-3000:])
         self.assertEqual(sum(pairs(fresh_out, "id", "lastUpdateDateTime").values()), 20)
+
+    def test_reload_warns_about_a_legacy_stream(self):
+        conf, out = self.config("r", "graph-incidents", poll_interval="1s")
+        fw = harness.Forwarder(conf, log_path=os.path.join(self.work.path, "r.log"))
+        self.addCleanup(fw.cleanup)
+        harness.wait_for(lambda: len(harness.read_envelopes(out)) >= 20, 60, "20 incidents")
+        self.assertNotIn(RETIRING, fw.log())
+        self.config("r", "graph-incidents, mde-alerts", poll_interval="1s")
+        fw.proc.send_signal(signal.SIGHUP)
+        harness.wait_for(lambda: "configuration reloaded" in fw.log(), 30, "the reload")
+        warnings = [l for l in fw.log().splitlines() if RETIRING in l]
+        self.assertEqual(len(warnings), 1, fw.log()[-3000:])
+        self.assertIn("stream=mde-alerts", warnings[0])
+        self.assertIn("use graph-alerts", warnings[0])
+        self.assertEqual(fw.stop(), 0)
 
     def test_token_names_the_missing_graph_permissions(self):
         conf, out = self.config("t", "graph-incidents, graph-alerts")

@@ -21,6 +21,8 @@
 #define TENANT_OK                                                                                  \
     "[tenant t]\ntenant_id = " G1 "\nclient_id = " G2 "\nclient_secret_env = SECRET_T\n"
 #define OUTPUT_OK "[output o]\ntype = file\npath = -\n"
+#define OUTPUT_HEC                                                                                 \
+    "[output h]\ntype = splunk_hec\nurl = https://127.0.0.1:8088\ntoken_env = HEC_TOKEN\n"
 
 #define MAX_PATHS 64
 
@@ -383,6 +385,33 @@ static void test_expand_alerts(void **state)
     assert_string_equal(cfg->tenants[0].streams[0], "graph-incidents");
     assert_int_equal(cfg->tenants[0].expand_alerts, 0);
     dfw_config_free(cfg);
+}
+
+/* Reload compares configurations (config_same.c): expand_alerts is part of the tenant, so a
+ * changed one restarts the tenant; split_alerts is part of the HEC output's options. */
+static void test_reload_sees_graph_options(void **state)
+{
+    struct fixture *fx = *state;
+    put(fx, "a.conf", TENANT_OK "streams = graph-incidents\n" OUTPUT_HEC);
+    put(fx, "b.conf", TENANT_OK "streams = graph-incidents\nexpand_alerts = no\n" OUTPUT_HEC);
+    put(fx, "c.conf", TENANT_OK "streams = graph-incidents\n" OUTPUT_HEC "split_alerts = no\n");
+    put(fx, "d.conf", TENANT_OK "streams = graph-incidents\n" OUTPUT_HEC);
+    struct dfw_config *a = load(fx, "a.conf"), *b = load(fx, "b.conf");
+    struct dfw_config *c = load(fx, "c.conf"), *d = load(fx, "d.conf");
+    if (a == NULL || b == NULL || c == NULL || d == NULL) {
+        fail_msg("load failed: %s", fx->err);
+    }
+    assert_int_equal(b->tenants[0].expand_alerts, 0);
+    assert_true(dfw_config_tenant_same(&a->tenants[0], &d->tenants[0]));
+    assert_false(dfw_config_tenant_same(&a->tenants[0], &b->tenants[0]));
+    assert_true(dfw_config_outputs_same(a, d));
+    assert_true(dfw_config_outputs_same(a, b));
+    assert_false(dfw_config_outputs_same(a, c));
+    assert_true(dfw_config_tenant_same(&a->tenants[0], &c->tenants[0]));
+    dfw_config_free(a);
+    dfw_config_free(b);
+    dfw_config_free(c);
+    dfw_config_free(d);
 }
 
 static void test_syntax_tolerance(void **state)
@@ -826,6 +855,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settle_delay_and_overlap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expand_alerts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_sees_graph_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_syntax_tolerance, setup, teardown),
         cmocka_unit_test(test_packaged_example),
         cmocka_unit_test_setup_teardown(test_packaged_etc_config, setup, teardown),
