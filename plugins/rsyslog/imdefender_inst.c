@@ -148,6 +148,7 @@ dfw_err imdefender_instance_create(instanceConf_t *inst,
         .host = {.name = "rsyslog", .ctx = inst, .submit = submit},
     };
     inst->em = dfw_embed_new(&opts, errbuf, errlen);
+    dfw_embed_warn_retired(inst->em); /* rsyslog keeps start-up messages for its rulesets */
     return inst->em != NULL ? DFW_OK : DFW_ERR_CONFIG;
 }
 

@@ -11,6 +11,7 @@
 
 #include "ack-tracker/ack_tracker.h"
 #include "ack-tracker/ack_tracker_factory.h"
+#include "apphook.h"
 #include "logmsg/logmsg.h"
 #include "logthrsource/logthrsourcedrv.h"
 #include "messages.h"
@@ -171,6 +172,18 @@ static void request_exit(LogThreadedSourceDriver *s)
     g_mutex_unlock(&self->lock);
 }
 
+/* The legacy-stream warnings, once syslog-ng runs: what is logged while it loads its
+ * configuration goes to its stderr, not to internal() (messages.c sends warnings there until the
+ * main loop runs). At start-up this runs with AH_RUNNING; after a reload at once. The driver is
+ * held until then. */
+static void warn_retired(gint type, gpointer user_data)
+{
+    (void)type;
+    DefenderSourceDriver *self = user_data;
+    dfw_embed_warn_retired(self->em); /* NULL (deinit meanwhile): nothing */
+    log_pipe_unref(&self->super.super.super.super);
+}
+
 static gboolean init(LogPipe *s)
 {
     DefenderSourceDriver *self = (DefenderSourceDriver *)s;
@@ -215,6 +228,7 @@ static gboolean init(LogPipe *s)
         self->em = NULL;
         return FALSE;
     }
+    register_application_hook(AH_RUNNING, warn_retired, log_pipe_ref(s), AHM_RUN_ONCE);
     return TRUE;
 }
 

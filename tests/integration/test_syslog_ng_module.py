@@ -182,6 +182,10 @@ class SyslogNgModule(unittest.TestCase):
             self.assertIsNone(self.sng.proc.poll())
         self.interrupted(reload)
         self.assertIn("access token acquired", self.sng.internal_log())
+        # the source started twice: the legacy-stream warnings both times
+        self.assertEqual(sorted(mh.retired_warnings(self.sng.internal_log())),
+                         [("m365d-incidents", 3, "graph-incidents")] * 2 +
+                         [("mde-alerts", 3, "graph-alerts")] * 2)
 
     # ---- the configurations of docs/syslog-ng.md, as written there ----
 

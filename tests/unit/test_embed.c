@@ -16,6 +16,7 @@
 
 #include "dfw/config.h"
 #include "dfw/embed.h"
+#include "dfw/log.h"
 
 static char dir[256];
 static char secret[300];
@@ -177,6 +178,48 @@ static void start_stop_free_and_the_state_lock(void **st)
     dfw_embed_ack(NULL, DFW_OK);
 }
 
+/* The warnings a host logs for legacy streams: one per stream, with the date and the Graph
+ * stream; none for Graph streams. */
+static char warned[2048];
+static int nwarned;
+
+static void capture(void *ctx, enum dfw_log_level level, const char *component, const char *msg)
+{
+    (void)ctx;
+    if (level == DFW_LOG_WARN && strcmp(component, "config") == 0) {
+        nwarned++;
+        snprintf(warned, sizeof(warned), "%s", msg);
+    }
+}
+
+static void legacy_streams_are_warned_about(void **st)
+{
+    (void)st;
+    char err[512];
+    struct dfw_embed_opts o = opts_with(good, NGOOD); /* graph-alerts, mde-alerts */
+    dfw_log_set_sink(capture, NULL);
+    struct dfw_embed *em = dfw_embed_new(&o, err, sizeof(err));
+    assert_non_null(em);
+    assert_int_equal(nwarned, 0); /* the host says when: where its log reaches the admin */
+    assert_int_equal(dfw_embed_warn_retired(em), 1);
+    assert_int_equal(nwarned, 1);
+    assert_non_null(strstr(warned, "stream=mde-alerts tenants=1 first_tenant=contoso"));
+    assert_non_null(strstr(warned, "stops working after 1 February 2027"));
+    assert_non_null(strstr(warned, "use graph-alerts"));
+    dfw_embed_free(em);
+    struct dfw_config_setting graph[NGOOD];
+    memcpy(graph, good, sizeof(graph));
+    graph[NGOOD - 1].value = "graph-incidents, graph-alerts";
+    o = opts_with(graph, NGOOD);
+    em = dfw_embed_new(&o, err, sizeof(err));
+    assert_non_null(em);
+    assert_int_equal(dfw_embed_warn_retired(em), 0);
+    assert_int_equal(nwarned, 1);
+    dfw_embed_free(em);
+    assert_int_equal(dfw_embed_warn_retired(NULL), 0);
+    dfw_log_set_sink(NULL, NULL);
+}
+
 int main(void)
 {
     assert_int_equal(dfw_embed_global_init(), DFW_OK);
@@ -186,6 +229,7 @@ int main(void)
         cmocka_unit_test(new_refuses_outputs_and_ambiguous_sources),
         cmocka_unit_test(missing_file_is_named),
         cmocka_unit_test(start_stop_free_and_the_state_lock),
+        cmocka_unit_test(legacy_streams_are_warned_about),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

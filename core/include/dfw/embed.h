@@ -110,6 +110,15 @@ struct dfw_embed *dfw_embed_new(const struct dfw_embed_opts *opts, char *errbuf,
  * thread that owns em (not from submit). */
 dfw_err dfw_embed_start(struct dfw_embed *em);
 
+/* Log one warning per legacy stream (m365d-incidents, mde-alerts) that a tenant of em's
+ * configuration reads: the date Microsoft turns its API off (1 February 2027, MC1220762) and the
+ * Graph stream to read instead (dfw_stream_warn_retired, dfw/stream.h). Returns the number of
+ * warnings. For the host to call once per start, where its log reaches the admin: syslog-ng once
+ * it runs (what is logged while it loads its configuration goes to its standard error, not to
+ * internal()), rsyslog after dfw_embed_new. Reads only the configuration: safe while the loop
+ * thread runs. em NULL: 0. */
+size_t dfw_embed_warn_retired(const struct dfw_embed *em);
+
 /* Stop fetching, give outstanding batches stop_grace_ms to be acknowledged, end the loop and join
  * its thread. Returns at once when the loop does not run. Never call it from submit (the loop
  * thread) nor concurrently with start or free. */

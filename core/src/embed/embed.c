@@ -70,7 +70,6 @@ struct dfw_embed *dfw_embed_new(const struct dfw_embed_opts *o, char *errbuf, si
     if (em->cfg->log_level != NULL && dfw_log_level_parse(em->cfg->log_level, &level) == 0) {
         dfw_log_set_level(level);
     }
-    dfw_stream_warn_retired(em->cfg); /* the legacy APIs stop working after 1 Feb 2027 */
     em->state = dfw_state_open(em->cfg->state_dir, 1, errbuf, errlen);
     if (em->state == NULL) {
         dfw_embed_free(em);
@@ -111,6 +110,11 @@ dfw_err dfw_embed_start(struct dfw_embed *em)
     }
     em->running = 1;
     return DFW_OK;
+}
+
+size_t dfw_embed_warn_retired(const struct dfw_embed *em)
+{
+    return em != NULL ? dfw_stream_warn_retired(em->cfg) : 0; /* they stop after 1 Feb 2027 */
 }
 
 void dfw_embed_stop(struct dfw_embed *em)
