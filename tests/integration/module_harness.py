@@ -193,12 +193,14 @@ log {{ source(s_internal); destination(d_internal); }};
 
 
 def read_json_lines(path):
+    """The complete lines of a file the daemon may be writing: a last line without its newline
+    is still being written and is left for the next read."""
     if not os.path.exists(path):
         return []
     out = []
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
-            if line.strip():
+            if line.endswith("\n") and line.strip():
                 out.append(json.loads(line))
     return out
 
