@@ -156,12 +156,16 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         b->delivered[idx / 8] |= (unsigned char)(1u << (idx % 8));
     }
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && b->result == DFW_OK && !k->dropping) {
+        /* the key is an id from the API: a NUL-terminated copy, escaped in the line */
+        char key[201];
+        size_t klen = m->key != NULL ? (m->key_len < 200 ? m->key_len : 200) : 0;
+        memcpy(key, klen ? m->key : "", klen);
+        key[klen] = '\0';
         dfw_log(DFW_LOG_WARN, "kafka",
-                "output=%s topic=%s key=%.*s msg=\"delivery failed: %s; batch not acknowledged, "
+                "output=%s topic=%s key=%s msg=\"delivery failed: %s; batch not acknowledged, "
                 "checkpoint held: %s\"",
-                k->name, m->rkt ? rd_kafka_topic_name(m->rkt) : "-",
-                m->key_len < 200 ? (int)m->key_len : 200, m->key ? (const char *)m->key : "",
-                rd_kafka_err2str(m->err), advice(m->err));
+                k->name, DFW_LOG_VAL(m->rkt ? rd_kafka_topic_name(m->rkt) : "-"), DFW_LOG_VAL(key),
+                DFW_LOG_ESC(rd_kafka_err2str(m->err)), advice(m->err));
     }
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         batch_fail(b, map_err(m->err));
@@ -205,7 +209,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         dfw_log(DFW_LOG_ERROR, "kafka",
                 "output=%s msg=\"fatal producer error: %s; failing outstanding batches and "
                 "starting a new producer\"",
-                k->name, why);
+                k->name, DFW_LOG_ESC(why));
         k->fatal = 1;
         return;
     }
@@ -216,15 +220,15 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         dfw_log(DFW_LOG_ERROR, "kafka",
                 "output=%s brokers=%s msg=\"all brokers down: records wait up to "
                 "delivery_timeout, the checkpoint holds until they are delivered\" reason=\"%s\"",
-                k->name, k->conf->brokers, reason);
+                k->name, DFW_LOG_VAL(k->conf->brokers), DFW_LOG_ESC(reason));
     }
     else if (map_err(e) == DFW_ERR_AUTH) {
         dfw_log(DFW_LOG_ERROR, "kafka", "output=%s msg=\"%s: %s\" reason=\"%s\"", k->name,
-                rd_kafka_err2str(e), advice(e), reason);
+                DFW_LOG_ESC(rd_kafka_err2str(e)), advice(e), DFW_LOG_ESC(reason));
     }
     else {
         dfw_log(DFW_LOG_WARN, "kafka", "output=%s msg=\"%s\" reason=\"%s\"", k->name,
-                rd_kafka_err2str(e), reason);
+                DFW_LOG_ESC(rd_kafka_err2str(e)), DFW_LOG_ESC(reason));
     }
 }
 
@@ -233,7 +237,8 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 {
     const struct kafka_out *k = rd_kafka_opaque(rk);
     enum dfw_log_level l = level <= 4 ? DFW_LOG_WARN : level <= 6 ? DFW_LOG_INFO : DFW_LOG_DEBUG;
-    dfw_log(l, "kafka", "output=%s librdkafka=%s msg=\"%s\"", k ? k->name : "-", fac, buf);
+    dfw_log(l, "kafka", "output=%s librdkafka=%s msg=\"%s\"", k ? k->name : "-", DFW_LOG_VAL(fac),
+            DFW_LOG_ESC(buf));
 }
 
 static dfw_err producer_new(struct kafka_out *k, char *errbuf, size_t errlen)
@@ -374,7 +379,7 @@ static dfw_err replace_if_fatal(struct kafka_out *k)
     k->rk = NULL;
     char err[512];
     if (producer_new(k, err, sizeof(err)) != DFW_OK) {
-        dfw_log(DFW_LOG_ERROR, "kafka", "output=%s msg=\"%s\"", k->name, err);
+        dfw_log(DFW_LOG_ERROR, "kafka", "output=%s msg=\"%s\"", k->name, DFW_LOG_ESC(err));
         return DFW_ERR_RETRY;
     }
     dfw_log(DFW_LOG_INFO, "kafka", "output=%s msg=\"new producer started\"", k->name);
@@ -430,7 +435,8 @@ static dfw_err batch_renders(const struct kafka_out *k, const struct dfw_batch *
             dfw_log(DFW_LOG_ERROR, "kafka",
                     "output=%s tenant=%s stream=%s msg=\"topic template '%s' gives no valid "
                     "topic name (at most %d characters of A-Z a-z 0-9 . _ -)\"",
-                    k->name, ev->tenant, ev->stream, k->conf->topic, DFW_KAFKA_TOPIC_MAX);
+                    k->name, ev->tenant, ev->stream, DFW_LOG_ESC(k->conf->topic),
+                    DFW_KAFKA_TOPIC_MAX);
             return DFW_ERR_CONFIG;
         }
         if (dfw_out_kafka_key(k->conf->key, ev, key, sizeof(key), &keylen) != DFW_OK) {
@@ -511,7 +517,7 @@ static dfw_err kafka_submit(void *self, const struct dfw_batch *batch, dfw_ack_f
                     "output=%s tenant=%s stream=%s msg=\"cannot produce record %zu of %zu: %s; "
                     "%s\"",
                     k->name, batch->events[i].tenant, batch->events[i].stream, i + 1, batch->count,
-                    rd_kafka_err2str(err), advice(err));
+                    DFW_LOG_ESC(rd_kafka_err2str(err)), advice(err));
             batch_fail(b, map_err(err));
             break;
         }

@@ -45,17 +45,20 @@ dfw_err dfw_out_kafka_topic_check(const char *tmpl, char *why, size_t whylen)
             int ph = placeholder_at(p);
             if (ph < 0) {
                 snprintf(why, whylen,
-                         "unknown placeholder at '%.20s' (use {tenant}, {stream}, "
-                         "{kind})",
-                         p);
+                         "unknown placeholder at character %zu (use {tenant}, {stream}, {kind})",
+                         (size_t)(p - tmpl) + 1);
                 return DFW_ERR_CONFIG;
             }
             p += strlen(placeholders[ph]);
             continue;
         }
         if (!topic_char(*p)) {
-            snprintf(why, whylen, "'%c' is not allowed in a Kafka topic name (A-Z a-z 0-9 . _ -)",
-                     *p);
+            /* the byte as hex unless printable: the message goes to a terminal or a log */
+            unsigned char c = (unsigned char)*p;
+            char shown[8];
+            snprintf(shown, sizeof(shown), c > 0x20 && c < 0x7f ? "'%c'" : "byte 0x%02x", c);
+            snprintf(why, whylen, "%s is not allowed in a Kafka topic name (A-Z a-z 0-9 . _ -)",
+                     shown);
             return DFW_ERR_CONFIG;
         }
         literal++;

@@ -102,7 +102,7 @@ static void *hec_init(const void *conf, const char *instance, char *errbuf, size
         return NULL;
     }
     dfw_log(DFW_LOG_INFO, "output", "output=%s msg=\"HEC ready\" url=%s channel=%s gzip=%d ack=%d",
-            o->name, c->url, o->channel, c->gzip, c->ack);
+            o->name, DFW_LOG_VAL(c->url), o->channel, c->gzip, c->ack);
     return o;
 }
 
@@ -164,7 +164,7 @@ static void retry_later(struct hec_out *o,
         dfw_log(DFW_LOG_ERROR, "output",
                 "output=%s msg=\"giving up on request after %d attempts; its batches are not "
                 "acknowledged and will be sent again\" request=%u events=%zu last=\"%s\"",
-                o->name, r->attempts, r->id, r->events, what);
+                o->name, r->attempts, r->id, r->events, DFW_LOG_ESC(what));
         hec_queue_finish(&o->q, r, why);
         return;
     }
@@ -175,8 +175,8 @@ static void retry_later(struct hec_out *o,
         delay_ms = o->conf->retry_max_ms;
     }
     dfw_log(r->attempts == 1 ? DFW_LOG_WARN : DFW_LOG_INFO, "output",
-            "output=%s msg=\"%s; retrying\" request=%u attempt=%d delay_ms=%lld", o->name, what,
-            r->id, r->attempts, (long long)delay_ms);
+            "output=%s msg=\"%s; retrying\" request=%u attempt=%d delay_ms=%lld", o->name,
+            DFW_LOG_ESC(what), r->id, r->attempts, (long long)delay_ms);
     r->state = HEC_REQ_BACKOFF;
     r->due_ms = now + delay_ms;
 }
@@ -226,7 +226,7 @@ static void event_done(struct hec_out *o, struct hec_req *r, const struct hec_ht
     dfw_log(DFW_LOG_ERROR, "output",
             "output=%s msg=\"%s; batch not acknowledged, checkpoint held\" url=%s request=%u "
             "events=%zu",
-            o->name, what, o->conf->url, r->id, r->events);
+            o->name, DFW_LOG_ESC(what), DFW_LOG_VAL(o->conf->url), r->id, r->events);
     hec_queue_finish(&o->q, r, c);
 }
 
@@ -304,7 +304,7 @@ static void ack_done(struct hec_out *o, const struct hec_http_result *res)
     }
     dfw_log(DFW_LOG_WARN, "output",
             "output=%s msg=\"ack query failed; asking again\" status=%ld code=%d error=\"%s\"",
-            o->name, res->status, rep.code, res->status ? rep.text : res->error);
+            o->name, res->status, rep.code, DFW_LOG_ESC(res->status ? rep.text : res->error));
 }
 
 static void on_done(void *user, void *ctx, const struct hec_http_result *res)
@@ -424,7 +424,7 @@ static dfw_err hec_submit(void *self, const struct dfw_batch *batch, dfw_ack_fn 
             /* events already queued go out anyway: the re-sent batch may repeat them */
             dfw_log(DFW_LOG_ERROR, "output",
                     "output=%s msg=\"cannot format event\" id=%s error=\"%s\"", o->name,
-                    batch->events[i].id ? batch->events[i].id : "-", dfw_strerror(err));
+                    DFW_LOG_VAL(batch->events[i].id), dfw_strerror(err));
             hec_queue_abandon(&o->q, b);
             return err;
         }

@@ -294,6 +294,9 @@ dfw_out_splunk_hec_conf_check(const struct dfw_out_splunk_hec_conf *c, char *err
                               "%s must not be empty or hold control characters", fields[i].name);
         }
     }
+    if (c->host != NULL && strlen(c->host) > 255) {
+        return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen, "host: at most 255 bytes");
+    }
     if (c->source != NULL && !template_ok(c->source)) {
         return dfw_errorf(DFW_ERR_CONFIG, errbuf, errlen,
                           "source: unknown placeholder (use {tenant}, {tenant_id} or "

@@ -197,7 +197,7 @@ static dfw_err render_batch(struct syslog_out *o, const struct dfw_batch *batch)
         if (err != DFW_OK) {
             dfw_log(DFW_LOG_ERROR, "output",
                     "output=%s msg=\"cannot format event\" id=%s error=\"%s\"", o->name,
-                    batch->events[i].id ? batch->events[i].id : "-", dfw_strerror(err));
+                    DFW_LOG_VAL(batch->events[i].id), dfw_strerror(err));
             return err;
         }
     }

@@ -40,7 +40,8 @@ static dfw_err header_5424(const struct dfw_syslog_header *h, int pri, struct df
 {
     char ts[DFW_TIME_LEN];
     dfw_time_format(h->time_ms, ts, sizeof(ts));
-    dfw_err err = dfw_buf_printf(out, "<%d>1 %s ", pri, ts);
+    /* FULL-DATE has a 4-digit year (RFC 5424 §6.2.3): else the NILVALUE */
+    dfw_err err = dfw_buf_printf(out, "<%d>1 %s ", pri, ts[0] == '+' || ts[0] == '-' ? "-" : ts);
     if (err == DFW_OK) {
         err = field_then(out, h->hostname, 255, " ");
     }
@@ -65,6 +66,7 @@ static dfw_err header_3164(const struct dfw_syslog_header *h, int pri, struct df
     struct tm tm;
     if (gmtime_r(&secs, &tm) == NULL) {
         memset(&tm, 0, sizeof(tm));
+        tm.tm_mday = 1; /* a time gmtime cannot represent: Jan  1 00:00:00 */
     }
     dfw_err err = dfw_buf_printf(out, "<%d>%s %2d %02d:%02d:%02d ", pri, months[tm.tm_mon % 12],
                                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);

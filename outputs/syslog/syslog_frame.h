@@ -23,7 +23,8 @@ struct dfw_syslog_header {
  *   RFC 5424: "<PRI>1 YYYY-MM-DDThh:mm:ss.mmmZ HOSTNAME APP-NAME PROCID MSGID - "
  *   RFC 3164: "<PRI>Mmm dd hh:mm:ss HOSTNAME TAG: "   (time in UTC, day space-padded)
  * Header fields are cut to their RFC 5424 lengths (255, 48, 128, 32); bytes outside 33-126 become
- * '_'; an empty or NULL field is "-". Returns DFW_OK or DFW_ERR_NOMEM. */
+ * '_'; an empty or NULL field is "-"; an RFC 5424 time outside the years 0000-9999 is "-". Returns
+ * DFW_OK or DFW_ERR_NOMEM. */
 dfw_err dfw_out_syslog_header(const struct dfw_syslog_header *h, struct dfw_buf *out);
 
 /* Append one framed message for a stream transport: octet counting ("LEN SP MSG", RFC 6587

@@ -168,8 +168,8 @@ static void fail_conn(struct dfw_syslog_transport *t, const char *what, const ch
     }
     t->retry_at = dfw_mono_ms() + d;
     dfw_log(DFW_LOG_WARN, "output",
-            "output=%s msg=\"%s\" host=%s port=%d error=\"%s\" retry_in_ms=%lld", t->instance, what,
-            t->host, t->port, error, (long long)d);
+            "output=%s msg=\"%s\" host=%s port=%d error=\"%s\" retry_in_ms=%lld", t->instance,
+            DFW_LOG_ESC(what), DFW_LOG_VAL(t->host), t->port, DFW_LOG_ESC(error), (long long)d);
 }
 
 /* ---- connecting ---------------------------------------------------------------------------- */
@@ -283,7 +283,7 @@ static dfw_err do_connect(struct dfw_syslog_transport *t)
         return DFW_ERR_RETRY;
     }
     dfw_log(DFW_LOG_INFO, "output", "output=%s msg=\"connected\" host=%s port=%d transport=%s",
-            t->instance, t->host, t->port,
+            t->instance, DFW_LOG_VAL(t->host), t->port,
             t->kind == DFW_SYSLOG_TLS   ? "tls"
             : t->kind == DFW_SYSLOG_UDP ? "udp"
                                         : "tcp");

@@ -1,13 +1,17 @@
 """Fault injection, rate limiting and counters of the emulator."""
 
+import json
 import math
 import threading
 import time
 
 FAULT_KEYS = ("status_5xx", "slow_ms", "truncate", "truncate_mode",
               "token_lifetime", "rate_scale", "fail_token", "v1_numeric",
-              "refresh_rotation", "token_tid", "expand_fails")
+              "refresh_rotation", "token_tid", "expand_fails", "html", "bad_body",
+              "token_slow_ms")
 ROTATIONS = ("single-use", "grace", "keep")
+# What a broken upstream answers instead of a good 200 page (bad_body.kind).
+BAD_BODY_KINDS = ("empty", "value_not_array", "no_id", "bad_time")
 
 
 class FaultSet:
@@ -29,11 +33,16 @@ class FaultSet:
         self.refresh_rotation = None  # single-use | grace | keep
         self.token_tid = None  # tid that issued tokens carry instead
         self.expand_fails = None  # True: $expand=alerts answers HTTP 500
+        self.html = 0  # remaining API answers replaced by a proxy's HTML page
+        self.html_status = 502
+        self.bad_body = 0  # remaining 200 API answers with a broken body
+        self.bad_body_kind = "empty"
+        self.token_slow_ms = 0
 
     def describe(self):
         """Active settings as a dict (for GET /_emulator/faults)."""
         return {k: v for k, v in vars(self).items()
-                if v not in (None, 0, "json", "api", 500)}
+                if v not in (None, 0, "json", "api", 500, 502, "empty")}
 
 
 def _code(value):
@@ -93,6 +102,23 @@ class Faults:
             if "rate_scale" in body:
                 value = body["rate_scale"]
                 target.rate_scale = None if value is None else float(value)
+            if "html" in body:
+                spec = body["html"]
+                if isinstance(spec, int):
+                    spec = {"count": spec}
+                status = int(spec.get("status", 502))
+                if not 200 <= status <= 599:
+                    raise ValueError("html.status must be 200..599")
+                target.html = max(0, int(spec.get("count", 1)))
+                target.html_status = status
+            if "bad_body" in body:
+                spec = body["bad_body"]
+                if spec.get("kind", "empty") not in BAD_BODY_KINDS:
+                    raise ValueError("bad_body.kind: %s" % "|".join(BAD_BODY_KINDS))
+                target.bad_body = max(0, int(spec.get("count", 1)))
+                target.bad_body_kind = spec.get("kind", "empty")
+            if "token_slow_ms" in body:
+                target.token_slow_ms = max(0, int(body["token_slow_ms"]))
             if "v1_numeric" in body:
                 target.v1_numeric = bool(body["v1_numeric"])
             if "refresh_rotation" in body:
@@ -159,6 +185,28 @@ class Faults:
                     fs.truncate -= 1
                     return fs.truncate_mode
         return None
+
+    def take_html(self, tenant):
+        """HTTP status of the HTML error page this API answer must be, or None."""
+        with self.lock:
+            for fs in self._sets(tenant):
+                if fs.html > 0:
+                    fs.html -= 1
+                    return fs.html_status
+        return None
+
+    def take_bad_body(self, tenant):
+        """Kind of broken body this 200 API answer must have, or None."""
+        with self.lock:
+            for fs in self._sets(tenant):
+                if fs.bad_body > 0:
+                    fs.bad_body -= 1
+                    return fs.bad_body_kind
+        return None
+
+    def token_slow_ms(self, tenant):
+        with self.lock:
+            return max(fs.token_slow_ms for fs in self._sets(tenant))
 
     def slow_ms(self, tenant):
         with self.lock:
@@ -263,6 +311,8 @@ class Stats:
             self.injected_5xx = 0
             self.truncated = 0
             self.records_served = 0
+            self.html_pages = 0
+            self.bad_bodies = 0
 
     @staticmethod
     def _bump(table, *keys):
@@ -311,4 +361,26 @@ class Stats:
                 "injected_5xx": self.injected_5xx,
                 "truncated": self.truncated,
                 "records_served": self.records_served,
+                "html_pages": self.html_pages,
+                "bad_bodies": self.bad_bodies,
             }
+
+
+def broken_body(body, kind):
+    """A 200 page body broken as ``kind`` (BAD_BODY_KINDS): nothing at all, "value" that is not
+    an array, or the first record without its id or with a last-update time that is no time."""
+    if kind == "empty":
+        return b""
+    page = json.loads(body)
+    if kind == "value_not_array":
+        page["value"] = {"count": len(page.get("value") or [])}
+    elif page.get("value"):
+        rec = page["value"][0]
+        if kind == "no_id":
+            for key in ("id", "incidentId"):
+                rec.pop(key, None)
+        else:
+            for key in ("lastUpdateTime", "lastUpdateDateTime"):
+                if key in rec:
+                    rec[key] = "yesterday at noon"
+    return json.dumps(page, separators=(",", ":")).encode()

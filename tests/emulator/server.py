@@ -14,6 +14,7 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import control
+import faults
 import odata
 import tokens
 from timeutil import iso, now_ticks
@@ -222,6 +223,9 @@ class Handler(BaseHTTPRequestHandler):
             err.status = fault[0]
             headers = {"Retry-After": str(fault[1])} if fault[1] else {}
             return self._send_json(err.status, err.body(), headers)
+        slow = emu.faults.token_slow_ms(tenant and tenant.name)
+        if slow:
+            time.sleep(slow / 1000.0)
         basic = tokens.parse_basic(self.headers.get("Authorization"))
         status, obj, headers = emu.tokens.token(segment, v2, form, basic)
         headers.update({"Cache-Control": "no-store, no-cache",
@@ -385,6 +389,18 @@ class Handler(BaseHTTPRequestHandler):
         headers = dict(headers)
         headers.update({"OData-Version": "4.0",
                         "request-id": self.request_id})
+        html = emu.faults.take_html(tenant) if tenant else None
+        if html is not None:
+            # a proxy or load balancer in front of the API: no JSON at all
+            emu.stats.add("html_pages")
+            page = ("<html><head><title>%d</title></head><body><h1>%d</h1>"
+                    "<p>The proxy server received an invalid response from an "
+                    "upstream server.</p></body></html>" % (html, html))
+            return self._send(html, page.encode(), {}, "text/html")
+        kind = emu.faults.take_bad_body(tenant) if status == 200 else None
+        if kind is not None:
+            emu.stats.add("bad_bodies")
+            body = faults.broken_body(body, kind)
         mode = emu.faults.take_truncate(tenant) if status == 200 else None
         if mode == "json":
             body = body[:max(1, len(body) // 2)]

@@ -485,6 +485,43 @@ class TestLimitsAndFaults(EmulatorTestCase):
                                     {"bogus": 1})
         self.assertEqual(status, 400)
 
+    def test_html_and_broken_bodies(self):
+        self.control("POST", "/_emulator/faults", {
+            "tenant": "contoso", "html": {"count": 1, "status": 502}})
+        status, resp, raw = self.api("contoso", MDE, "/api/alerts?$top=2")
+        self.assertEqual(status, 502)
+        self.assertTrue(resp.getheader("Content-Type").startswith("text/html"))
+        self.assertIn(b"<html>", raw)
+        for kind in ("empty", "value_not_array", "no_id", "bad_time"):
+            self.control("POST", "/_emulator/faults", {
+                "tenant": "contoso", "bad_body": {"count": 1, "kind": kind}})
+            status, _, raw = self.api("contoso", MDE, "/api/alerts?$top=2")
+            self.assertEqual(status, 200)
+            if kind == "empty":
+                self.assertEqual(raw, b"")
+                continue
+            page = json.loads(raw)
+            if kind == "value_not_array":
+                self.assertIsInstance(page["value"], dict)
+            elif kind == "no_id":
+                self.assertNotIn("id", page["value"][0])
+                self.assertIn("id", page["value"][1])
+            else:
+                self.assertEqual(page["value"][0]["lastUpdateTime"], "yesterday at noon")
+        status, _, raw = self.api("contoso", MDE, "/api/alerts?$top=2")
+        self.assertEqual(len(json.loads(raw)["value"]), 2)  # every fault used up
+        stats = self.control("GET", "/_emulator/stats")[1]
+        self.assertGreaterEqual(stats["html_pages"], 1)
+        self.assertGreaterEqual(stats["bad_bodies"], 4)
+        status, _ = self.control("POST", "/_emulator/faults",
+                                 {"bad_body": {"kind": "nonsense"}})
+        self.assertEqual(status, 400)
+        self.control("POST", "/_emulator/faults", {"token_slow_ms": 300})
+        started = time.monotonic()
+        self.secret_token("contoso", GRAPH)
+        self.assertGreaterEqual(time.monotonic() - started, 0.3)
+        self.control("POST", "/_emulator/reset-faults", {})
+
     def test_stats(self):
         self.token("contoso", MDE)
         self.control("POST", "/_emulator/reset-stats", {})

@@ -557,6 +557,52 @@ static void test_handle_response_errors(void **state)
     dfw_auth_free(a);
 }
 
+/* Found by fuzzing: the secret was masked after the message was cut to errbuf's size, so a
+ * secret cut at the end of the buffer kept its first characters. Every cut is a prefix of the
+ * masked message now. */
+static void test_secret_masked_before_the_cut(void **state)
+{
+    (void)state;
+    struct dfw_tenant_conf t = tenant(DFW_AUTH_SECRET, DFW_TOKEN_V2);
+    struct dfw_auth *a = new_auth(&t);
+    const char *echo = "{\"error\":\"invalid_request\",\"error_description\":\"AADSTS900144: The "
+                       "value '" SECRET "' is not valid.\",\"error_codes\":[900144]}";
+    char full[1024];
+    assert_int_equal(feed(a, DEFENDER, 400, echo, NOW_MS, full, sizeof(full)), DFW_ERR_AUTH);
+    const char *mask = strstr(full, "****");
+    assert_non_null(mask);
+    size_t at = (size_t)(mask - full);
+    for (size_t cut = at + 1; cut < at + strlen(SECRET) + 2; cut++) {
+        char err[1024];
+        assert_int_equal(feed(a, DEFENDER, 400, echo, NOW_MS, err, cut + 1), DFW_ERR_AUTH);
+        assert_int_equal(strlen(err), cut);
+        assert_memory_equal(err, full, cut);
+        assert_null(strstr(err, "Xy8Q"));
+    }
+    dfw_auth_free(a);
+}
+
+/* Found by fuzzing: the OAuth "error" text was copied raw, so a hostile or broken endpoint could
+ * end the msg="..." of the log line, add keys or start a new line. */
+static void test_error_text_is_quotable(void **state)
+{
+    (void)state;
+    const char *body = "{\"error\":\"invalid_request\\u001b[2J\\n\\\"x\\\" level=error "
+                       "forged=1\\\\\",\"error_description\":\"AADSTS90014: A \\\"quoted\\\" "
+                       "\\\\ part\\u0007.\",\"error_codes\":[90014]}";
+    char err[1024];
+    assert_int_equal(dfw_auth_explain_error("contoso", 400, body, strlen(body), err, sizeof(err)),
+                     DFW_ERR_AUTH);
+    assert_non_null(strstr(err, "AADSTS90014"));
+    for (const char *p = err; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+            fail_msg("byte 0x%02x in: %s", c, err);
+        }
+    }
+    assert_non_null(strstr(err, "invalid_request?[2J??x? level=error forged=1?"));
+}
+
 static void test_explain_transport_shapes(void **state)
 {
     (void)state;
@@ -929,6 +975,8 @@ int main(void)
         cmocka_unit_test(test_refresh_log_line),
         cmocka_unit_test(test_explain_mappings),
         cmocka_unit_test(test_handle_response_errors),
+        cmocka_unit_test(test_secret_masked_before_the_cut),
+        cmocka_unit_test(test_error_text_is_quotable),
         cmocka_unit_test(test_explain_transport_shapes),
         cmocka_unit_test(test_assertion_ps256_rs256),
         cmocka_unit_test(test_certificate_tenant),

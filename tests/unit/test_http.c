@@ -40,6 +40,33 @@ static void other_headers_and_garbage(void **state)
     assert_int_equal(ra("Retry-After:"), -1);
 }
 
+/* Found by fuzzing: (int64_t)secs * 1000 and the HTTP-date difference overflowed, and nothing
+ * capped the wait, so now + wait overflowed in the engine. */
+static void retry_after_is_capped(void **state)
+{
+    (void)state;
+    assert_int_equal(ra("Retry-After: 3600\r\n"), DFW_HTTP_RETRY_AFTER_MAX_MS);
+    assert_int_equal(ra("Retry-After: 3601\r\n"), DFW_HTTP_RETRY_AFTER_MAX_MS);
+    assert_int_equal(ra("Retry-After: 9223372036854775807\r\n"), DFW_HTTP_RETRY_AFTER_MAX_MS);
+    assert_int_equal(ra("Retry-After: 99999999999999999999999999999999\r\n"),
+                     DFW_HTTP_RETRY_AFTER_MAX_MS);
+    assert_int_equal(ra("Retry-After: Fri, 31 Dec 9999 23:59:59 GMT\r\n"),
+                     DFW_HTTP_RETRY_AFTER_MAX_MS);
+    assert_int_equal(ra("Retry-After: 12 \r\n"), 12000);
+    assert_int_equal(ra("Retry-After: 12x\r\n"), -1);
+    assert_int_equal(ra("Retry-After: +5\r\n"), -1);
+    const char nul[] = "Retry-After: 1\0002\r\n";
+    assert_int_equal(dfw_http_retry_after_ms(nul, sizeof(nul) - 1), -1);
+    /* the 429 body text of Defender ("again in N seconds") */
+    const char *end;
+    assert_int_equal(dfw_http_delay_seconds_ms("42 seconds.", &end), 42000);
+    assert_string_equal(end, " seconds.");
+    assert_int_equal(dfw_http_delay_seconds_ms("99999999999999999999 seconds", NULL),
+                     DFW_HTTP_RETRY_AFTER_MAX_MS);
+    assert_int_equal(dfw_http_delay_seconds_ms("-1", NULL), -1);
+    assert_int_equal(dfw_http_delay_seconds_ms("", NULL), -1);
+}
+
 static void backoff_is_bounded_with_jitter(void **state)
 {
     (void)state;
@@ -55,6 +82,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(retry_after_seconds_and_dates),
         cmocka_unit_test(other_headers_and_garbage),
+        cmocka_unit_test(retry_after_is_capped),
         cmocka_unit_test(backoff_is_bounded_with_jitter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -214,6 +215,44 @@ static void graph_incidents(void **state)
     json_object_put(p.root);
 }
 
+/* Found by fuzzing: numbers that are not JSON and invalid UTF-8 went through to every JSON
+ * output (Splunk answers 400). Such a page is refused, so the engine retries and reports it. */
+static void refuses_pages_that_are_not_strict_json(void **state)
+{
+    (void)state;
+    const char *base = "https://api.security.microsoft.com";
+    const char *bad[] = {"NaN",  "Infinity", "-Infinity",        "1.",
+                         "00.1", "\"\xff\"", "\"\xed\xa0\x80\"", "\"\xc0\xaf\""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char body[256], err[256];
+        snprintf(body, sizeof(body),
+                 "{\"value\":[{\"id\":\"a\",\"lastUpdateTime\":\"2020-09-06T12:18:03Z\","
+                 "\"x\":%s}]}",
+                 bad[i]);
+        struct dfw_page p;
+        if (dfw_stream_parse_page(body, strlen(body), base, &p, err, sizeof(err)) !=
+            DFW_ERR_INVALID) {
+            fail_msg("accepted: %s", body);
+        }
+        assert_non_null(strstr(err, "not valid JSON (RFC 8259) at byte "));
+    }
+}
+
+/* Found by fuzzing: "a\u0000b" and "a\u0000c" were both cut to "a" and collided in dedup. */
+static void id_with_nul_is_invalid(void **state)
+{
+    (void)state;
+    const struct dfw_stream_def *mde = dfw_stream_find("mde-alerts");
+    struct json_object *o =
+        json_tokener_parse("{\"id\":\"a\\u0000b\",\"lastUpdateTime\":\"2020-09-06T12:18:03Z\"}");
+    assert_non_null(o);
+    char id[64];
+    const char *u;
+    int64_t a, b;
+    assert_int_equal(dfw_stream_record_key(mde, o, id, sizeof(id), &u, &a, &b), DFW_ERR_INVALID);
+    json_object_put(o);
+}
+
 static void resources_per_cloud(void **state)
 {
     (void)state;
@@ -236,6 +275,8 @@ int main(void)
         cmocka_unit_test(url_has_filter_top_expand),
         cmocka_unit_test(parse_page_and_keys),
         cmocka_unit_test(rejects_bad_pages),
+        cmocka_unit_test(refuses_pages_that_are_not_strict_json),
+        cmocka_unit_test(id_with_nul_is_invalid),
         cmocka_unit_test(record_without_key_is_invalid),
         cmocka_unit_test(graph_incidents),
         cmocka_unit_test(resources_per_cloud),

@@ -40,6 +40,52 @@ static void rejects_malformed(void **state)
     assert_int_equal(ms, 42);
 }
 
+/* Found by fuzzing: impossible calendar dates were accepted and normalised (2024-04-31 became
+ * 2024-05-01), and second 60 became the next minute. */
+static void rejects_impossible_dates(void **state)
+{
+    (void)state;
+    int64_t ms = 42;
+    const char *bad[] = {"2024-04-31T00:00:00Z", "2023-02-29T00:00:00Z", "1900-02-29T00:00:00Z",
+                         "2024-06-31T12:00:00Z", "2024-01-32T00:00:00Z", "2024-00-10T00:00:00Z",
+                         "2024-01-00T00:00:00Z", "2016-12-31T23:59:60Z", "2024-01-01T24:00:00Z",
+                         "2024-01-01T23:60:00Z"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (dfw_time_parse(bad[i], &ms) != DFW_ERR_INVALID) {
+            fail_msg("%s accepted", bad[i]);
+        }
+    }
+    assert_int_equal(ms, 42);
+    assert_int_equal(dfw_time_parse("2024-02-29T00:00:00Z", &ms), DFW_OK);
+    assert_int_equal(dfw_time_parse("2000-02-29T00:00:00Z", &ms), DFW_OK);
+    assert_int_equal(ms, 951782400000LL);
+    assert_int_equal(dfw_time_parse("2024-12-31T23:59:59.9999999Z", &ms), DFW_OK);
+    assert_int_equal(ms, 1735689599999LL);
+}
+
+/* Found by fuzzing: DFW_TIME_LEN could not hold year 10000, and gmtime failed (leaving the
+ * buffer uninitialised) far outside it. Every int64_t now has one text. */
+static void formats_any_int64(void **state)
+{
+    (void)state;
+    char buf[DFW_TIME_LEN];
+    dfw_time_format(253402300799999LL, buf, sizeof(buf));
+    assert_string_equal(buf, "9999-12-31T23:59:59.999Z");
+    dfw_time_format(253402300800000LL, buf, sizeof(buf));
+    assert_string_equal(buf, "+10000-01-01T00:00:00.000Z");
+    dfw_time_format(-62167219200000LL, buf, sizeof(buf));
+    assert_string_equal(buf, "0000-01-01T00:00:00.000Z");
+    dfw_time_format(-62167219200001LL, buf, sizeof(buf));
+    assert_string_equal(buf, "-0001-12-31T23:59:59.999Z");
+    dfw_time_format(-1, buf, sizeof(buf));
+    assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
+    dfw_time_format(INT64_MAX, buf, sizeof(buf));
+    assert_string_equal(buf, "+292278994-08-17T07:12:55.807Z");
+    dfw_time_format(INT64_MIN, buf, sizeof(buf));
+    assert_string_equal(buf, "-292275055-05-16T16:47:04.192Z");
+    assert_true(strlen(buf) + 1 < sizeof(buf));
+}
+
 static void formats_round_trip(void **state)
 {
     (void)state;
@@ -68,6 +114,17 @@ static void durations(void **state)
     assert_int_equal(dfw_duration_parse("5 m", &ms), DFW_ERR_INVALID);
     assert_int_equal(dfw_duration_parse("-1s", &ms), DFW_ERR_INVALID);
     assert_int_equal(dfw_duration_parse("1w", &ms), DFW_ERR_INVALID);
+    /* found by fuzzing: an overflowing number was taken as INT64_MAX ms */
+    ms = 7;
+    assert_int_equal(dfw_duration_parse("99999999999999999999ms", &ms), DFW_ERR_INVALID);
+    assert_int_equal(dfw_duration_parse("9223372036854775807ms", &ms), DFW_ERR_INVALID);
+    assert_int_equal(dfw_duration_parse("106751991167d", &ms), DFW_ERR_INVALID);
+    assert_int_equal(ms, 7);
+    /* the longest accepted duration keeps now + duration far from overflow */
+    assert_int_equal(dfw_duration_parse("36600d", &ms), DFW_OK);
+    assert_int_equal(ms, DFW_DURATION_MAX_MS);
+    assert_int_equal(dfw_duration_parse("36601d", &ms), DFW_ERR_INVALID);
+    assert_true(dfw_now_ms() + DFW_DURATION_MAX_MS > dfw_now_ms());
 }
 
 int main(void)
@@ -75,6 +132,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_0_to_7_fraction_digits),
         cmocka_unit_test(rejects_malformed),
+        cmocka_unit_test(rejects_impossible_dates),
+        cmocka_unit_test(formats_any_int64),
         cmocka_unit_test(formats_round_trip),
         cmocka_unit_test(durations),
     };

@@ -72,10 +72,22 @@ int dfw_http_pending(const struct dfw_http *http);
 /* Wake a dfw_http_run that is waiting (async-signal-safe: for signal handlers). */
 void dfw_http_wakeup(struct dfw_http *http);
 
+/* Longest wait a server can ask for (Retry-After, a 429 body): one hour, the longest quota
+ * window of the APIs (defender-api.md §6). Longer requests are shortened to it, so that
+ * "now + wait" never overflows and a broken server cannot stop a stream for days. */
+#define DFW_HTTP_RETRY_AFTER_MAX_MS (3600LL * 1000)
+
 /* If the n-byte header line (as libcurl's header callback passes it, CRLF included) is
  * Retry-After, return its delay in ms: delay-seconds or an HTTP-date (RFC 9110 §10.2.3), 0 for a
- * date in the past. -1 for any other header or an unreadable value. Thread-safe. */
+ * date in the past, at most DFW_HTTP_RETRY_AFTER_MAX_MS. -1 for any other header or an
+ * unreadable value. Thread-safe. */
 int64_t dfw_http_retry_after_ms(const char *line, size_t n);
+
+/* The decimal seconds at the start of text (at least one digit, no sign) as ms, at most
+ * DFW_HTTP_RETRY_AFTER_MAX_MS whatever the number of digits; -1 when text does not start with a
+ * digit. *end (when end is not NULL) is set after the digits. For Retry-After and for the
+ * "again in N seconds" text of Defender 429 bodies. Thread-safe. */
+int64_t dfw_http_delay_seconds_ms(const char *text, const char **end);
 
 /* Exponential backoff with full jitter: a random delay in [base/2, base] where
  * base = min(max_ms, min_ms * 2^attempt). */

@@ -105,9 +105,10 @@ struct dfw_page {
     long count;                /* "@odata.count", -1 when absent */
 };
 
-/* Parse a response body. DFW_ERR_INVALID (truncated or malformed JSON, no "value" array) with
- * the reason in errbuf. A next link that is not https on the same host as base_url is not
- * followed: next_link stays NULL and foreign_next_link is set. */
+/* Parse a response body. DFW_ERR_INVALID (truncated or malformed JSON, anything that is not
+ * strict RFC 8259 JSON as dfw_json_check defines it (NaN, "1.", invalid UTF-8...), no "value"
+ * array) with the reason in errbuf. A next link that is not https on the same host as base_url
+ * is not followed: next_link stays NULL and foreign_next_link is set. */
 dfw_err dfw_stream_parse_page(const char *body,
                               size_t len,
                               const char *base_url,
@@ -116,7 +117,8 @@ dfw_err dfw_stream_parse_page(const char *body,
                               size_t errlen);
 
 /* Identity of one record: id as text into idbuf, last-update and created time. DFW_ERR_INVALID
- * when the id or the last-update time is missing or malformed. *updated points into rec. */
+ * when the id or the last-update time is missing or malformed (an id string that is empty, does
+ * not fit idbuf or holds a NUL character). *updated points into rec. */
 dfw_err dfw_stream_record_key(const struct dfw_stream_def *def,
                               struct json_object *rec,
                               char *idbuf,

@@ -52,8 +52,8 @@ static const struct {
 };
 
 struct entra_error {
-    const char *error; /* points into the parsed JSON, or NULL */
-    const char *desc;  /* likewise */
+    char *error; /* malloc'd copy with the secrets masked, or NULL */
+    char *desc;  /* likewise */
     long codes[8];
     size_t ncodes;
 };
@@ -76,11 +76,25 @@ static long desc_code(const char *desc)
     return strtol(desc + 6, NULL, 10);
 }
 
-static void read_entra_error(json_object *obj, struct entra_error *e)
+/* A copy of s with every secret masked, so that no later cut to length can leave part of one.
+ * NULL when s is NULL or memory is short (then the text is left out of the message). */
+static char *masked_copy(const char *s, const char *const *secrets, size_t nsecrets)
+{
+    char *copy = s != NULL ? strdup(s) : NULL;
+    for (size_t i = 0; copy != NULL && i < nsecrets; i++) {
+        dfw__auth_scrub(copy, secrets[i]);
+    }
+    return copy;
+}
+
+static void read_entra_error(json_object *obj,
+                             const char *const *secrets,
+                             size_t nsecrets,
+                             struct entra_error *e)
 {
     memset(e, 0, sizeof(*e));
-    e->error = get_string(obj, "error");
-    e->desc = get_string(obj, "error_description");
+    e->error = masked_copy(get_string(obj, "error"), secrets, nsecrets);
+    e->desc = masked_copy(get_string(obj, "error_description"), secrets, nsecrets);
     json_object *codes = NULL;
     if (json_object_object_get_ex(obj, "error_codes", &codes) &&
         json_object_is_type(codes, json_type_array)) {
@@ -117,7 +131,25 @@ static enum advice advise(const struct entra_error *e, long *code)
     return ADV_NONE;
 }
 
-/* The first line of the description, without its "AADSTSnnn: " prefix, printable ASCII only. */
+/* What may be quoted from the answer: RFC 6749 §5.2 allows only %x20-21 / %x23-5B / %x5D-7E in
+ * error and error_description; anything else (control characters, '"', '\\', non-ASCII) becomes
+ * '?', so a hostile endpoint can neither break a log line nor a key="value" in it. */
+static char quotable(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? (char)c : '?';
+}
+
+/* The OAuth error code, as quotable text of at most outlen - 1 bytes. */
+static void error_code_text(const char *error, char *out, size_t outlen)
+{
+    size_t n = 0;
+    for (; error != NULL && error[n] != '\0' && n + 1 < outlen; n++) {
+        out[n] = quotable((unsigned char)error[n]);
+    }
+    out[n] = '\0';
+}
+
+/* The first line of the description, without its "AADSTSnnn: " prefix, quotable text only. */
 static void first_line(const char *desc, char *out, size_t outlen)
 {
     out[0] = '\0';
@@ -133,8 +165,7 @@ static void first_line(const char *desc, char *out, size_t outlen)
     }
     size_t n = 0;
     for (; desc[n] != '\0' && desc[n] != '\r' && desc[n] != '\n' && n + 1 < outlen; n++) {
-        unsigned char c = (unsigned char)desc[n];
-        out[n] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+        out[n] = quotable((unsigned char)desc[n]);
     }
     out[n] = '\0';
 }
@@ -236,8 +267,27 @@ static dfw_err explain_known(enum advice adv,
     return DFW_ERR_AUTH;
 }
 
+static void entra_error_free(struct entra_error *e)
+{
+    free(e->error);
+    free(e->desc);
+    memset(e, 0, sizeof(*e));
+}
+
 dfw_err dfw_auth_explain_error(
     const char *tenant, long http_status, const char *body, size_t len, char *errbuf, size_t errlen)
+{
+    return dfw__auth_explain(tenant, http_status, body, len, NULL, 0, errbuf, errlen);
+}
+
+dfw_err dfw__auth_explain(const char *tenant,
+                          long http_status,
+                          const char *body,
+                          size_t len,
+                          const char *const *secrets,
+                          size_t nsecrets,
+                          char *errbuf,
+                          size_t errlen)
 {
     char scratch[2];
     if (errbuf == NULL || errlen == 0) {
@@ -249,11 +299,13 @@ dfw_err dfw_auth_explain_error(
     }
     json_object *obj = dfw__json_parse_object(body, len);
     struct entra_error e;
+    memset(&e, 0, sizeof(e));
     if (obj != NULL) {
-        read_entra_error(obj, &e);
+        read_entra_error(obj, secrets, nsecrets, &e);
     }
     if (obj == NULL || (e.error == NULL && e.ncodes == 0)) {
         /* a proxy page, a truncated body, or an answer that is no Entra error */
+        entra_error_free(&e);
         json_object_put(obj);
         int throttled = http_status == 429;
         snprintf(errbuf, errlen, "tenant %s: token endpoint HTTP %ld: %s", tenant, http_status,
@@ -265,11 +317,13 @@ dfw_err dfw_auth_explain_error(
     enum advice adv = advise(&e, &code);
     char prefix[320];
     char codebuf[32] = "";
+    char error[80];
     if (code != 0) {
         snprintf(codebuf, sizeof(codebuf), "AADSTS%ld: ", code);
     }
+    error_code_text(e.error != NULL ? e.error : "error", error, sizeof(error));
     snprintf(prefix, sizeof(prefix), "tenant %s: token endpoint HTTP %ld, %s: %s", tenant,
-             http_status, e.error != NULL ? e.error : "error", codebuf);
+             http_status, error, codebuf);
     dfw_err rc;
     if (adv == ADV_THROTTLED || http_status == 429) {
         rc = explain_known(ADV_THROTTLED, tenant, prefix, &e, errbuf, errlen);
@@ -290,6 +344,7 @@ dfw_err dfw_auth_explain_error(
         snprintf(errbuf, errlen, "%s%s", prefix, desc[0] != '\0' ? desc : "(no description)");
         rc = DFW_ERR_AUTH;
     }
+    entra_error_free(&e);
     json_object_put(obj);
     return rc;
 }
@@ -301,9 +356,10 @@ int dfw__auth_error_expired_grant(const char *body, size_t len)
         return 0;
     }
     struct entra_error e;
-    read_entra_error(obj, &e);
+    read_entra_error(obj, NULL, 0, &e);
     long code = 0;
     int expired = advise(&e, &code) == ADV_REFRESH_EXPIRED;
+    entra_error_free(&e);
     json_object_put(obj);
     return expired;
 }
@@ -318,12 +374,14 @@ size_t dfw__auth_error_codes(const char *body, size_t len, long *codes, size_t m
         return 0;
     }
     struct entra_error e;
-    read_entra_error(obj, &e);
+    read_entra_error(obj, NULL, 0, &e);
     size_t n = e.ncodes < max ? e.ncodes : max;
     memcpy(codes, e.codes, n * sizeof(*codes));
-    if (error != NULL && e.error != NULL) {
-        *error = strdup(e.error);
+    if (error != NULL) {
+        *error = e.error; /* the copy is the caller's now */
+        e.error = NULL;
     }
+    entra_error_free(&e);
     json_object_put(obj);
     return n;
 }
@@ -332,17 +390,20 @@ enum dfw_auth_failure dfw_auth_classify_error(long http_status, const char *body
 {
     json_object *obj = dfw__json_parse_object(body, len);
     struct entra_error e;
+    memset(&e, 0, sizeof(e));
     if (obj != NULL) {
-        read_entra_error(obj, &e);
+        read_entra_error(obj, NULL, 0, &e);
     }
     if (obj == NULL || (e.error == NULL && e.ncodes == 0) || http_status == 429 ||
         http_status >= 500) {
+        entra_error_free(&e);
         json_object_put(obj);
         return DFW_AUTHF_TRANSIENT;
     }
     long code = 0;
     enum advice adv = advise(&e, &code);
     int unavailable = e.error != NULL && strcmp(e.error, "temporarily_unavailable") == 0;
+    entra_error_free(&e);
     json_object_put(obj);
     if (unavailable) {
         return DFW_AUTHF_TRANSIENT;

@@ -78,6 +78,10 @@ void dfw__sbuf_param(struct dfw__sbuf *b, const char *key, const char *value);
  * (the partial string is wiped). */
 char *dfw__sbuf_finish(struct dfw__sbuf *b);
 
+/* Overwrite every occurrence of secret in msg with '*' (secret NULL or shorter than 4 bytes: no
+ * change). */
+void dfw__auth_scrub(char *msg, const char *secret);
+
 /* ---- auth_errors.c ---- */
 
 /* 1 when an Entra ID error body says the grant (refresh token or code) expired or was revoked:
@@ -89,6 +93,18 @@ int dfw__auth_error_expired_grant(const char *body, size_t len);
  * error_description), at most max; returns how many. *error (may be NULL) gets the OAuth error
  * string, which points into a copy the caller must free (NULL when absent). */
 size_t dfw__auth_error_codes(const char *body, size_t len, long *codes, size_t max, char **error);
+
+/* dfw_auth_explain_error, with every occurrence of each of the nsecrets strings (NULL entries
+ * allowed) masked in the answer's texts before anything is quoted or cut to length, so that no
+ * part of a secret reaches errbuf. */
+dfw_err dfw__auth_explain(const char *tenant,
+                          long http_status,
+                          const char *body,
+                          size_t len,
+                          const char *const *secrets,
+                          size_t nsecrets,
+                          char *errbuf,
+                          size_t errlen);
 
 /* ---- auth.c: the token cache ---- */
 

@@ -13,18 +13,6 @@
 /* Longest expires_in accepted (a year); anything above is a broken answer. */
 #define EXPIRES_IN_MAX_S (366LL * 24 * 3600)
 
-/* Overwrite each occurrence of secret in msg, in case the token endpoint ever echoes one. */
-static void scrub(char *msg, const char *secret)
-{
-    size_t n = secret != NULL ? strlen(secret) : 0;
-    if (msg == NULL || n < 4) {
-        return;
-    }
-    for (char *p = strstr(msg, secret); p != NULL; p = strstr(p + n, secret)) {
-        memset(p, '*', n);
-    }
-}
-
 /* expires_in: a number in v2 answers, a string ("3599") in v1 answers. 0 when unusable. */
 static int64_t expires_in_s(json_object *v)
 {
@@ -66,7 +54,7 @@ rotate_refresh_token(struct dfw_auth *a, const char *token, char *errbuf, size_t
     a->refresh_token = copy;
     char msg[512] = "";
     if (dfw_secret_write_file(a->refresh_token_file, copy, msg, sizeof(msg)) != DFW_OK) {
-        scrub(msg, copy);
+        dfw__auth_scrub(msg, copy);
         if (a->authorizing) {
             dfw__set_err(errbuf, errlen, "tenant %s: cannot store the refresh token: %s", a->name,
                          msg);
@@ -75,7 +63,7 @@ rotate_refresh_token(struct dfw_auth *a, const char *token, char *errbuf, size_t
         dfw_log(DFW_LOG_ERROR, "auth",
                 "tenant=%s msg=\"cannot save the rotated refresh token\" "
                 "error=\"%s\"",
-                a->name, msg);
+                a->name, DFW_LOG_ESC(msg));
     }
     return DFW_OK;
 }
@@ -187,7 +175,10 @@ dfw_err dfw_auth_handle_response(struct dfw_auth *auth,
     }
     dfw_err rc;
     if (http_status != 200) {
-        rc = dfw_auth_explain_error(auth->name, http_status, body, len, errbuf, errlen);
+        /* masked before the message is cut: a secret at the cut would leave its start */
+        const char *secrets[] = {auth->client_secret, auth->refresh_token};
+        rc = dfw__auth_explain(auth->name, http_status, body, len, secrets,
+                               sizeof(secrets) / sizeof(secrets[0]), errbuf, errlen);
         if (rc == DFW_ERR_AUTH && auth->method == DFW_AUTH_REFRESH_TOKEN && !auth->authorizing &&
             dfw__auth_error_expired_grant(body, len)) {
             auth->refresh_rejected = 1;
@@ -206,8 +197,8 @@ dfw_err dfw_auth_handle_response(struct dfw_auth *auth,
         json_object_put(obj);
     }
     if (rc != DFW_OK && errbuf != NULL && errlen > 0) {
-        scrub(errbuf, auth->client_secret);
-        scrub(errbuf, auth->refresh_token);
+        dfw__auth_scrub(errbuf, auth->client_secret);
+        dfw__auth_scrub(errbuf, auth->refresh_token);
     }
     return rc;
 }

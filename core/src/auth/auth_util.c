@@ -122,3 +122,14 @@ char *dfw__sbuf_finish(struct dfw__sbuf *b)
     }
     return b->p;
 }
+
+void dfw__auth_scrub(char *msg, const char *secret)
+{
+    size_t n = secret != NULL ? strlen(secret) : 0;
+    if (msg == NULL || n < 4) {
+        return;
+    }
+    for (char *p = strstr(msg, secret); p != NULL; p = strstr(p + n, secret)) {
+        memset(p, '*', n);
+    }
+}

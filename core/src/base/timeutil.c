@@ -1,6 +1,7 @@
 #include "dfw/timeutil.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,27 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
+/* The date of a day count since 1970-01-01 (the inverse of days_from_civil). */
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
 static int digits(const char *s, int n, int *out)
 {
     int v = 0;
@@ -53,7 +75,7 @@ dfw_err dfw_time_parse(const char *s, int64_t *out_ms)
         digits(s + 17, 2, &sec)) {
         return DFW_ERR_INVALID;
     }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) {
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59) {
         return DFW_ERR_INVALID;
     }
     const char *p = s + 19;
@@ -85,12 +107,21 @@ dfw_err dfw_time_parse(const char *s, int64_t *out_ms)
 
 void dfw_time_format(int64_t ms, char *out, size_t outlen)
 {
-    time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    int frac = (int)(ms - (int64_t)secs * 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    /* floor division: the time of day is never negative, also before 1970 */
+    int64_t days = ms / 86400000, rem = ms % 86400000;
+    if (rem < 0) {
+        days -= 1;
+        rem += 86400000;
+    }
+    int64_t y;
+    int m, d;
+    civil_from_days(days, &y, &m, &d);
+    int h = (int)(rem / 3600000), mi = (int)(rem / 60000 % 60), s = (int)(rem / 1000 % 60);
+    int frac = (int)(rem % 1000);
+    snprintf(out, outlen,
+             y >= 0 && y <= 9999 ? "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ"
+                                 : "%+05lld-%02d-%02dT%02d:%02d:%02d.%03dZ",
+             (long long)y, m, d, h, mi, s, frac);
 }
 
 dfw_err dfw_duration_parse(const char *s, int64_t *out_ms)
@@ -99,7 +130,11 @@ dfw_err dfw_duration_parse(const char *s, int64_t *out_ms)
         return DFW_ERR_INVALID;
     }
     char *end;
+    errno = 0;
     long long v = strtoll(s, &end, 10);
+    if (errno == ERANGE) {
+        return DFW_ERR_INVALID;
+    }
     int64_t mult;
     if (*end == '\0' || strcmp(end, "s") == 0) {
         mult = 1000;
@@ -119,7 +154,7 @@ dfw_err dfw_duration_parse(const char *s, int64_t *out_ms)
     else {
         return DFW_ERR_INVALID;
     }
-    if (v < 0 || v > INT64_MAX / mult) {
+    if (v < 0 || v > DFW_DURATION_MAX_MS / mult) {
         return DFW_ERR_INVALID;
     }
     *out_ms = (int64_t)v * mult;

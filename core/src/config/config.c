@@ -6,6 +6,7 @@
  * calls the handler for a line before it asks for the next one, so the reader's line count is the
  * handler's line number. */
 #include "config_internal.h"
+#include "dfw/utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +48,30 @@ int dfw__conf_fail_at(struct frame *f, int line, const char *fmt, ...)
         vsnprintf(ld->errbuf + n, ld->errlen - (size_t)n, fmt, ap);
         va_end(ap);
     }
+    /* the message quotes names and values from the file: no control character or invalid byte
+     * of theirs reaches the terminal or a log */
+    for (size_t i = 0, len = strlen(ld->errbuf); i < len;) {
+        size_t k = dfw_utf8_char_len(ld->errbuf + i, len - i);
+        unsigned char c = (unsigned char)ld->errbuf[i];
+        if (k == 0 || c < 0x20 || c == 0x7f) {
+            ld->errbuf[i] = '?';
+            k = 1;
+        }
+        i += k;
+    }
     return 0;
+}
+
+/* 1 when a value is text: valid UTF-8 without control characters (tabs included). */
+static int is_text(const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+            return 0;
+        }
+    }
+    return dfw_utf8_valid(s, n);
 }
 
 int dfw__conf_nomem(struct frame *f)
@@ -306,6 +330,11 @@ static int handler(void *user, const char *section, const char *name, const char
     }
     if (*name == '\0') {
         return dfw__conf_fail(f, "missing key name before '='");
+    }
+    if (!is_text(name) || !is_text(value)) {
+        /* the value reaches JSON outputs, headers and logs: only text */
+        return dfw__conf_fail(f, "%s: control characters or invalid UTF-8 in the %s", name,
+                              is_text(name) ? "value" : "key");
     }
     if (strcmp(name, "include") == 0) {
         if (f->kind != SECT_NONE && f->kind != SECT_FORWARDER) {

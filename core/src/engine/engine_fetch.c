@@ -58,8 +58,8 @@ static int64_t retry_from_body(const struct dfw_http_response *r)
     if (p == NULL) {
         return -1;
     }
-    long secs = strtol(p + 9, NULL, 10);
-    return secs > 0 ? (int64_t)secs * 1000 : -1;
+    int64_t ms = dfw_http_delay_seconds_ms(p + 9, NULL); /* capped: now + ms cannot overflow */
+    return ms > 0 ? ms : -1;
 }
 
 /* The path of a URL (or of a bare path) for log lines: no query, which may be long; never a

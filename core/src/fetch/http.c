@@ -2,6 +2,7 @@
 #include "dfw/buf.h"
 #include "dfw/output.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -104,6 +105,25 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     return dfw_buf_append(&x->body, ptr, n) == DFW_OK ? n : 0;
 }
 
+int64_t dfw_http_delay_seconds_ms(const char *text, const char **end)
+{
+    const char *p = text;
+    if (!isdigit((unsigned char)*p)) {
+        return -1;
+    }
+    int64_t secs = 0;
+    for (; isdigit((unsigned char)*p); p++) {
+        /* saturate instead of overflowing: any long wait becomes the cap */
+        if (secs < DFW_HTTP_RETRY_AFTER_MAX_MS / 1000) {
+            secs = secs * 10 + (*p - '0');
+        }
+    }
+    if (end != NULL) {
+        *end = p;
+    }
+    return secs * 1000 < DFW_HTTP_RETRY_AFTER_MAX_MS ? secs * 1000 : DFW_HTTP_RETRY_AFTER_MAX_MS;
+}
+
 int64_t dfw_http_retry_after_ms(const char *line, size_t n)
 {
     static const char name[] = "retry-after:";
@@ -113,20 +133,33 @@ int64_t dfw_http_retry_after_ms(const char *line, size_t n)
     char val[128];
     memcpy(val, line + sizeof(name) - 1, n - (sizeof(name) - 1));
     val[n - (sizeof(name) - 1)] = '\0';
-    char *p = val, *end;
+    if (memchr(val, '\0', n - (sizeof(name) - 1)) != NULL) {
+        return -1; /* a NUL inside the header line */
+    }
+    const char *p = val, *end;
     while (*p == ' ' || *p == '\t') {
         p++;
     }
-    long secs = strtol(p, &end, 10);
-    if (end != p && (*end == '\r' || *end == '\n' || *end == '\0') && secs >= 0) {
-        return (int64_t)secs * 1000;
+    int64_t ms = dfw_http_delay_seconds_ms(p, &end);
+    if (ms >= 0) {
+        while (*end == ' ' || *end == '\t') {
+            end++;
+        }
+        return *end == '\r' || *end == '\n' || *end == '\0' ? ms : -1;
     }
     time_t when = curl_getdate(p, NULL);
     if (when <= 0) {
         return -1;
     }
-    int64_t d = ((int64_t)when - (int64_t)time(NULL)) * 1000;
-    return d > 0 ? d : 0;
+    /* both times are seconds since 1970: compare before multiplying so nothing overflows */
+    time_t now = time(NULL);
+    if (when <= now) {
+        return 0;
+    }
+    if ((int64_t)when - (int64_t)now >= DFW_HTTP_RETRY_AFTER_MAX_MS / 1000) {
+        return DFW_HTTP_RETRY_AFTER_MAX_MS;
+    }
+    return ((int64_t)when - (int64_t)now) * 1000;
 }
 
 static size_t on_header(char *ptr, size_t size, size_t nitems, void *userdata)

@@ -1,5 +1,6 @@
 #include "dfw/stream.h"
 #include "dfw/permission.h"
+#include "dfw/json_check.h"
 #include "dfw/timeutil.h"
 
 #include <curl/curl.h>
@@ -237,11 +238,18 @@ dfw_err dfw_stream_parse_page(const char *body,
                               size_t errlen)
 {
     memset(page, 0, sizeof(*page));
+    /* json-c alone lets NaN, "1." and bad UTF-8 through to the JSON outputs (dfw/json_check.h) */
+    char why[128];
+    if (dfw_json_check(body, len, why, sizeof(why)) != DFW_OK) {
+        snprintf(errbuf, errlen, "response is not valid JSON (RFC 8259) at %s", why);
+        return DFW_ERR_INVALID;
+    }
     struct json_tokener *tok = json_tokener_new();
     if (tok == NULL) {
         snprintf(errbuf, errlen, "out of memory");
         return DFW_ERR_NOMEM;
     }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     struct json_object *root = json_tokener_parse_ex(tok, body, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t used = json_tokener_get_parse_end(tok);
@@ -301,7 +309,9 @@ dfw_err dfw_stream_record_key(const struct dfw_stream_def *def,
         snprintf(idbuf, idlen, "%" PRId64, json_object_get_int64(v));
     }
     else if (json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0 &&
-             (size_t)json_object_get_string_len(v) < idlen) {
+             (size_t)json_object_get_string_len(v) < idlen &&
+             strlen(json_object_get_string(v)) == (size_t)json_object_get_string_len(v)) {
+        /* an id with an embedded NUL ("\u0000") would be cut and collide with another */
         snprintf(idbuf, idlen, "%s", json_object_get_string(v));
     }
     else {

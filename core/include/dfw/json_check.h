@@ -1,0 +1,25 @@
+/* A strict JSON check (RFC 8259) for text the forwarder passes on: json-c's own parser, even with
+ * JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8 (json-c 0.16), accepts NaN, Infinity, "1.",
+ * "00.1", UTF-8 surrogates, overlong forms and code points above U+10FFFF, and its serialiser
+ * writes such numbers back as they came. A page that passes this check re-serialises as valid
+ * JSON in every output (HEC, Kafka, file, syslog JSON). */
+#ifndef DFW_JSON_CHECK_H
+#define DFW_JSON_CHECK_H
+
+#include <stddef.h>
+#include "dfw/err.h"
+
+/* Deepest nesting of objects and arrays the check accepts. */
+#define DFW_JSON_MAX_DEPTH 512
+
+/* Check that the len bytes at text are exactly one JSON value (RFC 8259 §2-8), surrounded only by
+ * JSON whitespace: numbers as in §6 (no NaN, Infinity, leading zeros, "1.", ".5", "+1"), strings
+ * without raw control characters and with only the escapes of §7, text well-formed UTF-8 (RFC
+ * 3629: no overlong forms, surrogates or code points above U+10FFFF; see dfw/utf8.h), literals
+ * true, false and null in lower case, no trailing commas or comments, at most DFW_JSON_MAX_DEPTH
+ * levels. Escaped lone surrogates ("\ud800") are valid JSON grammar and pass.
+ * Returns DFW_OK, or DFW_ERR_INVALID with "byte N: <reason>" in errbuf (N counted from 0; the
+ * text itself is never copied into errbuf). Pure and thread-safe. */
+dfw_err dfw_json_check(const char *text, size_t len, char *errbuf, size_t errlen);
+
+#endif

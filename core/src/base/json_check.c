@@ -1,0 +1,241 @@
+/* RFC 8259 grammar, checked in one pass without building anything. */
+#include "dfw/json_check.h"
+#include "dfw/utf8.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+struct scan {
+    const char *start;
+    const char *p;
+    const char *end;
+    const char *why;
+};
+
+static int fail(struct scan *s, const char *why)
+{
+    s->why = why;
+    return -1;
+}
+
+static void skip_ws(struct scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r')) {
+        s->p++;
+    }
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_hex(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* At the opening quote. */
+static int string(struct scan *s)
+{
+    s->p++;
+    while (s->p < s->end) {
+        unsigned char c = (unsigned char)*s->p;
+        if (c == '"') {
+            s->p++;
+            return 0;
+        }
+        if (c == '\\') {
+            if (s->end - s->p < 2) {
+                return fail(s, "truncated escape");
+            }
+            char e = s->p[1];
+            if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
+                e == 't') {
+                s->p += 2;
+                continue;
+            }
+            if (e != 'u') {
+                return fail(s, "invalid escape in a string");
+            }
+            if (s->end - s->p < 6 || !is_hex(s->p[2]) || !is_hex(s->p[3]) || !is_hex(s->p[4]) ||
+                !is_hex(s->p[5])) {
+                return fail(s, "invalid \\u escape in a string");
+            }
+            s->p += 6;
+            continue;
+        }
+        if (c < 0x20) {
+            return fail(s, "control character in a string");
+        }
+        size_t n = dfw_utf8_char_len(s->p, (size_t)(s->end - s->p));
+        if (n == 0) {
+            return fail(s, "invalid UTF-8 in a string");
+        }
+        s->p += n;
+    }
+    return fail(s, "truncated: unterminated string");
+}
+
+static int digits(struct scan *s)
+{
+    if (s->p >= s->end || !is_digit(*s->p)) {
+        return -1;
+    }
+    while (s->p < s->end && is_digit(*s->p)) {
+        s->p++;
+    }
+    return 0;
+}
+
+/* number = [ minus ] int [ frac ] [ exp ]; int = zero / ( digit1-9 *DIGIT ) */
+static int number(struct scan *s)
+{
+    if (*s->p == '-') {
+        s->p++;
+    }
+    if (s->p < s->end && *s->p == '0') {
+        s->p++;
+        if (s->p < s->end && is_digit(*s->p)) {
+            return fail(s, "number with a leading zero");
+        }
+    }
+    else if (digits(s) != 0) {
+        return fail(s, "invalid number");
+    }
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        if (digits(s) != 0) {
+            return fail(s, "number without digits after the decimal point");
+        }
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-')) {
+            s->p++;
+        }
+        if (digits(s) != 0) {
+            return fail(s, "number without exponent digits");
+        }
+    }
+    return 0;
+}
+
+static int literal(struct scan *s, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0) {
+        return fail(s, "invalid literal (only true, false and null)");
+    }
+    s->p += n;
+    return 0;
+}
+
+/* A scalar, or the opening bracket of a container (pushed). */
+static int value_start(struct scan *s, unsigned char *stack, size_t *depth)
+{
+    skip_ws(s);
+    if (s->p >= s->end) {
+        return fail(s, "truncated: a value is missing");
+    }
+    switch (*s->p) {
+    case '{':
+    case '[':
+        if (*depth >= DFW_JSON_MAX_DEPTH) {
+            return fail(s, "nested too deep");
+        }
+        stack[(*depth)++] = (unsigned char)*s->p;
+        s->p++;
+        return 0;
+    case '"':
+        return string(s);
+    case 't':
+        return literal(s, "true");
+    case 'f':
+        return literal(s, "false");
+    case 'n':
+        return literal(s, "null");
+    default:
+        if (*s->p == '-' || is_digit(*s->p)) {
+            return number(s);
+        }
+        return fail(s, "unexpected character where a value must start");
+    }
+}
+
+/* "key" : at the key's opening quote (after optional whitespace). */
+static int member_key(struct scan *s)
+{
+    skip_ws(s);
+    if (s->p >= s->end || *s->p != '"') {
+        return fail(s,
+                    s->p >= s->end ? "truncated: unclosed object" : "object key must be a string");
+    }
+    if (string(s) != 0) {
+        return -1;
+    }
+    skip_ws(s);
+    if (s->p >= s->end || *s->p != ':') {
+        return fail(s, "':' expected after an object key");
+    }
+    s->p++;
+    return 0;
+}
+
+static int check(struct scan *s)
+{
+    unsigned char stack[DFW_JSON_MAX_DEPTH];
+    size_t depth = 0;
+    if (value_start(s, stack, &depth) != 0) {
+        return -1;
+    }
+    /* p is after a scalar or an opening bracket; fresh marks an opening bracket just read */
+    int fresh = depth > 0;
+    while (depth > 0) {
+        skip_ws(s);
+        if (s->p >= s->end) {
+            return fail(s, "truncated: unclosed object or array");
+        }
+        unsigned char top = stack[depth - 1];
+        char c = *s->p;
+        if ((top == '{' && c == '}') || (top == '[' && c == ']')) {
+            s->p++;
+            depth--;
+            fresh = 0;
+            continue;
+        }
+        if (!fresh) {
+            if (c != ',') {
+                return fail(s, "',' or a closing bracket expected");
+            }
+            s->p++;
+        }
+        if (top == '{' && member_key(s) != 0) {
+            return -1;
+        }
+        size_t before = depth;
+        if (value_start(s, stack, &depth) != 0) {
+            return -1;
+        }
+        fresh = depth > before;
+    }
+    skip_ws(s);
+    if (s->p != s->end) {
+        return fail(s, "trailing characters after the JSON value");
+    }
+    return 0;
+}
+
+dfw_err dfw_json_check(const char *text, size_t len, char *errbuf, size_t errlen)
+{
+    struct scan s = {text, text, text + len, NULL};
+    if (text == NULL || check(&s) != 0) {
+        if (errbuf != NULL && errlen > 0) {
+            snprintf(errbuf, errlen, "byte %zu: %s", text ? (size_t)(s.p - s.start) : (size_t)0,
+                     s.why ? s.why : "no text");
+        }
+        return DFW_ERR_INVALID;
+    }
+    return DFW_OK;
+}

@@ -1,0 +1,135 @@
+/* dfw_json_check (RFC 8259) and dfw_utf8_char_len (RFC 3629): what json-c 0.16 lets through even
+ * with JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8 is refused here. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "dfw/json_check.h"
+#include "dfw/utf8.h"
+
+static dfw_err check(const char *s)
+{
+    char why[128];
+    return dfw_json_check(s, strlen(s), why, sizeof(why));
+}
+
+static void accepts_json(void **state)
+{
+    (void)state;
+    const char *good[] = {"{}",
+                          " [ ] ",
+                          "{\"value\":[]}",
+                          "\"x\"",
+                          "0",
+                          "-0",
+                          "-1.5e-3",
+                          "1E+5",
+                          "123456789012345678901234567890",
+                          "1.0e999",
+                          "true",
+                          "false",
+                          "null",
+                          "{\"a\":[1,{\"b\":null}],\"c\":true}",
+                          "\"\\u0000\\ud800\\\"\\\\\\/\"",
+                          "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x94\xa5\"",
+                          "\r\n\t{ \"a\" : 1 }\r\n"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        if (check(good[i]) != DFW_OK) {
+            fail_msg("refused: %s", good[i]);
+        }
+    }
+}
+
+/* Each of these passed json-c (0.16, strict flags included) and came out of our JSON outputs as
+ * it came in, which a receiver such as Splunk HEC refuses. */
+static void refuses_what_json_c_lets_through(void **state)
+{
+    (void)state;
+    const char *bad[] = {"{\"a\":NaN}",
+                         "{\"a\":Infinity}",
+                         "{\"a\":-Infinity}",
+                         "{\"a\":1.}",
+                         "{\"a\":00.1}",
+                         "{\"a\":\"\xed\xa0\x80\"}",
+                         "{\"a\":\"\xc0\xaf\"}",
+                         "{\"a\":\"\xf4\x90\x80\x80\"}",
+                         "{\"a\":\"\xf0\x80\x80\x80\"}",
+                         "{\"a\":\"x\ty\"}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (check(bad[i]) != DFW_ERR_INVALID) {
+            fail_msg("accepted: %s", bad[i]);
+        }
+    }
+}
+
+static void refuses_malformed(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "",          " ",     "{",          "[1,]",        "{\"a\":1,}",  "[,1]",
+        "{\"a\" 1}", "[1 2]", "{\"a\":1}x", "/*c*/{}",     "{a:1}",       "{'a':1}",
+        "[TRUE]",    "nul",   "[\"\\x\"]",  "[\"\\u12\"]", "[01]",        "[.5]",
+        "[+1]",      "[1e]",  "[-]",        "[\"\xff\"]",  "[\"a\"\x00]", "{\"a\":\"b"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (check(bad[i]) != DFW_ERR_INVALID) {
+            fail_msg("accepted: %s", bad[i]);
+        }
+    }
+    /* a NUL byte inside the given length */
+    const char nul[] = "{\"a\":\"x\0y\"}";
+    char why[128];
+    assert_int_equal(dfw_json_check(nul, sizeof(nul) - 1, why, sizeof(why)), DFW_ERR_INVALID);
+    assert_string_equal(why, "byte 7: control character in a string");
+}
+
+static void nesting_limit(void **state)
+{
+    (void)state;
+    char deep[2 * DFW_JSON_MAX_DEPTH + 4];
+    size_t n = 0;
+    for (int i = 0; i < DFW_JSON_MAX_DEPTH; i++) {
+        deep[n++] = '[';
+    }
+    for (int i = 0; i < DFW_JSON_MAX_DEPTH; i++) {
+        deep[n++] = ']';
+    }
+    char why[128];
+    assert_int_equal(dfw_json_check(deep, n, why, sizeof(why)), DFW_OK);
+    memmove(deep + 1, deep, n);
+    deep[0] = '[';
+    deep[n + 1] = ']';
+    assert_int_equal(dfw_json_check(deep, n + 2, why, sizeof(why)), DFW_ERR_INVALID);
+    assert_non_null(strstr(why, "nested too deep"));
+}
+
+static void utf8_table(void **state)
+{
+    (void)state;
+    assert_int_equal(dfw_utf8_char_len("a", 1), 1);
+    assert_int_equal(dfw_utf8_char_len("\xc3\xa9", 2), 2);
+    assert_int_equal(dfw_utf8_char_len("\xc3", 1), 0);
+    assert_int_equal(dfw_utf8_char_len("\xc1\xbf", 2), 0);         /* overlong */
+    assert_int_equal(dfw_utf8_char_len("\xe0\x9f\xbf", 3), 0);     /* overlong */
+    assert_int_equal(dfw_utf8_char_len("\xed\x9f\xbf", 3), 3);     /* U+D7FF */
+    assert_int_equal(dfw_utf8_char_len("\xed\xa0\x80", 3), 0);     /* U+D800 */
+    assert_int_equal(dfw_utf8_char_len("\xf4\x8f\xbf\xbf", 4), 4); /* U+10FFFF */
+    assert_int_equal(dfw_utf8_char_len("\xf4\x90\x80\x80", 4), 0); /* U+110000 */
+    assert_int_equal(dfw_utf8_char_len("\x80", 1), 0);
+    assert_int_equal(dfw_utf8_char_len("\xf5\x80\x80\x80", 4), 0);
+    assert_int_equal(dfw_utf8_char_len("", 0), 0);
+    assert_true(dfw_utf8_valid("caf\xc3\xa9", 5));
+    assert_false(dfw_utf8_valid("caf\xc3", 4));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(accepts_json),      cmocka_unit_test(refuses_what_json_c_lets_through),
+        cmocka_unit_test(refuses_malformed), cmocka_unit_test(nesting_limit),
+        cmocka_unit_test(utf8_table),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
