@@ -8,7 +8,7 @@ import time
 FAULT_KEYS = ("status_5xx", "slow_ms", "truncate", "truncate_mode",
               "token_lifetime", "rate_scale", "fail_token", "v1_numeric",
               "refresh_rotation", "token_tid", "expand_fails", "html", "bad_body",
-              "token_slow_ms")
+              "token_slow_ms", "hostile_text")
 ROTATIONS = ("single-use", "grace", "keep")
 # What a broken upstream answers instead of a good 200 page (bad_body.kind).
 BAD_BODY_KINDS = ("empty", "value_not_array", "no_id", "bad_time")
@@ -38,6 +38,7 @@ class FaultSet:
         self.bad_body = 0  # remaining 200 API answers with a broken body
         self.bad_body_kind = "empty"
         self.token_slow_ms = 0
+        self.hostile_text = None  # True: text fields of served records rewritten (hostile())
 
     def describe(self):
         """Active settings as a dict (for GET /_emulator/faults)."""
@@ -117,6 +118,8 @@ class Faults:
                     raise ValueError("bad_body.kind: %s" % "|".join(BAD_BODY_KINDS))
                 target.bad_body = max(0, int(spec.get("count", 1)))
                 target.bad_body_kind = spec.get("kind", "empty")
+            if "hostile_text" in body:
+                target.hostile_text = bool(body["hostile_text"]) or None
             if "token_slow_ms" in body:
                 target.token_slow_ms = max(0, int(body["token_slow_ms"]))
             if "v1_numeric" in body:
@@ -203,6 +206,9 @@ class Faults:
                     fs.bad_body -= 1
                     return fs.bad_body_kind
         return None
+
+    def hostile_text(self, tenant):
+        return bool(self._first(tenant, "hostile_text"))
 
     def token_slow_ms(self, tenant):
         with self.lock:
@@ -384,3 +390,43 @@ def broken_body(body, kind):
                 if key in rec:
                     rec[key] = "yesterday at noon"
     return json.dumps(page, separators=(",", ":")).encode()
+
+
+# Text an attacker controls in an alert (title, description, file names, command lines), for the
+# injection tests: CEF and syslog delimiters, escapes, line breaks, NUL, terminal escapes, forged
+# CEF keys and log keys, non-ASCII.
+HOSTILE_ATOMS = ("|", "=", "\\", "\r", "\n", "\u0000", "\u001b[31m", "\"", " ", "cs2=evil",
+                 " externalId=forged", "|High|", "\u0085", "\u2028", "\u00e9", "\U0001f525",
+                 "level=error msg=\"x\"", "\\=", "\\|", "%s%n", "a", "Z")
+HOSTILE_FIELDS = ("title", "incidentName", "description")
+HOSTILE_EVIDENCE = ("fileName", "filePath", "processCommandLine")
+
+
+def hostile(rid, field):
+    """The hostile text that replaces field of record rid (deterministic, so tests can
+    recompute what was served)."""
+    import hashlib
+    h = hashlib.sha256(("%s/%s" % (rid, field)).encode()).digest()
+    return "".join(HOSTILE_ATOMS[b % len(HOSTILE_ATOMS)] for b in h[:2 + h[0] % 14])
+
+
+def hostile_record(rec):
+    """rec with its text fields replaced by hostile() (in place; returned)."""
+    rid = rec.get("id", rec.get("incidentId"))
+    for key in HOSTILE_FIELDS:
+        if isinstance(rec.get(key), str):
+            rec[key] = hostile(rid, key)
+    for i, ev in enumerate(rec.get("evidence") or rec.get("entities") or []):
+        if isinstance(ev, dict):
+            for key in HOSTILE_EVIDENCE:
+                if isinstance(ev.get(key), str):
+                    ev[key] = hostile(rid, "%s%d" % (key, i))
+    return rec
+
+
+def hostile_body(body):
+    """A 200 page body with every record rewritten by hostile_record."""
+    page = json.loads(body)
+    for rec in page.get("value") or []:
+        hostile_record(rec)
+    return json.dumps(page, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -397,6 +397,8 @@ class Handler(BaseHTTPRequestHandler):
                     "<p>The proxy server received an invalid response from an "
                     "upstream server.</p></body></html>" % (html, html))
             return self._send(html, page.encode(), {}, "text/html")
+        if status == 200 and tenant and emu.faults.hostile_text(tenant):
+            body = faults.hostile_body(body)
         kind = emu.faults.take_bad_body(tenant) if status == 200 else None
         if kind is not None:
             emu.stats.add("bad_bodies")

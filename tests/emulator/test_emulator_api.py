@@ -8,6 +8,7 @@ import time
 import unittest
 import urllib.parse
 
+import faults
 from emutest import (GRAPH, M365D, MDE, TS_RE, WATP, EmulatorTestCase,
                      jwt_claims, norm)
 
@@ -516,6 +517,11 @@ class TestLimitsAndFaults(EmulatorTestCase):
         status, _ = self.control("POST", "/_emulator/faults",
                                  {"bad_body": {"kind": "nonsense"}})
         self.assertEqual(status, 400)
+        self.control("POST", "/_emulator/faults", {"hostile_text": True})
+        status, _, raw = self.api("contoso", MDE, "/api/alerts?$top=2")
+        rec = json.loads(raw)["value"][0]
+        self.assertEqual(rec["title"], faults.hostile(rec["id"], "title"))
+        self.control("POST", "/_emulator/faults", {"hostile_text": False})
         self.control("POST", "/_emulator/faults", {"token_slow_ms": 300})
         started = time.monotonic()
         self.secret_token("contoso", GRAPH)

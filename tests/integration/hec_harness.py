@@ -111,12 +111,22 @@ class Collector:
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = harness.free_port()
-        self.out = os.path.join(self.dir, "received.jsonl")
         self.tls = harness.make_tls_cert(workdir, name) if tls else None
         tls_conf = ""
         if self.tls:
             tls_conf = (f"    tls:\n      cert_file: {self.tls['cert']}\n"
                         f"      key_file: {self.tls['key']}\n")
+        self.tls_conf = tls_conf
+        self.url = ("https" if tls else "http") + f"://127.0.0.1:{self.port}"
+        self.ca_file = self.tls["ca"] if self.tls else None
+        self.outs = []
+        self.start()
+
+    def start(self):
+        """(Re)start on the same port and certificate; each start writes its own file (the file
+        exporter truncates the one it opens), events() reads them all."""
+        self.out = os.path.join(self.dir, f"received-{len(self.outs)}.jsonl")
+        self.outs.append(self.out)
         self.conf = os.path.join(self.dir, "config.yaml")
         with open(self.conf, "w") as f:
             f.write(f"""extensions:
@@ -124,7 +134,7 @@ class Collector:
 receivers:
   splunk_hec:
     endpoint: 127.0.0.1:{self.port}
-{tls_conf}    ack:
+{self.tls_conf}    ack:
       extension: ack
 exporters:
   file:
@@ -142,8 +152,6 @@ service:
       receivers: [splunk_hec]
       exporters: [file]
 """)
-        self.url = ("https" if tls else "http") + f"://127.0.0.1:{self.port}"
-        self.ca_file = self.tls["ca"] if self.tls else None
         self.log = open(os.path.join(self.dir, "collector.log"), "ab")
         self.proc = subprocess.Popen([collector_binary(), "--config", self.conf],
                                      stdout=self.log, stderr=self.log)
@@ -160,26 +168,28 @@ service:
 
     def events(self):
         """Every received event as {time_ns, host, source, sourcetype, index, fields, event}."""
-        if not os.path.exists(self.out):
-            return []
         out = []
-        with open(self.out, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    out += otlp_events(json.loads(line))
+        for path in self.outs:
+            if not os.path.exists(path):
+                continue
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    if line.strip():
+                        out += otlp_events(json.loads(line))
         return out
 
     def count(self):
         """How many log records arrived (cheaper than events())."""
-        if not os.path.exists(self.out):
-            return 0
         n = 0
-        with open(self.out, encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    doc = json.loads(line)
-                    n += sum(len(sl.get("logRecords", [])) for rl in doc.get("resourceLogs", [])
-                             for sl in rl.get("scopeLogs", []))
+        for path in self.outs:
+            if not os.path.exists(path):
+                continue
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    if line.strip():
+                        doc = json.loads(line)
+                        n += sum(len(sl.get("logRecords", [])) for rl in
+                                 doc.get("resourceLogs", []) for sl in rl.get("scopeLogs", []))
         return n
 
     def settle(self, count, timeout=30, events=True):

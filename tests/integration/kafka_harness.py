@@ -53,13 +53,18 @@ def broker_jars():
 class KafkaBroker:
     """One KRaft node (broker + controller) on 127.0.0.1, its data in workdir/name."""
 
-    def __init__(self, workdir, name="kafka", auto_create=True, partitions=3, heap="512m"):
+    def __init__(self, workdir, name="kafka", auto_create=True, partitions=3, heap="512m",
+                 sasl_users=None):
+        """sasl_users {user: password}: a second listener, SASL_PLAINTEXT with PLAIN, at
+        self.sasl_bootstrap (self.bootstrap stays PLAINTEXT, for kcat)."""
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.jars = broker_jars()
         self.port = harness.free_port()
         self.controller_port = harness.free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
+        self.sasl_port = harness.free_port() if sasl_users else None
+        self.sasl_bootstrap = f"127.0.0.1:{self.sasl_port}" if sasl_users else None
         self.heap = heap
         self.conf = os.path.join(self.dir, "server.properties")
         props = {
@@ -82,6 +87,14 @@ class KafkaBroker:
             "group.initial.rebalance.delay.ms": "0",
             "log.flush.interval.messages": "1000000",
         }
+        if sasl_users:
+            users = " ".join(f'user_{u}="{p}"' for u, p in sasl_users.items())
+            props["listeners"] += f",SASL_PLAINTEXT://127.0.0.1:{self.sasl_port}"
+            props["advertised.listeners"] += f",SASL_PLAINTEXT://127.0.0.1:{self.sasl_port}"
+            props["listener.security.protocol.map"] += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+            props["sasl.enabled.mechanisms"] = "PLAIN"
+            props["listener.name.sasl_plaintext.plain.sasl.jaas.config"] = (
+                "org.apache.kafka.common.security.plain.PlainLoginModule required " + users + ";")
         with open(self.conf, "w") as f:
             f.write("".join(f"{k}={v}\n" for k, v in props.items()))
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
