@@ -11,7 +11,7 @@ FAULT_KEYS = ("status_5xx", "slow_ms", "truncate", "truncate_mode",
               "token_slow_ms", "hostile_text")
 ROTATIONS = ("single-use", "grace", "keep")
 # What a broken upstream answers instead of a good 200 page (bad_body.kind).
-BAD_BODY_KINDS = ("empty", "value_not_array", "no_id", "bad_time")
+BAD_BODY_KINDS = ("empty", "value_not_array", "no_id", "bad_time", "nan", "invalid_utf8")
 
 
 class FaultSet:
@@ -374,9 +374,17 @@ class Stats:
 
 def broken_body(body, kind):
     """A 200 page body broken as ``kind`` (BAD_BODY_KINDS): nothing at all, "value" that is not
-    an array, or the first record without its id or with a last-update time that is no time."""
+    an array, the first record without its id or with a last-update time that is no time, or
+    with a NaN number or a byte that is not UTF-8 (what lax JSON writers produce)."""
     if kind == "empty":
         return b""
+    if kind in ("nan", "invalid_utf8"):
+        bad = b'"riskScore":NaN,' if kind == "nan" else b'"note":"caf\xe9",'
+        start = body.find(b'"value":[{')
+        if start < 0:
+            return body
+        at = start + len(b'"value":[{')
+        return body[:at] + bad + body[at:]
     page = json.loads(body)
     if kind == "value_not_array":
         page["value"] = {"count": len(page.get("value") or [])}

@@ -509,11 +509,16 @@ class TestLimitsAndFaults(EmulatorTestCase):
                 self.assertIn("id", page["value"][1])
             else:
                 self.assertEqual(page["value"][0]["lastUpdateTime"], "yesterday at noon")
+        for kind, mark in (("nan", b'"riskScore":NaN,'), ("invalid_utf8", b'"caf\xe9"')):
+            self.control("POST", "/_emulator/faults", {
+                "tenant": "contoso", "bad_body": {"count": 1, "kind": kind}})
+            status, _, raw = self.api("contoso", MDE, "/api/alerts?$top=2")
+            self.assertIn(mark, raw)
         status, _, raw = self.api("contoso", MDE, "/api/alerts?$top=2")
         self.assertEqual(len(json.loads(raw)["value"]), 2)  # every fault used up
         stats = self.control("GET", "/_emulator/stats")[1]
         self.assertGreaterEqual(stats["html_pages"], 1)
-        self.assertGreaterEqual(stats["bad_bodies"], 4)
+        self.assertGreaterEqual(stats["bad_bodies"], 6)
         status, _ = self.control("POST", "/_emulator/faults",
                                  {"bad_body": {"kind": "nonsense"}})
         self.assertEqual(status, 400)

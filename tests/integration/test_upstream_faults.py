@@ -23,11 +23,14 @@ FAULTS = {
     "value not an array": {"bad_body": {"kind": "value_not_array"}},
     "record without id": {"bad_body": {"kind": "no_id"}},
     "unparsable time": {"bad_body": {"kind": "bad_time"}},
+    "NaN number": {"bad_body": {"kind": "nan"}},
+    "invalid UTF-8": {"bad_body": {"kind": "invalid_utf8"}},
 }
 # what the log says about each
 SAYS = {"html 502": "status=502", "html 200": "bad page", "html 403": "status=403",
         "empty body": "bad page", "value not an array": "no \"value\" array",
-        "record without id": "has no valid", "unparsable time": "has no valid"}
+        "record without id": "has no valid", "unparsable time": "has no valid",
+        "NaN number": "not valid JSON (RFC 8259)", "invalid UTF-8": "invalid UTF-8"}
 
 
 def metrics(path):
