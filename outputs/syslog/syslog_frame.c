@@ -62,7 +62,8 @@ static dfw_err header_3164(const struct dfw_syslog_header *h, int pri, struct df
     static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     int64_t ms = h->time_ms;
-    time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    /* floor division that cannot overflow (ms - 999 does for INT64_MIN) */
+    time_t secs = (time_t)(ms / 1000 - (ms % 1000 < 0));
     struct tm tm;
     if (gmtime_r(&secs, &tm) == NULL) {
         memset(&tm, 0, sizeof(tm));

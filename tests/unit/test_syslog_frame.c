@@ -59,6 +59,27 @@ static void header_rfc3164(void **state)
     dfw_buf_free(&out);
 }
 
+/* Found by fuzzing: the RFC 3164 time overflowed for INT64_MIN ((ms - 999) / 1000), and the
+ * RFC 5424 TIMESTAMP must have four year digits. */
+static void header_times_out_of_range(void **state)
+{
+    (void)state;
+    struct dfw_buf out = DFW_BUF_INIT;
+    struct dfw_syslog_header h = {DFW_SYSLOG_RFC3164, 1, 5, INT64_MIN, "h", "a", "1", "m"};
+    assert_int_equal(dfw_out_syslog_header(&h, &out), DFW_OK);
+    assert_string_equal(out.data, "<13>May 16 16:47:04 h a: "); /* -292275055-05-16 */
+    dfw_buf_reset(&out);
+    h.protocol = DFW_SYSLOG_RFC5424;
+    h.time_ms = 253402300800000LL; /* year 10000 */
+    assert_int_equal(dfw_out_syslog_header(&h, &out), DFW_OK);
+    assert_string_equal(out.data, "<13>1 - h a 1 m - ");
+    dfw_buf_reset(&out);
+    h.time_ms = -1; /* 1969-12-31T23:59:59.999Z */
+    assert_int_equal(dfw_out_syslog_header(&h, &out), DFW_OK);
+    assert_string_equal(out.data, "<13>1 1969-12-31T23:59:59.999Z h a 1 m - ");
+    dfw_buf_free(&out);
+}
+
 static void framing(void **state)
 {
     (void)state;
@@ -112,6 +133,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(header_rfc5424),
         cmocka_unit_test(header_rfc3164),
+        cmocka_unit_test(header_times_out_of_range),
         cmocka_unit_test(framing),
         cmocka_unit_test(format_callback_message),
         cmocka_unit_test(severity_from_api_text),
