@@ -14,7 +14,6 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -92,7 +91,11 @@ def pages(records):
 
 
 def main():
-    shutil.rmtree(os.path.join(HERE, "corpus"), ignore_errors=True)
+    # only the seeds are rewritten; inputs scripts/fuzz --merge added stay
+    for root, _, files in os.walk(os.path.join(HERE, "corpus")):
+        for name in files:
+            if name.startswith("seed-"):
+                os.unlink(os.path.join(root, name))
     work = harness.Workdir("dfw-corpus-")
     emu = harness.Emulator(work.path, tenants=1, records=6,
                            args=("--seed", "7", "--start-time", "2026-06-01T12:00:00Z",
@@ -223,13 +226,13 @@ def main():
                             (1 << 63) - 1, -(1 << 63))):
         write("time", f"ms{k}", (ms & ((1 << 64) - 1)).to_bytes(8, "little"))
 
-    total = sum(len(os.listdir(os.path.join(HERE, "corpus", t)))
-                for t in os.listdir(os.path.join(HERE, "corpus")))
+    seeds = [(t, n) for t in sorted(os.listdir(os.path.join(HERE, "corpus")))
+             for n in sorted(os.listdir(os.path.join(HERE, "corpus", t))) if n.startswith("seed-")]
+    total = len(seeds)
     digest = hashlib.sha256()
-    for t in sorted(os.listdir(os.path.join(HERE, "corpus"))):
-        for n in sorted(os.listdir(os.path.join(HERE, "corpus", t))):
-            with open(os.path.join(HERE, "corpus", t, n), "rb") as f:
-                digest.update(t.encode() + n.encode() + f.read())
+    for t, n in seeds:
+        with open(os.path.join(HERE, "corpus", t, n), "rb") as f:
+            digest.update(t.encode() + n.encode() + f.read())
     print(f"wrote {total} seeds under {os.path.join(HERE, 'corpus')} (sha256 {digest.hexdigest()[:16]})")
 
 
