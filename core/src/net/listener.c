@@ -45,12 +45,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
         msg[--n] = '\0';
     }
-    for (char *p = msg; *p != '\0'; p++) {
-        if (*p == '"' || (unsigned char)*p < 0x20) {
-            *p = '\'';
-        }
-    }
-    dfw_log(DFW_LOG_WARN, "listener", "msg=\"%s\"", msg);
+    dfw_log(DFW_LOG_WARN, "listener", "msg=\"%s\"", DFW_LOG_ESC(msg));
 }
 
 static enum MHD_Result
