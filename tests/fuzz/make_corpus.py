@@ -130,6 +130,15 @@ def main():
     write("cef", "big", bytes([0, 0, 0]) + fields(b"contoso", b"id", BIG, b"", b"", BIG[:4096]))
     write("cef", "big-udp", bytes([0, 4, 200]) + fields(b"contoso", b"id", BIG, b"", b"", b""))
 
+    # leef: the same layout as cef
+    cef_dir = os.path.join(HERE, "corpus", "cef")
+    for name in sorted(os.listdir(cef_dir)):
+        if name.startswith("seed-"):
+            with open(os.path.join(cef_dir, name), "rb") as f:
+                write("leef", name[len("seed-"):], f.read())
+    for k, h in enumerate((b"a\tsrc=6.6.6.6", b"x^y|z\\w", b"tab\tcr\rlf\n")):
+        write("leef", f"hostile-tab-{k}", bytes([k, 0, 0]) + fields(h, h, h, b"High", h, h))
+
     # syslog: header seeds (mode 0) and whole messages (mode 1)
     write("syslog", "header-big", bytes([0, 0, 1, 6]) + bytes(8) + fields(BIG[:300], BIG[:60],
                                                                           BIG[:200], BIG[:40], BIG))
