@@ -1,9 +1,9 @@
 /* Injection property test: random alert titles, descriptions, file names, paths and command lines
  * over a hostile alphabet ('|', '=', '\', CR, LF, NUL, quotes, ANSI escapes, C1 controls, U+2028,
  * 64 KiB runs) go through the page parser as the API would send them, then through every output's
- * format(): syslog (CEF and JSON bodies, RFC 5424 and RFC 3164, octet counting and
- * non-transparent framing, UDP with its size limit), Kafka (JSON and CEF values), Splunk HEC and
- * the file output. Each event gives exactly one message, and the message's parsed fields give
+ * format(): syslog (CEF, LEEF and JSON bodies, RFC 5424 and RFC 3164, octet counting and
+ * non-transparent framing, UDP with its size limit), Kafka (JSON, CEF and LEEF values), Splunk HEC
+ * and the file output. Each event gives exactly one message, and the message's parsed fields give
  * back what went in (CEF: with the documented replacements of docs/cef-mapping.md). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -320,6 +320,87 @@ check_cef(const char *line, size_t n, const struct texts *t, const char *id, int
     free_cef(&m);
 }
 
+/* LEEF value text of s: TAB, CR and LF become a space, other controls are dropped. */
+static size_t leef_value_text(const char *s, size_t n, char *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t u = dfw_utf8_char_len(s + i, n - i);
+        if (c == '\t' || c == '\r' || c == '\n') {
+            out[k++] = ' ';
+        }
+        else if (!(c < 0x20 || c == 0x7f ||
+                   (u == 2 && c == 0xc2 && (unsigned char)s[i + 1] < 0xa0))) {
+            memcpy(out + k, s + i, u);
+            k += u;
+        }
+        i += u ? u : 1;
+    }
+    return k;
+}
+
+/* One LEEF line: six header fields, then TAB-separated key=value attributes that give back
+ * title, externalId, tenant and resource (docs/leef-mapping.md §5). */
+static void
+check_leef(const char *line, size_t n, const struct texts *t, const char *id, int limited)
+{
+    assert_true(dfw_utf8_valid(line, n));
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c != '\t' && (c < 0x20 || c == 0x7f)) {
+            fail_msg("control byte 0x%02x in a LEEF line", c);
+        }
+    }
+    assert_int_equal(strncmp(line, "LEEF:2.0|Microsoft|", 19), 0);
+    const char *p = line;
+    for (int f = 0; f < 6; f++) {
+        p = memchr(p, '|', n - (size_t)(p - line));
+        assert_non_null(p);
+        p++;
+    }
+    assert_int_equal(strncmp(p - 5, "|x09|", 5), 0);
+    char *want = malloc(70000);
+    int truncated = 0, seen_title = 0;
+    while (p < line + n) {
+        const char *tab = memchr(p, '\t', n - (size_t)(p - line));
+        const char *end = tab ? tab : line + n;
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        assert_non_null(eq);
+        size_t klen = (size_t)(eq - p), vlen = (size_t)(end - eq - 1);
+        const char *v = eq + 1;
+        size_t wl = 0;
+        int check = 1;
+        if (klen == 5 && memcmp(p, "title", 5) == 0) {
+            wl = t->title_n ? leef_value_text(t->title, t->title_n, want)
+                            : (size_t)snprintf(want, 70000, "Microsoft Defender alert");
+            seen_title = 1;
+        }
+        else if (klen == 10 && memcmp(p, "externalId", 10) == 0) {
+            wl = (size_t)snprintf(want, 70000, "%s", id);
+        }
+        else if (klen == 6 && memcmp(p, "tenant", 6) == 0) {
+            wl = (size_t)snprintf(want, 70000, "contoso");
+        }
+        else if (klen == 8 && memcmp(p, "resource", 8) == 0) {
+            wl = leef_value_text(t->fname, t->fname_n, want);
+        }
+        else if (klen == 8 && memcmp(p, "filePath", 8) == 0) {
+            wl = leef_value_text(t->path, t->path_n, want);
+        }
+        else {
+            truncated |= klen == 9 && memcmp(p, "truncated", 9) == 0;
+            check = 0;
+        }
+        if (check) {
+            same("LEEF attribute", v, vlen, want, wl, limited);
+        }
+        p = tab ? tab + 1 : line + n;
+    }
+    assert_true(seen_title || (limited && truncated));
+    free(want);
+}
+
 /* JSON text of a message body: strict, and the record unchanged (at path "key", or the whole). */
 static void check_json(const char *text, size_t n, struct json_object *rec, const char *key)
 {
@@ -375,6 +456,12 @@ static struct out_case cases[] = {
      "syslog",
      {"format=json", "protocol=rfc3164", "transport=udp", "max_message_size=65000", NULL},
      NULL},
+    {"syslog leef 5424 tcp", "syslog", {"format=leef", NULL}, NULL},
+    {"syslog leef udp",
+     "syslog",
+     {"format=leef", "transport=udp", "max_message_size=1400", NULL},
+     NULL},
+    {"kafka leef", "kafka", {"brokers=127.0.0.1:9092", "format=leef", NULL}, NULL},
     {"kafka json", "kafka", {"brokers=127.0.0.1:9092", NULL}, NULL},
     {"kafka cef", "kafka", {"brokers=127.0.0.1:9092", "format=cef", NULL}, NULL},
     {"splunk hec", "splunk_hec", {"url=https://127.0.0.1:8088", "token_env=T", NULL}, NULL},
@@ -479,6 +566,9 @@ static void every_output_round_trips(void **state)
                     if (sc->format == DFW_SYSLOG_FMT_CEF) {
                         check_cef(body, bl, &t[i], ev[i].id, sc->transport == DFW_SYSLOG_UDP);
                     }
+                    else if (sc->format == DFW_SYSLOG_FMT_LEEF) {
+                        check_leef(body, bl, &t[i], ev[i].id, sc->transport == DFW_SYSLOG_UDP);
+                    }
                     else if (n < (size_t)sc->max_message_size || sc->transport != DFW_SYSLOG_UDP) {
                         if (strstr(body, "\"truncated\":true") == NULL) {
                             check_json(body, bl, ev[i].record, NULL);
@@ -487,6 +577,9 @@ static void every_output_round_trips(void **state)
                 }
                 else if (strcmp(cases[c].name, "kafka cef") == 0) {
                     check_cef(m, n, &t[i], ev[i].id, 0);
+                }
+                else if (strcmp(cases[c].name, "kafka leef") == 0) {
+                    check_leef(m, n, &t[i], ev[i].id, 0);
                 }
                 else if (strcmp(cases[c].type, "splunk_hec") == 0) {
                     check_json(m, n, ev[i].record, "event");
