@@ -189,6 +189,71 @@ static void corrupt_row_is_an_error(void **state)
     dfw_state_close(st);
 }
 
+/* An empty checkpoints.db is a truncated one, never a new store (SQLite would take it for one and
+ * every stream would start again from initial_lookback): the open fails naming it, with or
+ * without the lock, and leaves it as it is. A new store is created whole. */
+static void empty_database_is_an_error(void **state)
+{
+    (void)state;
+    char err[512], path[512];
+    struct dfw_state *st = dfw_state_open(dir, 1, err, sizeof(err));
+    assert_non_null(st);
+    dfw_state_close(st);
+    snprintf(path, sizeof(path), "%s/checkpoints.db.new", dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/checkpoints.db", dir);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(sb.st_size > 0);
+    assert_int_equal(truncate(path, 0), 0);
+    for (int lock = 1; lock >= 0; lock--) {
+        err[0] = '\0';
+        assert_null(dfw_state_open(dir, lock, err, sizeof(err)));
+        assert_non_null(strstr(err, path));
+        assert_non_null(strstr(err, "empty"));
+        assert_int_equal(stat(path, &sb), 0);
+        assert_int_equal(sb.st_size, 0);
+    }
+}
+
+/* A damaged database (garbage, or cut in the middle of its pages): an error naming the file and
+ * saying what to do, whether at the open or at the first read; never "no checkpoint". */
+static void damaged_database_is_an_error(void **state)
+{
+    (void)state;
+    char err[512], path[512];
+    struct dfw_state *st = dfw_state_open(dir, 1, err, sizeof(err));
+    struct dfw_cursor c;
+    dfw_cursor_init(&c, 1);
+    char tenant[32];
+    for (int i = 0; i < 400; i++) { /* several pages of rows */
+        snprintf(tenant, sizeof(tenant), "tenant-%04d", i);
+        assert_int_equal(dfw_state_save(st, tenant, "graph-alerts", &c, err, sizeof(err)), DFW_OK);
+    }
+    assert_int_equal(dfw_state_commit(st, err, sizeof(err)), DFW_OK);
+    dfw_state_close(st); /* the WAL is written back into the database and removed */
+    snprintf(path, sizeof(path), "%s/checkpoints.db", dir);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(sb.st_size >= 4 * 4096);
+    assert_int_equal(truncate(path, 2 * 4096), 0);
+    st = dfw_state_open(dir, 1, err, sizeof(err));
+    if (st != NULL) {
+        assert_int_equal(dfw_state_load(st, "tenant-0399", "graph-alerts", &c, err, sizeof(err)),
+                         DFW_ERR_IO);
+        dfw_state_close(st);
+    }
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "damaged"));
+    FILE *f = fopen(path, "w");
+    fputs("not a database, not even close to one, but long enough to have a header .........\n", f);
+    fclose(f);
+    assert_null(dfw_state_open(dir, 1, err, sizeof(err)));
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "damaged"));
+    dfw_cursor_clear(&c);
+}
+
 static void reset_removes_selected(void **state)
 {
     (void)state;
@@ -221,6 +286,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(imports_checkpoint_files, setup, teardown),
         cmocka_unit_test_setup_teardown(corrupt_checkpoint_file_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(corrupt_row_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(empty_database_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(damaged_database_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(reset_removes_selected, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -161,8 +161,9 @@ static void commit_checkpoints(struct dfw_engine *e, int64_t now)
                 err, dfw_state_staged(e->state));
         e->store_logged = now;
     }
+    e->store_outages += !e->store_down; /* each stream says once that it holds (checkpoint_hold.c) */
     e->store_down = 1;
-    e->store_retry_at = now + 1000;
+    e->store_retry_at = now + DFW_STORE_RETRY_MS;
 }
 
 /* Run every job whose timer is due. */

@@ -126,6 +126,7 @@ struct job {
     int failing;            /* attempts exceeded max_retries: reported in metrics */
     dfw_err fail_err;       /* why the job is J_FAILED */
     int unloaded;           /* its checkpoint could not be read: load it again before any sweep */
+    uint64_t held_outage;   /* the store outage it said it holds for (checkpoint_hold.c) */
     struct bucket per_min;
     struct bucket per_hour;
     /* the response being delivered: the slice it answered and what it said about it */
@@ -154,6 +155,9 @@ struct job {
     uint64_t anomalies[AN_COUNT];
 };
 
+/* A commit that failed is tried again this much later (engine.c, checkpoint_hold.c). */
+#define DFW_STORE_RETRY_MS 1000
+
 struct dfw_engine {
     const struct dfw_config *cfg;
     struct dfw_output *outputs;
@@ -177,6 +181,7 @@ struct dfw_engine {
     int64_t watchdog_ms, next_watchdog;    /* systemd WatchdogSec= / 2, 0 when off (notify.c) */
     int store_down;                        /* the last checkpoint commit failed: jobs hold */
     int64_t store_retry_at, store_logged;  /* monotonic ms */
+    uint64_t store_outages;                /* times the store went down (from 1) */
     uint64_t next_seq;
     int once;
     int64_t run_start_wall;
@@ -222,6 +227,12 @@ void dfw__job_step(struct job *j, int64_t now);
 void dfw__job_release(struct job *j);
 /* The job leaves the engine's counts (it is about to be freed). */
 void dfw__job_uncount(struct job *j);
+
+/* checkpoint_hold.c: the job cannot start a request while the checkpoint store is down
+ * (store_down): it holds at its last written checkpoint, says so once per outage, is reported
+ * failing and waits for the next commit attempt. Returns 1 when the job must fail instead
+ * (--once: the run ends, the next one repeats the batch delivered since). */
+int dfw__job_hold(struct job *j, int64_t now);
 
 /* engine_fetch.c: the outcome of trying to send the job's next request */
 enum fetch_send { FS_SENT, FS_WAIT, FS_FAILED };

@@ -300,7 +300,10 @@ void dfw__job_step(struct job *j, int64_t now)
         return; /* reload: it only finishes what is being delivered */
     }
     if (e->store_down && (j->state == J_IDLE || j->state == J_FETCH)) {
-        dfw__job_at(j, e->store_retry_at); /* nothing moves on while checkpoints cannot be kept */
+        /* nothing moves on while checkpoints cannot be kept */
+        if (dfw__job_hold(j, now)) {
+            job_fail(j, DFW_ERR_IO);
+        }
         return;
     }
     switch (j->state) {
