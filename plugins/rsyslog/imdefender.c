@@ -77,7 +77,8 @@ static struct cnfparamblk inppblk = {CNFPARAMBLK_VERSION,
 static inline void std_checkRuleset_genErrMsg(modConfData_t *modConf, instanceConf_t *inst)
 {
     (void)modConf;
-    LogError(0, NO_ERRCODE, "imdefender: ruleset '%s' not found", inst->pszBindRuleset);
+    LogError(0, NO_ERRCODE, "imdefender: ruleset \"%s\" not found",
+             DFW_LOG_ESC((const char *)inst->pszBindRuleset));
 }
 
 #include "im-helper.h" /* after the type definitions */
@@ -153,7 +154,7 @@ static void post_batch(instanceConf_t *inst, struct dfw_embed_batch *b, thrdInfo
                      "imdefender: tenant=%s stream=%s id=%s: the record is %zu bytes, more than "
                      "maxMessageSize (%zu): rsyslog will not pass it whole; raise "
                      "global(maxMessageSize)",
-                     m->tenant, m->stream, m->id, m->text_len, max_size);
+                     m->tenant, m->stream, DFW_LOG_VAL(m->id), m->text_len, max_size);
         }
         if (shall_stop(thrd) || make_message(inst, m, &msg) != RS_RET_OK) {
             result = DFW_ERR_RETRY;
@@ -195,7 +196,7 @@ static rsRetVal newInpInst(struct nvlst *lst)
             int ok = f != NULL && imdefender_parse_format(f, &inst->format);
             if (!ok) {
                 LogError(0, RS_RET_PARAM_ERROR,
-                         "imdefender: format=\"%s\": must be \"json\" or \"cef\"", f ? f : "");
+                         "imdefender: format=\"%s\": must be \"json\" or \"cef\"", DFW_LOG_ESC(f));
             }
             free(f);
             if (!ok) {
@@ -211,7 +212,7 @@ static rsRetVal newInpInst(struct nvlst *lst)
                     LogError(0, RS_RET_PARAM_ERROR,
                              "imdefender: settings: \"%s\" is not \"SECTION/KEY=VALUE\" (e.g. "
                              "\"tenant contoso/tenant_id=...\")",
-                             s ? s : "");
+                             DFW_LOG_ESC(s));
                 }
                 free(s);
                 if (!ok) {
@@ -273,7 +274,7 @@ static rsRetVal activateCnf(modConfData_t *ptr)
     for (instanceConf_t *inst = confRoot; inst != NULL; inst = inst->next) {
         char err[1024];
         if (imdefender_instance_create(inst, submit, err, sizeof(err)) != DFW_OK) {
-            LogError(0, RS_RET_CONFIG_ERROR, "imdefender: %s", err);
+            LogError(0, RS_RET_CONFIG_ERROR, "imdefender: %s", DFW_LOG_ESC(err));
             ABORT_FINALIZE(RS_RET_CONFIG_ERROR);
         }
     }

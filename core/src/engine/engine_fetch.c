@@ -86,7 +86,7 @@ void dfw__fetch_verdict(struct job *j, const struct dfw_http_response *r, struct
     if (r->transport != DFW_OK) {
         dfw_log(DFW_LOG_WARN, "fetch",
                 "tenant=%s stream=%s path=%s msg=\"request failed\" error=\"%s\"", tenant,
-                j->def->name, path, r->error);
+                j->def->name, path, DFW_LOG_ESC(r->error));
         snprintf(v->why, sizeof(v->why), "%s", r->error);
         return;
     }
@@ -116,19 +116,19 @@ void dfw__fetch_verdict(struct job *j, const struct dfw_http_response *r, struct
         dfw_log(DFW_LOG_ERROR, "fetch",
                 "tenant=%s stream=%s path=%s status=403 msg=\"%s; the "
                 "application needs the %s permission with admin consent\"",
-                tenant, j->def->name, path, v->why, j->def->role);
+                tenant, j->def->name, path, DFW_LOG_ESC(v->why), j->def->role);
         v->kind = V_FAIL;
         v->err = DFW_ERR_FORBIDDEN;
         return;
     }
     if (r->status >= 500 || r->status == 408) {
         dfw_log(DFW_LOG_WARN, "fetch", "tenant=%s stream=%s path=%s status=%ld msg=\"%s\"", tenant,
-                j->def->name, path, r->status, v->why);
+                j->def->name, path, r->status, DFW_LOG_ESC(v->why));
         v->wait_ms = r->retry_after_ms;
         return;
     }
     dfw_log(DFW_LOG_ERROR, "fetch", "tenant=%s stream=%s path=%s status=%ld msg=\"%s\"", tenant,
-            j->def->name, path, r->status, v->why);
+            j->def->name, path, r->status, DFW_LOG_ESC(v->why));
     if (j->tenant->engine->once) {
         v->kind = V_FAIL;
         v->err = DFW_ERR_INVALID;

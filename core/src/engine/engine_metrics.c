@@ -240,7 +240,7 @@ void dfw__engine_write_metrics(const struct dfw_engine *e)
     dfw__metrics_render(e, &text);
     FILE *f = fopen(tmp, "w");
     if (f == NULL || fwrite(text.data, 1, text.len, f) != text.len) {
-        dfw_log(DFW_LOG_WARN, "metrics", "msg=\"cannot write %s\"", tmp);
+        dfw_log(DFW_LOG_WARN, "metrics", "msg=\"cannot write %s\"", DFW_LOG_ESC(tmp));
         if (f != NULL) {
             fclose(f);
         }
@@ -248,7 +248,8 @@ void dfw__engine_write_metrics(const struct dfw_engine *e)
         return;
     }
     if (fclose(f) != 0 || rename(tmp, e->cfg->metrics_file) != 0) {
-        dfw_log(DFW_LOG_WARN, "metrics", "msg=\"cannot write %s\"", e->cfg->metrics_file);
+        dfw_log(DFW_LOG_WARN, "metrics", "msg=\"cannot write %s\"",
+                DFW_LOG_ESC(e->cfg->metrics_file));
     }
     dfw_buf_free(&text);
 }

@@ -61,7 +61,7 @@ static void job_retry(struct job *j, int64_t now, int64_t retry_after_ms, const 
         dfw_log(DFW_LOG_ERROR, "fetch",
                 "tenant=%s stream=%s msg=\"still failing after %d attempts; checkpoint held\" "
                 "reason=\"%s\"",
-                j->tenant->conf->name, j->def->name, j->attempts, why);
+                j->tenant->conf->name, j->def->name, j->attempts, DFW_LOG_ESC(why));
         if (j->tenant->engine->once) {
             job_fail(j, DFW_ERR_RETRY);
             return;
@@ -102,7 +102,7 @@ static void save_checkpoint(struct job *j)
                        sizeof(err)) != DFW_OK) {
         /* the events are delivered; a lost checkpoint only means re-sending them later */
         dfw_log(DFW_LOG_ERROR, "state", "tenant=%s stream=%s msg=\"%s\"", j->tenant->conf->name,
-                j->def->name, err);
+                j->def->name, DFW_LOG_ESC(err));
     }
 }
 
@@ -207,7 +207,7 @@ static void on_response(void *ctx, const struct dfw_http_response *r)
         char err[512];
         if (dfw__batch_build(j, r, err, sizeof(err)) != DFW_OK) {
             dfw_log(DFW_LOG_WARN, "fetch", "tenant=%s stream=%s msg=\"bad page: %s; retrying\"",
-                    j->tenant->conf->name, j->def->name, err);
+                    j->tenant->conf->name, j->def->name, DFW_LOG_ESC(err));
             job_retry(j, now, -1, err);
             return;
         }
@@ -280,7 +280,7 @@ static void load_checkpoint(struct job *j)
     }
     else if (rc != DFW_OK) {
         dfw_log(DFW_LOG_ERROR, "state", "tenant=%s stream=%s msg=\"%s\"", j->tenant->conf->name,
-                j->def->name, err);
+                j->def->name, DFW_LOG_ESC(err));
         job_fail(j, rc);
     }
     j->unloaded = rc != DFW_OK && rc != DFW_ERR_NOTFOUND;

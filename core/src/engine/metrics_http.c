@@ -133,7 +133,8 @@ dfw_err dfw__metrics_http_start(struct dfw_engine *e, char *errbuf, size_t errle
         return dfw_errorf(DFW_ERR_IO, errbuf, errlen, "metrics_listen %s: %s", spec, why);
     }
     e->metrics_http = m;
-    dfw_log(DFW_LOG_INFO, "metrics", "msg=\"serving /metrics and /health\" listen=%s", spec);
+    dfw_log(DFW_LOG_INFO, "metrics", "msg=\"serving /metrics and /health\" listen=%s",
+            DFW_LOG_VAL(spec));
     return DFW_OK;
 }
 

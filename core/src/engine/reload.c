@@ -94,7 +94,7 @@ void dfw__reload(struct dfw_engine *e)
     const struct dfw_config *n = e->reload_fn(e->reload_ctx, err, sizeof(err));
     if (n == NULL) {
         dfw_log(DFW_LOG_ERROR, "engine",
-                "msg=\"reload refused: %s; the running configuration stays\"", err);
+                "msg=\"reload refused: %s; the running configuration stays\"", DFW_LOG_ESC(err));
         return;
     }
     struct tenant_rt **fresh = calloc(n->ntenants ? n->ntenants : 1, sizeof(*fresh));
@@ -119,7 +119,8 @@ void dfw__reload(struct dfw_engine *e)
             }
             free(fresh);
             dfw_log(DFW_LOG_ERROR, "engine",
-                    "msg=\"reload refused: %s; the running configuration stays\"", err);
+                    "msg=\"reload refused: %s; the running configuration stays\"",
+                    DFW_LOG_ESC(err));
             return;
         }
         t->waits_for = old;

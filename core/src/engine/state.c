@@ -180,7 +180,7 @@ static dfw_err import_files(struct dfw_state *st, char *errbuf, size_t errlen)
     }
     dfw_log(DFW_LOG_INFO, "state",
             "msg=\"imported %zu checkpoint file(s) into %s; the files are kept in %s\"", count,
-            st->db_path, done);
+            DFW_LOG_ESC(st->db_path), DFW_LOG_ESC(done));
     return DFW_OK;
 }
 

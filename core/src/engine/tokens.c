@@ -118,7 +118,7 @@ static void token_done(void *ctx, const struct dfw_http_response *r)
         token_retry(s, now, -1);
         dfw_log(DFW_LOG_WARN, "auth",
                 "tenant=%s resource=%s msg=\"token request failed\" error=\"%s\"", t->conf->name,
-                s->resource, r->error);
+                s->resource, DFW_LOG_ESC(r->error));
         if (r->transport == DFW_ERR_INVALID) {
             s->failed = DFW_ERR_AUTH;
         }
@@ -133,13 +133,13 @@ static void token_done(void *ctx, const struct dfw_http_response *r)
     if (dfw_err_retryable(rc)) {
         token_retry(s, now, r->retry_after_ms);
         dfw_log(DFW_LOG_WARN, "auth", "tenant=%s resource=%s msg=\"%s\"", t->conf->name,
-                s->resource, err);
+                s->resource, DFW_LOG_ESC(err));
         return;
     }
     s->failed = rc;
     fail_tenant_if_grant_refused(t, rc);
     dfw_log(DFW_LOG_ERROR, "auth", "tenant=%s resource=%s msg=\"%s\"", t->conf->name, s->resource,
-            err);
+            DFW_LOG_ESC(err));
 }
 
 void dfw__token_request(struct token_slot *s, int64_t now)
@@ -154,7 +154,7 @@ void dfw__token_request(struct token_slot *s, int64_t now)
     if (rc != DFW_OK) {
         s->failed = rc;
         fail_tenant_if_grant_refused(t, rc);
-        dfw_log(DFW_LOG_ERROR, "auth", "tenant=%s msg=\"%s\"", t->conf->name, err);
+        dfw_log(DFW_LOG_ERROR, "auth", "tenant=%s msg=\"%s\"", t->conf->name, DFW_LOG_ESC(err));
         return;
     }
     rc = dfw_http_post_form(t->engine->http, dfw_auth_token_url(t->auth), body, token_done, s);
