@@ -26,9 +26,9 @@ FAULTS = {
     "NaN number": {"bad_body": {"kind": "nan"}},
     "invalid UTF-8": {"bad_body": {"kind": "invalid_utf8"}},
 }
-# what the log says about each
+# what the log says about each (quotes inside msg="..." come escaped: dfw/log.h)
 SAYS = {"html 502": "status=502", "html 200": "bad page", "html 403": "status=403",
-        "empty body": "bad page", "value not an array": "no \"value\" array",
+        "empty body": "bad page", "value not an array": "no \\\"value\\\" array",
         "record without id": "has no valid", "unparsable time": "has no valid",
         "NaN number": "not valid JSON (RFC 8259)", "invalid UTF-8": "invalid UTF-8"}
 

@@ -7,6 +7,7 @@
 #include "dfw/state.h"
 #include "dfw/log.h"
 #include "dfw/timeutil.h"
+#include "state_file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -186,55 +187,6 @@ static dfw_err import_files(struct dfw_state *st, char *errbuf, size_t errlen)
 
 /* ---- open, close ---- */
 
-/* SQLite takes an empty file for a new database, where every stream would start again from
- * initial_lookback. So the file is made (a header) under a temporary name and renamed into place:
- * an empty checkpoints.db is always a damaged one (truncated), and an error. */
-static dfw_err prepare_file(struct dfw_state *st, char *errbuf, size_t errlen)
-{
-    struct stat sb;
-    if (stat(st->db_path, &sb) == 0) {
-        if (sb.st_size == 0) {
-            return dfw_errorf(DFW_ERR_INVALID, errbuf, errlen,
-                              "checkpoint store %s is empty (0 bytes), it was truncated: restore "
-                              "it from a backup, or remove it to start every stream again from "
-                              "initial_lookback",
-                              st->db_path);
-        }
-        return DFW_OK;
-    }
-    if (errno != ENOENT) {
-        return dfw_errorf(DFW_ERR_IO, errbuf, errlen, "checkpoint store %s: %s", st->db_path,
-                          strerror(errno));
-    }
-    char tmp[4200];
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", st->db_path) >= sizeof(tmp)) {
-        return dfw_errorf(DFW_ERR_INVALID, errbuf, errlen, "%s: path too long", st->db_path);
-    }
-    unlink(tmp); /* left by a start that was interrupted */
-    sqlite3 *db = NULL;
-    mode_t old = umask(077);
-    int ok =
-        sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) == SQLITE_OK &&
-        sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) == SQLITE_OK;
-    umask(old);
-    dfw_err rc = DFW_OK;
-    if (!ok) {
-        rc = dfw_errorf(DFW_ERR_IO, errbuf, errlen, "checkpoint store %s: cannot create: %s", tmp,
-                        db ? sqlite3_errmsg(db) : "out of memory");
-    }
-    sqlite3_close(db);
-    if (rc == DFW_OK && rename(tmp, st->db_path) != 0) {
-        rc = dfw_errorf(DFW_ERR_IO, errbuf, errlen, "checkpoint store %s: cannot create: %s",
-                        st->db_path, strerror(errno));
-    }
-    int dfd = rc == DFW_OK ? open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    if (dfd >= 0) {
-        fsync(dfd); /* the rename itself on disk */
-        close(dfd);
-    }
-    return rc;
-}
-
 static dfw_err open_db(struct dfw_state *st, char *errbuf, size_t errlen)
 {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -313,7 +265,8 @@ struct dfw_state *dfw_state_open(const char *dir, int lock, char *errbuf, size_t
             return NULL;
         }
     }
-    if (prepare_file(st, errbuf, errlen) != DFW_OK || open_db(st, errbuf, errlen) != DFW_OK) {
+    if (dfw__state_file_prepare(st->dir, st->db_path, errbuf, errlen) != DFW_OK ||
+        open_db(st, errbuf, errlen) != DFW_OK) {
         dfw_state_close(st);
         return NULL;
     }
