@@ -161,8 +161,8 @@ static void commit_checkpoints(struct dfw_engine *e, int64_t now)
                 DFW_LOG_ESC(err), dfw_state_staged(e->state));
         e->store_logged = now;
     }
-    e->store_outages +=
-        !e->store_down; /* each stream says once that it holds (checkpoint_hold.c) */
+    /* a new outage: each stream says once that it holds (checkpoint_hold.c) */
+    e->store_outages += !e->store_down;
     e->store_down = 1;
     e->store_retry_at = now + DFW_STORE_RETRY_MS;
 }
