@@ -1,0 +1,3 @@
+module defender-forwarder/bench/fakeapi
+
+go 1.24
