@@ -111,6 +111,7 @@ func (e *aadError) body() []byte {
 }
 
 func (srv *server) token(w http.ResponseWriter, r *http.Request, segment string) {
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
 	body, aerr := srv.issue(r, segment)
 	if aerr != nil {
 		srv.stats.tokenErrors.Add(1)
@@ -128,7 +129,6 @@ func (srv *server) issue(r *http.Request, segment string) ([]byte, *aadError) {
 			fmt.Sprintf("Tenant '%s' not found.", segment)}
 	}
 	t := &srv.tenants[ti]
-	r.Body = http.MaxBytesReader(nil, r.Body, 1<<16)
 	if err := r.ParseForm(); err != nil {
 		return nil, &aadError{400, 900144, "invalid_request", "The request body is not a form."}
 	}
