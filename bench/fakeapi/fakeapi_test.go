@@ -267,6 +267,12 @@ func TestReport(t *testing.T) {
 		rep.GapsOver != 0 || rep.Polls != 4 || rep.Requests != 7 {
 		t.Fatalf("report %+v", rep)
 	}
+	// a window: only gaps between two sweeps that both start in it (the sweep before it may be
+	// the first cycle, which a quick second poll joins)
+	rep = l.report(1000+200000, 1000, 30000, 60000, 1000+60000, 1<<62)
+	if rep.Gaps != 1 || rep.GapMaxMs != 60500 || rep.Polls != 2 || rep.Requests != 3 {
+		t.Fatalf("report from 60 s %+v", rep)
+	}
 }
 
 // Rendered records are valid JSON with the fields the forwarder keys on.

@@ -45,7 +45,7 @@ type report struct {
 	FirstRequestMs  int64 `json:"first_request_max_ms"` // start to the last job's first request
 	Requests        int   `json:"requests"`             // list requests in [from, to)
 	Polls           int   `json:"polls"`                // sweeps started in [from, to)
-	Gaps            int   `json:"gaps"`                 // gaps between sweeps, the later one in [from, to)
+	Gaps            int   `json:"gaps"`                 // gaps between two sweeps that start in [from, to)
 	GapP50Ms        int64 `json:"gap_p50_ms"`
 	GapP99Ms        int64 `json:"gap_p99_ms"`
 	GapMaxMs        int64 `json:"gap_max_ms"`
@@ -84,7 +84,9 @@ func (l *requestLog) report(now, start, cluster, interval, from, to int64) repor
 					firstEnd, firstDone = prevEnd, true
 				}
 				if r.start >= from && r.start < to {
-					gaps = append(gaps, r.start-sweepStart)
+					if sweepStart >= from {
+						gaps = append(gaps, r.start-sweepStart)
+					}
 					rep.Polls++
 				}
 				sweepStart = r.start
