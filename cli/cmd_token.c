@@ -142,8 +142,11 @@ int cmd_token(const struct dfw_config *cfg, int argc, char **argv)
         fprintf(stderr, "defender-forwarder: %s\n", err);
         return EXIT_USAGE;
     }
-    struct dfw_http_opts ho = {cfg->ca_file, cfg->http_timeout_ms, cfg->connect_timeout_ms, 4,
-                               "defender-forwarder/" DFW_VERSION};
+    struct dfw_http_opts ho = {.ca_file = cfg->ca_file,
+                               .timeout_ms = cfg->http_timeout_ms,
+                               .connect_timeout_ms = cfg->connect_timeout_ms,
+                               .max_connections = 4,
+                               .user_agent = "defender-forwarder/" DFW_VERSION};
     struct dfw_http *http = dfw_http_new(&ho, err, sizeof(err));
     if (http == NULL) {
         dfw_auth_free(auth);

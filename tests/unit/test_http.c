@@ -9,6 +9,11 @@
 
 #include "dfw/http.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 static int64_t ra(const char *line)
 {
     return dfw_http_retry_after_ms(line, strlen(line));
@@ -77,6 +82,132 @@ static void backoff_is_bounded_with_jitter(void **state)
     }
 }
 
+struct order {
+    struct dfw_http *http;
+    int seen[8];
+    int n;
+    int max_active_seen;
+    int transport_errors;
+};
+
+struct req {
+    struct order *o;
+    int index;
+};
+
+static void record_done(void *ctx, const struct dfw_http_response *r)
+{
+    struct req *q = ctx;
+    struct order *o = q->o;
+    o->seen[o->n++] = q->index;
+    o->transport_errors += r->transport == DFW_ERR_RETRY;
+    /* the finished transfer no longer counts while its callback runs */
+    if (dfw_http_active(o->http) > o->max_active_seen) {
+        o->max_active_seen = dfw_http_active(o->http);
+    }
+}
+
+/* A port on 127.0.0.1 where nothing listens (bound, then closed): connections are refused. */
+static int closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Requests beyond max_active wait in a FIFO: at most max_active are handed to libcurl, every one
+ * completes once, in the order queued. */
+static void requests_beyond_max_active_wait_their_turn(void **state)
+{
+    (void)state;
+    assert_int_equal(dfw_http_global_init(), DFW_OK);
+    char err[256];
+    struct dfw_http_opts opts = {
+        .timeout_ms = 5000, .connect_timeout_ms = 5000, .max_connections = 4, .max_active = 2};
+    struct order o = {0};
+    o.http = dfw_http_new(&opts, err, sizeof(err));
+    assert_non_null(o.http);
+    char url[64];
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/x", closed_port());
+    struct req reqs[6];
+    for (int i = 0; i < 6; i++) {
+        reqs[i] = (struct req){&o, i};
+        assert_int_equal(i % 2 ? dfw_http_post_form(o.http, url, "a=b", record_done, &reqs[i])
+                               : dfw_http_get(o.http, url, "tok", NULL, record_done, &reqs[i]),
+                         DFW_OK);
+        assert_true(dfw_http_active(o.http) <= 2);
+    }
+    assert_int_equal(dfw_http_pending(o.http), 6);
+    assert_int_equal(dfw_http_active(o.http), 2);
+    for (int turns = 0; dfw_http_pending(o.http) > 0 && turns < 1000; turns++) {
+        dfw_http_run(o.http, 100);
+        assert_true(dfw_http_active(o.http) <= 2);
+    }
+    assert_int_equal(o.n, 6);
+    assert_int_equal(o.transport_errors, 6);
+    assert_true(o.max_active_seen <= 1);
+    /* request i started only once i - 1 requests had ended: it cannot end before them */
+    for (int k = 0; k < 6; k++) {
+        assert_true(k >= o.seen[k] - 1);
+    }
+    dfw_http_free(o.http);
+}
+
+/* With one transfer at a time the queue is strictly first in, first out. */
+static void one_at_a_time_in_order(void **state)
+{
+    (void)state;
+    char err[256];
+    struct dfw_http_opts opts = {.timeout_ms = 5000, .connect_timeout_ms = 5000, .max_active = 1};
+    struct order o = {0};
+    o.http = dfw_http_new(&opts, err, sizeof(err));
+    assert_non_null(o.http);
+    char url[64];
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/", closed_port());
+    struct req reqs[5];
+    for (int i = 0; i < 5; i++) {
+        reqs[i] = (struct req){&o, i};
+        assert_int_equal(dfw_http_get(o.http, url, NULL, NULL, record_done, &reqs[i]), DFW_OK);
+    }
+    assert_int_equal(dfw_http_active(o.http), 1);
+    for (int turns = 0; dfw_http_pending(o.http) > 0 && turns < 1000; turns++) {
+        dfw_http_run(o.http, 100);
+        assert_true(dfw_http_active(o.http) <= 1);
+    }
+    assert_int_equal(o.n, 5);
+    assert_int_equal(o.max_active_seen, 0);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(o.seen[i], i);
+    }
+    dfw_http_free(o.http);
+}
+
+/* Freeing the loop with requests still queued calls no callback and leaks nothing (ASan). */
+static void free_with_queued_requests(void **state)
+{
+    (void)state;
+    char err[256];
+    struct dfw_http_opts opts = {.timeout_ms = 5000, .connect_timeout_ms = 5000, .max_active = 1};
+    struct order o = {0};
+    o.http = dfw_http_new(&opts, err, sizeof(err));
+    assert_non_null(o.http);
+    struct req reqs[3];
+    for (int i = 0; i < 3; i++) {
+        reqs[i] = (struct req){&o, i};
+        assert_int_equal(dfw_http_post_form(o.http, "https://127.0.0.1:1/", "client_secret=s",
+                                            record_done, &reqs[i]),
+                         DFW_OK);
+    }
+    assert_int_equal(dfw_http_active(o.http), 1);
+    assert_int_equal(dfw_http_pending(o.http), 3);
+    dfw_http_free(o.http);
+    assert_int_equal(o.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -84,6 +215,9 @@ int main(void)
         cmocka_unit_test(other_headers_and_garbage),
         cmocka_unit_test(retry_after_is_capped),
         cmocka_unit_test(backoff_is_bounded_with_jitter),
+        cmocka_unit_test(requests_beyond_max_active_wait_their_turn),
+        cmocka_unit_test(one_at_a_time_in_order),
+        cmocka_unit_test(free_with_queued_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

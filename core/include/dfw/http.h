@@ -8,12 +8,19 @@
 
 struct dfw_http;
 
+/* Transfers handed to libcurl at once per allowed connection, when max_active is 0 (HTTP/2
+ * carries many on one connection). */
+#define DFW_HTTP_ACTIVE_PER_CONNECTION 16
+
 struct dfw_http_opts {
     const char *ca_file; /* extra CA bundle; NULL = system store. Verification is always on. */
-    int64_t timeout_ms;  /* whole transfer */
+    int64_t timeout_ms;  /* whole transfer, from when it is handed to libcurl (not while queued) */
     int64_t connect_timeout_ms;
-    int max_connections; /* concurrent transfers (CURLMOPT_MAX_TOTAL_CONNECTIONS) */
+    int max_connections; /* open connections (CURLMOPT_MAX_TOTAL_CONNECTIONS); 0: 64 */
     const char *user_agent;
+    int max_active; /* transfers handed to libcurl at once; more requests wait in a FIFO and
+                       cost only their URL and headers meanwhile (libcurl's per-transfer buffers
+                       are tens of KiB). 0: DFW_HTTP_ACTIVE_PER_CONNECTION * max_connections */
 };
 
 /* The outcome of one request, valid only during the completion callback. */
@@ -41,7 +48,10 @@ dfw_err dfw_http_global_init(void);
 
 /* Queue a GET with "Authorization: Bearer <bearer>" (bearer may be NULL) and one more header line
  * "Name: value" (header may be NULL; e.g. dfw_stream_header's Prefer for Graph). The URL and the
- * header are copied; the bearer is copied into a header and never logged. Accepts gzip/deflate. */
+ * header are copied; the bearer is copied into a header and never logged. Accepts gzip/deflate.
+ * Requests start in the order they were queued, at most max_active at once. DFW_ERR_NOMEM when
+ * the request cannot be queued (its callback is then never called); a queued request that cannot
+ * be started later completes with transport DFW_ERR_RETRY ("out of memory"). */
 dfw_err dfw_http_get(struct dfw_http *http,
                      const char *url,
                      const char *bearer,
@@ -49,7 +59,8 @@ dfw_err dfw_http_get(struct dfw_http *http,
                      dfw_http_done_fn done,
                      void *ctx);
 
-/* Queue a POST of an application/x-www-form-urlencoded body (copied; may hold a secret). */
+/* Queue a POST of an application/x-www-form-urlencoded body (copied; may hold a secret; wiped
+ * when freed). Queued and started as dfw_http_get. */
 dfw_err dfw_http_post_form(
     struct dfw_http *http, const char *url, const char *body, dfw_http_done_fn done, void *ctx);
 
@@ -68,6 +79,9 @@ int dfw_http_run_fds(struct dfw_http *http,
 
 /* Transfers queued or running. */
 int dfw_http_pending(const struct dfw_http *http);
+
+/* Transfers running (handed to libcurl): at most max_active. */
+int dfw_http_active(const struct dfw_http *http);
 
 /* Wake a dfw_http_run that is waiting (async-signal-safe: for signal handlers). */
 void dfw_http_wakeup(struct dfw_http *http);

@@ -11,8 +11,11 @@
 #include <strings.h>
 #include <time.h>
 
+/* A request: queued (easy == NULL, on the FIFO) until a place among the active transfers is free,
+ * then a libcurl transfer (on the active list). */
 struct xfer {
     CURL *easy;
+    char *url;
     struct curl_slist *headers;
     char *post_body;
     struct dfw_buf body;
@@ -30,7 +33,9 @@ struct dfw_http {
     char *ca_file;
     char *user_agent;
     struct xfer *active;
-    int pending;
+    struct xfer *queue_head, *queue_tail; /* not yet handed to libcurl, oldest first */
+    int nactive, max_active;
+    int pending; /* active + queued */
 };
 
 dfw_err dfw_http_global_init(void)
@@ -54,8 +59,10 @@ struct dfw_http *dfw_http_new(const struct dfw_http_opts *opts, char *errbuf, si
         dfw_http_free(h);
         return NULL;
     }
-    curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                      (long)(opts->max_connections > 0 ? opts->max_connections : 64));
+    int conns = opts->max_connections > 0 ? opts->max_connections : 64;
+    h->max_active =
+        opts->max_active > 0 ? opts->max_active : DFW_HTTP_ACTIVE_PER_CONNECTION * conns;
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)conns);
     curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     return h;
 }
@@ -75,6 +82,7 @@ static void xfer_free(struct xfer *x)
         free(x->post_body);
     }
     dfw_buf_free(&x->body);
+    free(x->url);
     free(x);
 }
 
@@ -87,6 +95,11 @@ void dfw_http_free(struct dfw_http *h)
     while (x != NULL) {
         struct xfer *next = x->next;
         curl_multi_remove_handle(h->multi, x->easy);
+        xfer_free(x);
+        x = next;
+    }
+    for (x = h->queue_head; x != NULL;) {
+        struct xfer *next = x->next;
         xfer_free(x);
         x = next;
     }
@@ -173,28 +186,15 @@ static size_t on_header(char *ptr, size_t size, size_t nitems, void *userdata)
     return n;
 }
 
-static dfw_err add(struct dfw_http *h,
-                   const char *url,
-                   const char *bearer,
-                   const char *header,
-                   const char *form,
-                   dfw_http_done_fn done,
-                   void *ctx)
+/* Hand x to libcurl (x is off the queue): an easy handle with our options, on the active list. */
+static dfw_err start(struct dfw_http *h, struct xfer *x)
 {
-    struct xfer *x = calloc(1, sizeof(*x));
-    if (x == NULL) {
-        return DFW_ERR_NOMEM;
-    }
-    x->retry_after_ms = -1;
-    x->done = done;
-    x->ctx = ctx;
     x->easy = curl_easy_init();
     if (x->easy == NULL) {
-        xfer_free(x);
         return DFW_ERR_NOMEM;
     }
     CURL *e = x->easy;
-    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_URL, x->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
@@ -213,7 +213,82 @@ static dfw_err add(struct dfw_http *h,
     if (h->ca_file != NULL) {
         curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
     }
+    if (x->post_body != NULL) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->post_body);
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+        curl_easy_cleanup(e);
+        x->easy = NULL;
+        return DFW_ERR_NOMEM;
+    }
+    x->prev = NULL;
+    x->next = h->active;
+    if (h->active != NULL) {
+        h->active->prev = x;
+    }
+    h->active = x;
+    h->nactive++;
+    return DFW_OK;
+}
+
+static struct xfer *dequeue(struct dfw_http *h)
+{
+    struct xfer *x = h->queue_head;
+    h->queue_head = x->next;
+    if (h->queue_head == NULL) {
+        h->queue_tail = NULL;
+    }
+    x->next = NULL;
+    return x;
+}
+
+/* A queued request that could not be handed to libcurl: its callback hears a transport error. */
+static void fail_queued(struct dfw_http *h, struct xfer *x)
+{
+    struct dfw_http_response r;
+    memset(&r, 0, sizeof(r));
+    r.body = "";
+    r.retry_after_ms = -1;
+    r.error = "out of memory";
+    r.transport = DFW_ERR_RETRY;
+    h->pending--;
+    x->done(x->ctx, &r);
+    xfer_free(x);
+}
+
+/* Start queued requests, oldest first, while fewer than max_active run (from dfw_http_run). */
+static void start_queued(struct dfw_http *h)
+{
+    while (h->queue_head != NULL && h->nactive < h->max_active) {
+        struct xfer *x = dequeue(h);
+        if (start(h, x) != DFW_OK) {
+            fail_queued(h, x);
+        }
+    }
+}
+
+static dfw_err add(struct dfw_http *h,
+                   const char *url,
+                   const char *bearer,
+                   const char *header,
+                   const char *form,
+                   dfw_http_done_fn done,
+                   void *ctx)
+{
+    struct xfer *x = calloc(1, sizeof(*x));
+    if (x == NULL) {
+        return DFW_ERR_NOMEM;
+    }
+    x->retry_after_ms = -1;
+    x->done = done;
+    x->ctx = ctx;
+    x->url = strdup(url);
     x->headers = curl_slist_append(NULL, "Accept: application/json");
+    if (x->url == NULL || x->headers == NULL) {
+        xfer_free(x);
+        return DFW_ERR_NOMEM;
+    }
     if (bearer != NULL) {
         struct dfw_buf hdr = DFW_BUF_INIT;
         if (dfw_buf_printf(&hdr, "Authorization: Bearer %s", bearer) != DFW_OK) {
@@ -239,24 +314,28 @@ static dfw_err add(struct dfw_http *h,
     }
     if (form != NULL) {
         x->post_body = strdup(form);
-        if (x->post_body == NULL) {
+        struct curl_slist *l =
+            curl_slist_append(x->headers, "Content-Type: application/x-www-form-urlencoded");
+        if (x->post_body == NULL || l == NULL) {
             xfer_free(x);
             return DFW_ERR_NOMEM;
         }
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->post_body);
-        x->headers =
-            curl_slist_append(x->headers, "Content-Type: application/x-www-form-urlencoded");
+        x->headers = l;
     }
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
-    if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
-        xfer_free(x);
-        return DFW_ERR_NOMEM;
+    if (h->queue_head == NULL && h->nactive < h->max_active) {
+        dfw_err rc = start(h, x);
+        if (rc != DFW_OK) {
+            xfer_free(x);
+            return rc;
+        }
     }
-    x->next = h->active;
-    if (h->active != NULL) {
-        h->active->prev = x;
+    else if (h->queue_tail != NULL) {
+        h->queue_tail->next = x;
+        h->queue_tail = x;
     }
-    h->active = x;
+    else {
+        h->queue_head = h->queue_tail = x;
+    }
     h->pending++;
     return DFW_OK;
 }
@@ -316,6 +395,7 @@ static void finish(struct dfw_http *h, struct xfer *x, CURLcode rc)
         x->next->prev = x->prev;
     }
     h->pending--;
+    h->nactive--;
     curl_multi_remove_handle(h->multi, x->easy);
     x->done(x->ctx, &r);
     xfer_free(x);
@@ -361,18 +441,25 @@ int dfw_http_run_fds(struct dfw_http *h, const struct dfw_wait_fd *fds, int nfds
         if (finish_done(h) > 0) {
             /* a transfer completed: its callback runs now, not after the wait (it has no socket
              * left to wake the poll, so waiting would stall it for the whole timeout) */
+            start_queued(h);
             return h->pending;
         }
     }
     curl_multi_poll(h->multi, n ? extra : NULL, (unsigned)n, timeout_ms, NULL);
     curl_multi_perform(h->multi, &running);
     finish_done(h);
+    start_queued(h);
     return h->pending;
 }
 
 int dfw_http_pending(const struct dfw_http *h)
 {
     return h->pending;
+}
+
+int dfw_http_active(const struct dfw_http *h)
+{
+    return h->nactive;
 }
 
 void dfw_http_wakeup(struct dfw_http *h)

@@ -199,8 +199,11 @@ struct dfw_authorize *dfw_authorize_new(const struct dfw_config *cfg,
         dfw_authorize_free(a);
         return NULL;
     }
-    struct dfw_http_opts ho = {cfg->ca_file, cfg->http_timeout_ms, cfg->connect_timeout_ms, 2,
-                               "defender-forwarder/" DFW_VERSION};
+    struct dfw_http_opts ho = {.ca_file = cfg->ca_file,
+                               .timeout_ms = cfg->http_timeout_ms,
+                               .connect_timeout_ms = cfg->connect_timeout_ms,
+                               .max_connections = 2,
+                               .user_agent = "defender-forwarder/" DFW_VERSION};
     a->http = dfw_http_new(&ho, errbuf, errlen);
     if (a->http == NULL || (*err = dfw_pkce_new(&a->pkce)) != DFW_OK) {
         if (a->http != NULL) {

@@ -457,8 +457,11 @@ struct dfw_onboard_report *dfw_onboard_run(const struct dfw_config *cfg,
     if (r != NULL) {
         r->tenants = calloc(cfg->ntenants ? cfg->ntenants : 1, sizeof(*r->tenants));
     }
-    struct dfw_http_opts ho = {cfg->ca_file, cfg->http_timeout_ms, cfg->connect_timeout_ms, run.cap,
-                               "defender-forwarder/" DFW_VERSION};
+    struct dfw_http_opts ho = {.ca_file = cfg->ca_file,
+                               .timeout_ms = cfg->http_timeout_ms,
+                               .connect_timeout_ms = cfg->connect_timeout_ms,
+                               .max_connections = run.cap,
+                               .user_agent = "defender-forwarder/" DFW_VERSION};
     if (r == NULL || r->tenants == NULL || run.tenants == NULL ||
         (run.http = dfw_http_new(&ho, errbuf, errlen)) == NULL) {
         if (r == NULL || r->tenants == NULL || run.tenants == NULL) {
