@@ -11,6 +11,8 @@
 #include <strings.h>
 #include <time.h>
 
+#define UPLOAD_BUFFER 16384L /* CURLOPT_UPLOAD_BUFFERSIZE's minimum */
+
 /* A request: queued (easy == NULL, on the FIFO) until a place among the active transfers is free,
  * then a libcurl transfer (on the active list). */
 struct xfer {
@@ -215,6 +217,9 @@ static dfw_err start(struct dfw_http *h, struct xfer *x)
     }
     if (x->post_body != NULL) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->post_body);
+        /* libcurl's smallest upload buffer (its default is 64 KiB per transfer): our forms
+         * are a few KiB */
+        curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
