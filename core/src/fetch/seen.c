@@ -27,6 +27,11 @@ struct dfw_seen {
     size_t npend, cappend;
 };
 
+/* Tables start (and shrink back to) this small: most jobs remember a handful of pairs, and every
+ * one of thousands of jobs has a set. */
+#define MIN_BUCKETS 8
+#define MIN_PENDING 8
+
 #define FNV_OFFSET 1469598103934665603ULL
 #define FNV_PRIME  1099511628211ULL
 
@@ -59,7 +64,7 @@ static int tables_new(struct dfw_seen *s, size_t nbuckets)
 struct dfw_seen *dfw__seen_new(void)
 {
     struct dfw_seen *s = calloc(1, sizeof(*s));
-    if (s == NULL || tables_new(s, 64) != 0) {
+    if (s == NULL || tables_new(s, MIN_BUCKETS) != 0) {
         free(s);
         return NULL;
     }
@@ -198,7 +203,7 @@ dfw_err dfw__seen_add(
         return DFW_ERR_NOMEM;
     }
     if (pending && s->npend == s->cappend) {
-        size_t cap = s->cappend ? s->cappend * 2 : 64;
+        size_t cap = s->cappend ? s->cappend * 2 : MIN_PENDING;
         struct seen_entry **n = realloc(s->pend, cap * sizeof(*n));
         if (n == NULL) {
             return DFW_ERR_NOMEM;
@@ -257,7 +262,7 @@ dfw_err dfw__seen_prune(struct dfw_seen *s, int64_t keep_ms)
     }
     /* shrink the tables when most pairs are gone */
     size_t n = s->nbuckets;
-    while (n > 64 && s->count < n / 4) {
+    while (n > MIN_BUCKETS && s->count < n / 4) {
         n /= 2;
     }
     return n != s->nbuckets ? rehash(s, n) : DFW_OK;
