@@ -296,7 +296,7 @@ check_cef(const char *line, size_t n, const struct texts *t, const char *id, int
         wl = (size_t)snprintf(want, 70000, "Microsoft Defender alert");
     }
     same("CEF name", m.hdr[5], strlen(m.hdr[5]), want, wl, 1);
-    size_t glen;
+    size_t glen = 0;
     const char *got = cef_get(&m, "externalId", &glen);
     assert_non_null(got);
     same("externalId", got, glen, id, strlen(id), 0);
