@@ -143,7 +143,8 @@ static void poll_outputs(const struct dfw_engine *e)
  * said once, and again every minute. */
 static void commit_checkpoints(struct dfw_engine *e, int64_t now)
 {
-    if (dfw_state_staged(e->state) == 0 || (e->store_down && now < e->store_retry_at)) {
+    if (dfw_state_staged(e->state) == 0 || now < e->commit_due ||
+        (e->store_down && now < e->store_retry_at)) {
         return;
     }
     char err[1024];
@@ -238,6 +239,11 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
         until = until < next_metrics ? until : next_metrics;
         until = !progress || until < next_progress ? until : next_progress;
         until = e->watchdog_ms == 0 || until < e->next_watchdog ? until : e->next_watchdog;
+        if (dfw_state_staged(e->state) > 0) {
+            int64_t c = e->store_down && e->store_retry_at > e->commit_due ? e->store_retry_at
+                                                                           : e->commit_due;
+            until = until < c ? until : c;
+        }
         int64_t timer = until == INT64_MAX ? MAX_WAIT_MS : until - now;
         if (wait < 0 || timer < wait) {
             wait = timer;
@@ -261,6 +267,7 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
         e->outputs[o].plugin->flush(e->outputs[o].self, 5000);
     }
     e->store_down = 0;
+    e->commit_due = 0; /* everything staged now */
     commit_checkpoints(e, dfw_mono_ms());
     if (progress) {
         progress_line(e, 1);

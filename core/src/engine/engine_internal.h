@@ -158,6 +158,12 @@ struct job {
 /* A commit that failed is tried again this much later (engine.c, checkpoint_hold.c). */
 #define DFW_STORE_RETRY_MS 1000
 
+/* A checkpoint that delivered events is committed in the turn of the loop that staged it (a crash
+ * repeats at most that batch); one that only moves an empty window on waits up to this long for
+ * others to share its transaction and fsync (a crash then re-reads windows that held nothing).
+ * job.c stages, engine.c commits. */
+#define DFW_QUIET_COMMIT_MS 1000
+
 struct dfw_engine {
     const struct dfw_config *cfg;
     struct dfw_output *outputs;
@@ -179,7 +185,8 @@ struct dfw_engine {
     size_t nswept;                         /* jobs that have read their first window */
     struct dfw_metrics_http *metrics_http; /* metrics_listen, or NULL */
     int64_t watchdog_ms, next_watchdog;    /* systemd WatchdogSec= / 2, 0 when off (notify.c) */
-    int store_down;                        /* the last checkpoint commit failed: jobs hold */
+    int64_t commit_due; /* monotonic ms when the staged checkpoints are due (while any are) */
+    int store_down;     /* the last checkpoint commit failed: jobs hold */
     int64_t store_retry_at, store_logged;  /* monotonic ms */
     uint64_t store_outages;                /* times the store went down (from 1) */
     uint64_t next_seq;

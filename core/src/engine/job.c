@@ -93,10 +93,15 @@ static int caught_up(const struct job *j)
 }
 
 /* Stage the checkpoint; the loop commits every staged one in one transaction before anything else
- * is delivered (engine.c). */
+ * is delivered (engine.c): in this turn when the batch held events, else within
+ * DFW_QUIET_COMMIT_MS. */
 static void save_checkpoint(struct job *j)
 {
     struct dfw_engine *e = j->tenant->engine;
+    int64_t due = j->nevents > 0 ? 0 : dfw_mono_ms() + DFW_QUIET_COMMIT_MS;
+    if (dfw_state_staged(e->state) == 0 || due < e->commit_due) {
+        e->commit_due = due;
+    }
     char err[512];
     if (dfw_state_save(e->state, j->tenant->conf->name, j->def->name, &j->cursor, err,
                        sizeof(err)) != DFW_OK) {

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #define UPLOAD_BUFFER 16384L /* CURLOPT_UPLOAD_BUFFERSIZE's minimum */
+#define IDLE_HANDLES 64      /* easy handles kept for the next transfers */
 
 /* A request: queued (easy == NULL, on the FIFO) until a place among the active transfers is free,
  * then a libcurl transfer (on the active list). */
@@ -38,6 +39,10 @@ struct dfw_http {
     struct xfer *queue_head, *queue_tail; /* not yet handed to libcurl, oldest first */
     int nactive, max_active;
     int pending; /* active + queued */
+    /* Easy handles of finished transfers, reset (curl_easy_reset keeps a handle's download
+     * buffer and caches): a poll then allocates no handle of its own. */
+    CURL *idle[IDLE_HANDLES];
+    int nidle;
 };
 
 dfw_err dfw_http_global_init(void)
@@ -104,6 +109,9 @@ void dfw_http_free(struct dfw_http *h)
         struct xfer *next = x->next;
         xfer_free(x);
         x = next;
+    }
+    while (h->nidle > 0) {
+        curl_easy_cleanup(h->idle[--h->nidle]);
     }
     if (h->multi != NULL) {
         curl_multi_cleanup(h->multi);
@@ -191,7 +199,7 @@ static size_t on_header(char *ptr, size_t size, size_t nitems, void *userdata)
 /* Hand x to libcurl (x is off the queue): an easy handle with our options, on the active list. */
 static dfw_err start(struct dfw_http *h, struct xfer *x)
 {
-    x->easy = curl_easy_init();
+    x->easy = h->nidle > 0 ? h->idle[--h->nidle] : curl_easy_init();
     if (x->easy == NULL) {
         return DFW_ERR_NOMEM;
     }
@@ -402,6 +410,12 @@ static void finish(struct dfw_http *h, struct xfer *x, CURLcode rc)
     h->pending--;
     h->nactive--;
     curl_multi_remove_handle(h->multi, x->easy);
+    /* the handle is free before the callback, which may start the next request */
+    if (h->nidle < IDLE_HANDLES) {
+        curl_easy_reset(x->easy);
+        h->idle[h->nidle++] = x->easy;
+        x->easy = NULL;
+    }
     x->done(x->ctx, &r);
     xfer_free(x);
 }
