@@ -87,6 +87,37 @@ class Operations(unittest.TestCase):
         self.assertNotIn("tenant=", text)
         self.assertEqual(self.fw.stop(), 0)
 
+    def test_quiet_checkpoints_share_commits(self):
+        """Sweeps that deliver nothing stage their checkpoints for one shared commit (within
+        a second): fewer transactions than sweeps, and every checkpoint still moves on."""
+        port = harness.free_port()
+        tenants = ("contoso", "fabrikam", "northwind")
+        self.write(tenants, {"metrics_listen": f"127.0.0.1:{port}"})
+        self.fw = harness.Forwarder(self.conf, log_path=os.path.join(self.work.path, "fw.log"))
+        harness.wait_for(lambda: http_get(port, "/health")[0] == 200, 60, "a ready /health")
+        harness.wait_for(lambda: len(harness.read_envelopes(self.events)) == 60, 60,
+                         "every record")
+
+        def sample():
+            text = http_get(port, "/metrics")[1]
+            commits = [int(line.split()[1]) for line in text.splitlines()
+                       if line.startswith("dfw_checkpoint_commits_total ")]
+            marks = {t: (harness.checkpoint(self.state, t, STREAM) or {}).get("high_water")
+                     for t in tenants}
+            return commits[0], sum(api_requests(self.emu, t) for t in tenants), marks
+
+        commits0, requests0, marks0 = sample()
+        time.sleep(6)
+        commits1, requests1, marks1 = sample()
+        sweeps = requests1 - requests0
+        self.assertGreaterEqual(sweeps, 9, "the tenants were not polled every second")
+        self.assertLessEqual(2 * (commits1 - commits0), sweeps,
+                             f"{commits1 - commits0} commits for {sweeps} quiet sweeps")
+        for t in tenants:
+            self.assertGreater(marks1[t], marks0[t], f"{t}: the checkpoint did not move on")
+        self.assertEqual(len(harness.read_envelopes(self.events)), 60)
+        self.assertEqual(self.fw.stop(), 0)
+
     def test_reload_adds_removes_and_changes_tenants(self):
         self.write(("contoso", "fabrikam"))
         log = os.path.join(self.work.path, "fw.log")

@@ -106,6 +106,9 @@ void dfw_engine_stop(struct dfw_engine *e)
 #define BLIND_POLL_MS 50
 #define MAX_WAIT_MS   1000
 #define MAX_WAIT_FDS  64
+/* A job's timer may fire this much late, so that one wakeup serves the jobs due close together
+ * (10,000 quiet tenants: 333 polls/s in a few dozen wakeups instead of one each). */
+#define TIMER_SLACK_MS 25
 
 /* What the outputs wait for (descriptors into fds, up to max) and the time until one of them
  * needs its poll; -1 for none. */
@@ -236,6 +239,7 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
         int nfds;
         int64_t wait = outputs_wait(e, fds, MAX_WAIT_FDS, &nfds);
         int64_t until = dfw__sched_next(&e->sched);
+        until = until > now && until < INT64_MAX - TIMER_SLACK_MS ? until + TIMER_SLACK_MS : until;
         until = until < next_metrics ? until : next_metrics;
         until = !progress || until < next_progress ? until : next_progress;
         until = e->watchdog_ms == 0 || until < e->next_watchdog ? until : e->next_watchdog;
