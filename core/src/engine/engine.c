@@ -107,7 +107,7 @@ void dfw_engine_stop(struct dfw_engine *e)
 #define MAX_WAIT_MS   1000
 #define MAX_WAIT_FDS  64
 /* A job's timer may fire this much late, so that one wakeup serves the jobs due close together
- * (10,000 quiet tenants: 333 polls/s in about ten wakeups instead of one each). */
+ * (10,000 quiet tenants: 333 polls/s start in at most ten timer wakeups a second, not 333). */
 #define TIMER_SLACK_MS 100
 
 /* What the outputs wait for (descriptors into fds, up to max) and the time until one of them
