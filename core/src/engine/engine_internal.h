@@ -187,8 +187,8 @@ struct dfw_engine {
     int64_t watchdog_ms, next_watchdog;    /* systemd WatchdogSec= / 2, 0 when off (notify.c) */
     int64_t commit_due; /* monotonic ms when the staged checkpoints are due (while any are) */
     int store_down;     /* the last checkpoint commit failed: jobs hold */
-    int64_t store_retry_at, store_logged;  /* monotonic ms */
-    uint64_t store_outages;                /* times the store went down (from 1) */
+    int64_t store_retry_at, store_logged; /* monotonic ms */
+    uint64_t store_outages;               /* times the store went down (from 1) */
     uint64_t next_seq;
     int once;
     int64_t run_start_wall;

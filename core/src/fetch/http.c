@@ -12,7 +12,7 @@
 #include <time.h>
 
 #define UPLOAD_BUFFER 16384L /* CURLOPT_UPLOAD_BUFFERSIZE's minimum */
-#define IDLE_HANDLES 64      /* easy handles kept for the next transfers */
+#define IDLE_HANDLES  64     /* easy handles kept for the next transfers */
 
 /* A request: queued (easy == NULL, on the FIFO) until a place among the active transfers is free,
  * then a libcurl transfer (on the active list). */
