@@ -4,6 +4,7 @@
 #include "dfw/log.h"
 #include "registry.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,11 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* No fastbins: a parsed page is millions of small json-c chunks freed at once, and glibc
+     * then sorts them all in malloc_consolidate, cache miss after cache miss (bench/throughput:
+     * 83 -> 60 CPU-us/record into /dev/null, docs/performance.md). The per-thread cache (tcache)
+     * still serves small allocations. Only the CLI: a module leaves its host's allocator alone. */
+    mallopt(M_MXFAST, 0);
     const char *config = DEFAULT_CONFIG;
     int verbose = 0;
     int i = 1;
