@@ -111,44 +111,31 @@ static size_t encode_unit(
     return 1;
 }
 
-/* A byte that is written as it is: printable ASCII other than the mode's separator and, where it
- * is escaped, the backslash (encode_unit gives such a byte back unchanged). */
-static int plain(unsigned char c, const struct esc_rules *r)
-{
-    return c >= 0x20 && c < 0x7f && c != (unsigned char)r->special && (c != '\\' || !r->backslash);
-}
-
 size_t dfw__escape(struct dfw__writer *w, struct dfw__sv v, size_t limit, enum dfw__esc mode)
 {
     const unsigned char *s = (const unsigned char *)v.s;
     const struct esc_rules *r = &rules[mode];
     size_t done = 0, i = 0;
+    size_t run = 0; /* bytes before i that encode as themselves, not written yet */
     while (i < v.n) {
-        /* a run of plain bytes at once, cut at the limit like single bytes */
-        size_t run = i;
-        while (run < v.n && plain(s[run], r)) {
-            run++;
-        }
-        if (run > i) {
-            size_t n = run - i < limit - done ? run - i : limit - done;
-            dfw__w_put(w, (const char *)s + i, n);
-            done += n;
-            i += n;
-            if (i < run) {
-                break; /* the limit is reached */
-            }
-            continue;
-        }
         const char *enc;
         size_t elen;
         size_t used = encode_unit(s + i, v.n - i, r, &enc, &elen);
         if (elen > limit - done) {
             break;
         }
-        dfw__w_put(w, enc, elen);
+        if (enc == (const char *)s + i) {
+            run += elen; /* unchanged (then elen == used): written with its neighbours at once */
+        }
+        else {
+            dfw__w_put(w, (const char *)s + i - run, run);
+            run = 0;
+            dfw__w_put(w, enc, elen);
+        }
         done += elen;
         i += used;
     }
+    dfw__w_put(w, (const char *)s + i - run, run);
     return done;
 }
 
