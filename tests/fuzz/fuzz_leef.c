@@ -7,20 +7,13 @@
  * key=value attributes, keys [A-Za-z0-9_]+ from the documented set, each once; title, externalId,
  * tenant and resource read back as the input with the documented replacements (cut only when a
  * limit applies and truncated=1 says so); the line fits max_len. */
-#include "fuzz.h"
+#include "fuzz_alert.h"
 
 #include <json-c/json.h>
 
 #include "dfw/cef.h"
 #include "dfw/leef.h"
 #include "dfw/utf8.h"
-
-static const char *const streams[] = {"mde-alerts", "m365d-incidents", "graph-alerts",
-                                      "graph-incidents", "other"};
-static const char *const name_keys[] = {"title", "incidentName", "title", "displayName", "title"};
-static const char *const name_defaults[] = {
-    "Microsoft Defender alert", "Microsoft Defender XDR incident", "Microsoft Graph alert",
-    "Microsoft Graph incident", "Microsoft Defender event"};
 
 static const char *const known_keys[] = {
     "devTime",   "devTimeFormat",   "cat",           "sev",        "externalId", "title",
@@ -154,56 +147,20 @@ check_value(const struct leef_line *l, const char *key, const char *in, size_t n
     free(want);
 }
 
-static void add_str(struct json_object *o, const char *key, const char *v, size_t n)
-{
-    json_object_object_add(o, key, json_object_new_string_len(v, (int)n));
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_in in = {data, size};
-    unsigned si = fuzz_byte(&in) % 5, opt = fuzz_byte(&in), lim = fuzz_byte(&in);
-    size_t max_len = (opt & 4) ? 64 + lim * 8 : 0;
-    size_t tn, idn, nn, sevn, sign, fnn;
-    char *tenant = fuzz_field(&in, &tn), *id = fuzz_field(&in, &idn);
-    char *name = fuzz_field(&in, &nn), *sev = fuzz_field(&in, &sevn);
-    char *sig = fuzz_field(&in, &sign), *fname = fuzz_field(&in, &fnn);
-    int structured = !(opt & 2);
-    struct json_object *rec;
-    if (structured) {
-        rec = json_object_new_object();
-        add_str(rec, name_keys[si], name, nn);
-        add_str(rec, "severity", sev, sevn);
-        add_str(rec, "detectorId", sig, sign);
-        struct json_object *e = json_object_new_object();
-        add_str(e, "entityType", "File", 4);
-        add_str(e, "fileName", fname, fnn);
-        struct json_object *evidence = json_object_new_array();
-        json_object_array_add(evidence, e);
-        json_object_object_add(rec, "evidence", evidence);
-    }
-    else {
-        char *rest = fuzz_cstr(in.p, in.n);
-        rec = json_tokener_parse(rest);
-        free(rest);
-    }
-    struct dfw_event ev = {.tenant = tenant,
-                           .tenant_id = "a839b112-1253-6432-9bf6-94542403f21c",
-                           .stream = streams[si],
-                           .kind = (opt & 1) ? DFW_EVENT_UPDATE : DFW_EVENT_NEW,
-                           .id = id,
-                           .updated = "2024-03-01T10:00:00.123Z",
-                           .updated_ms = 1709287200123LL,
-                           .record = rec};
+    struct fuzz_alert a;
+    fuzz_alert_read(&in, &a);
     struct dfw_buf out = DFW_BUF_INIT;
-    dfw_err rc = dfw_leef_format(&ev, max_len, &out);
-    FUZZ_CHECK(rc == DFW_OK || (rc == DFW_ERR_INVALID && max_len > 0), "rc %d", rc);
+    dfw_err rc = dfw_leef_format(&a.ev, a.max_len, &out);
+    FUZZ_CHECK(rc == DFW_OK || (rc == DFW_ERR_INVALID && a.max_len > 0), "rc %d", rc);
     if (rc == DFW_OK) {
-        FUZZ_CHECK(max_len == 0 || out.len <= max_len, "%zu bytes > %zu", out.len, max_len);
+        FUZZ_CHECK(a.max_len == 0 || out.len <= a.max_len, "%zu bytes > %zu", out.len, a.max_len);
         struct leef_line l;
         parse(out.data, out.len, &l);
         const char *product, *version;
-        dfw_cef_product(streams[si], &product, &version);
+        dfw_cef_product(fuzz_streams[a.si], &product, &version);
         FUZZ_CHECK(strcmp(l.hdr[0], "LEEF:2.0") == 0 && strcmp(l.hdr[1], DFW_LEEF_VENDOR) == 0 &&
                        strcmp(l.hdr[2], product) == 0 && strcmp(l.hdr[3], version) == 0 &&
                        strcmp(l.hdr[5], DFW_LEEF_DELIMITER) == 0,
@@ -218,36 +175,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(known, "unknown attribute %s", l.key[k]);
         }
         int truncated = get(&l, "truncated") != NULL;
-        FUZZ_CHECK(!truncated || max_len > 0, "truncated without a limit");
-        if (structured) {
+        FUZZ_CHECK(!truncated || a.max_len > 0, "truncated without a limit");
+        if (a.structured) {
             /* an empty title is the stream's default, as in the CEF Name */
-            check_value(&l, "title", nn ? name : name_defaults[si],
-                        nn ? nn : strlen(name_defaults[si]), truncated);
-            if (sign > 0 && si != 1 && si != 3) {
-                char *want = expect(sig, sign, 0);
+            check_value(&l, "title", a.nn ? a.name : fuzz_name_defaults[a.si],
+                        a.nn ? a.nn : strlen(fuzz_name_defaults[a.si]), truncated);
+            if (a.sign > 0 && a.si != 1 && a.si != 3) {
+                char *want = expect(a.sig, a.sign, 0);
                 size_t g = strlen(l.hdr[4]);
                 FUZZ_CHECK(g <= strlen(want) && memcmp(l.hdr[4], want, g) == 0,
                            "Event ID '%s', expected '%s'", l.hdr[4], want);
                 free(want);
             }
-            if (si == 0) {
-                check_value(&l, "resource", fname, fnn, truncated);
+            if (a.si == 0) {
+                check_value(&l, "resource", a.fname, a.fnn, truncated);
             }
-            check_value(&l, "externalId", id, strlen(id), truncated);
+            check_value(&l, "externalId", a.id, strlen(a.id), truncated);
         }
-        check_value(&l, "tenant", tenant, strlen(tenant), truncated);
+        check_value(&l, "tenant", a.tenant, strlen(a.tenant), truncated);
         free_line(&l);
     }
     else {
         FUZZ_CHECK(out.len == 0, "output left on failure");
     }
     dfw_buf_free(&out);
-    json_object_put(rec);
-    free(tenant);
-    free(id);
-    free(name);
-    free(sev);
-    free(sig);
-    free(fname);
+    fuzz_alert_free(&a);
     return 0;
 }
