@@ -82,12 +82,11 @@ static void *file_init(const void *conf, const char *instance, char *errbuf, siz
 static dfw_err file_format(const void *conf, const struct dfw_event *ev, struct dfw_buf *out)
 {
     const struct file_conf *c = conf;
-    size_t len;
-    const char *json;
-    struct json_object *env = NULL;
+    size_t start = out->len;
+    dfw_err err = DFW_OK;
     if (c->envelope) {
         /* json-c escapes every field: ids and names come from outside */
-        env = json_object_new_object();
+        struct json_object *env = json_object_new_object();
         if (env == NULL) {
             return DFW_ERR_NOMEM;
         }
@@ -96,18 +95,31 @@ static dfw_err file_format(const void *conf, const struct dfw_event *ev, struct 
         json_object_object_add(env, "stream", json_object_new_string(ev->stream));
         json_object_object_add(env, "kind", json_object_new_string(dfw_event_kind_name(ev->kind)));
         json_object_object_add(env, "id", json_object_new_string(ev->id));
-        json_object_object_add(env, "record", json_object_get(ev->record));
-        json = json_object_to_json_string_length(
+        /* {<envelope>,"record":<record>}: the record goes in as its bytes */
+        size_t len;
+        const char *head = json_object_to_json_string_length(
             env, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+        err = head ? dfw_buf_append(out, head, len - 1) : DFW_ERR_NOMEM;
+        if (err == DFW_OK) {
+            err = dfw_buf_puts(out, ",\"record\":");
+        }
+        if (err == DFW_OK) {
+            err = dfw_event_append_json(ev, out);
+        }
+        if (err == DFW_OK) {
+            err = dfw_buf_append(out, "}", 1);
+        }
+        json_object_put(env);
     }
     else {
-        json = dfw_event_json(ev, &len);
+        err = dfw_event_append_json(ev, out);
     }
-    dfw_err err = json ? dfw_buf_append(out, json, len) : DFW_ERR_NOMEM;
     if (err == DFW_OK) {
         err = dfw_buf_append(out, "\n", 1);
     }
-    json_object_put(env);
+    if (err != DFW_OK) {
+        out->len = start; /* nothing half-written */
+    }
     return err;
 }
 

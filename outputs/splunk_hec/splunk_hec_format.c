@@ -92,12 +92,21 @@ static int add_string(struct json_object *o, const char *key, const char *value)
 /* One part of an event: the record (or one of its alerts) with its own sourcetype, time and
  * kind; incident_id adds that indexed field (the alerts split out of an incident). */
 struct part {
-    struct json_object *record; /* borrowed */
+    struct json_object *record; /* borrowed; NULL: the event's record (dfw_event_json) */
     const char *sourcetype;
     int64_t time_ms;
     enum dfw_event_kind kind;
     const char *incident_id;
 };
+
+#define FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+static dfw_err append_json(struct dfw_buf *out, struct json_object *o)
+{
+    size_t len;
+    const char *json = json_object_to_json_string_length(o, FLAGS, &len);
+    return json != NULL ? dfw_buf_append(out, json, len) : DFW_ERR_NOMEM;
+}
 
 static dfw_err append_object(const struct dfw_out_splunk_hec_fmt *f,
                              const struct dfw_event *ev,
@@ -123,7 +132,6 @@ static dfw_err append_object(const struct dfw_out_splunk_hec_fmt *f,
         if (c->index != NULL) {
             bad |= add_string(o, "index", c->index) != 0;
         }
-        bad |= json_object_object_add(o, "event", json_object_get(pt->record)) != 0;
         bad |= add_string(fields, "tenant", ev->tenant) != 0;
         bad |= add_string(fields, "tenant_id", ev->tenant_id) != 0;
         bad |= add_string(fields, "stream", ev->stream) != 0;
@@ -131,15 +139,31 @@ static dfw_err append_object(const struct dfw_out_splunk_hec_fmt *f,
         if (pt->incident_id != NULL) {
             bad |= add_string(fields, "incident_id", pt->incident_id) != 0;
         }
-        bad |= json_object_object_add(o, "fields", fields) != 0;
-        fields = NULL; /* owned by o, or freed with it when the add failed */
     }
     dfw_err err = bad ? DFW_ERR_NOMEM : DFW_OK;
     if (err == DFW_OK) {
+        /* {<time..index>,"event":<record>,"fields":<fields>}: the record goes in as its bytes */
         size_t len;
-        const char *json = json_object_to_json_string_length(
-            o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-        err = json ? dfw_buf_append(out, json, len) : DFW_ERR_NOMEM;
+        const char *head = json_object_to_json_string_length(o, FLAGS, &len);
+        err = head ? dfw_buf_append(out, head, len - 1) : DFW_ERR_NOMEM;
+        if (err == DFW_OK) {
+            err = dfw_buf_puts(out, ",\"event\":");
+        }
+        if (err == DFW_OK && pt->record != NULL) {
+            err = append_json(out, pt->record);
+        }
+        else if (err == DFW_OK) {
+            err = dfw_event_append_json(ev, out);
+        }
+        if (err == DFW_OK) {
+            err = dfw_buf_puts(out, ",\"fields\":");
+        }
+        if (err == DFW_OK) {
+            err = append_json(out, fields);
+        }
+        if (err == DFW_OK) {
+            err = dfw_buf_append(out, "}", 1);
+        }
     }
     json_object_put(t);
     json_object_put(fields);
@@ -184,6 +208,7 @@ int dfw_out_splunk_hec_alert_sent(const struct dfw_event *ev,
  * dfw_out_splunk_hec_alert_sent), one object per line. */
 static dfw_err append_split(const struct dfw_out_splunk_hec_fmt *f,
                             const struct dfw_event *ev,
+                            struct json_object *rec,
                             struct json_object *alerts,
                             const char *source,
                             struct dfw_buf *out)
@@ -193,7 +218,7 @@ static dfw_err append_split(const struct dfw_out_splunk_hec_fmt *f,
     if (inc == NULL) {
         return DFW_ERR_NOMEM;
     }
-    json_object_object_foreach(ev->record, key, val)
+    json_object_object_foreach(rec, key, val)
     {
         if (strcmp(key, "alerts") != 0 &&
             json_object_object_add(inc, key, json_object_get(val)) != 0) {
@@ -235,19 +260,23 @@ dfw_err dfw_out_splunk_hec_format(const struct dfw_out_splunk_hec_fmt *f,
         return DFW_ERR_NOMEM;
     }
     size_t start = out->len;
-    struct json_object *alerts;
-    dfw_err err;
-    if (c->split_alerts && ev->stream != NULL && strcmp(ev->stream, "graph-incidents") == 0 &&
-        json_object_is_type(ev->record, json_type_object) &&
-        json_object_object_get_ex(ev->record, "alerts", &alerts) &&
-        json_object_is_type(alerts, json_type_array)) {
-        err = append_split(f, ev, alerts, source.data, out);
+    struct json_object *alerts, *rec = NULL;
+    dfw_err err = DFW_OK;
+    if (c->split_alerts && ev->stream != NULL && strcmp(ev->stream, "graph-incidents") == 0) {
+        rec = dfw_event_record_get(ev);
+        err = rec == NULL && ev->raw != NULL ? DFW_ERR_NOMEM : DFW_OK;
     }
-    else {
+    if (json_object_is_type(rec, json_type_object) &&
+        json_object_object_get_ex(rec, "alerts", &alerts) &&
+        json_object_is_type(alerts, json_type_array)) {
+        err = append_split(f, ev, rec, alerts, source.data, out);
+    }
+    else if (err == DFW_OK) {
         struct part pt = {ev->record, dfw_out_splunk_hec_sourcetype(c, ev->stream), ev->updated_ms,
                           ev->kind, NULL};
         err = append_object(f, ev, &pt, source.data, out);
     }
+    dfw_event_record_put(ev, rec);
     if (err != DFW_OK) {
         out->len = start; /* nothing half-written */
         if (out->data != NULL) {

@@ -108,7 +108,10 @@ static void mde_alert_golden(void **state)
                            "2023-11-14T22:13:20.1234567Z",
                            rec,
                            0,
-                           0};
+                           0,
+                           NULL,
+                           0,
+                           NULL};
     struct dfw_buf out = DFW_BUF_INIT;
     assert_int_equal(plugin()->format(c, &ev, &out), DFW_OK);
     golden("mde_alert.hec.json", &out);
@@ -144,7 +147,10 @@ static void incident_golden_custom_fields(void **state)
                            "2023-11-14T22:13:19.005Z",
                            rec,
                            0,
-                           0};
+                           0,
+                           NULL,
+                           0,
+                           NULL};
     struct dfw_buf out = DFW_BUF_INIT;
     struct dfw_out_splunk_hec_fmt f;
     dfw_out_splunk_hec_fmt_init(&f, c);
@@ -194,7 +200,8 @@ static void time_has_millisecond_fraction(void **state)
 static void source_template(void **state)
 {
     (void)state;
-    struct dfw_event ev = {"contoso", "tid", "mde-alerts", DFW_EVENT_NEW, "1", 0, "", NULL, 0, 0};
+    struct dfw_event ev = {"contoso", "tid", "mde-alerts", DFW_EVENT_NEW, "1", 0, "", NULL, 0, 0,
+                           NULL,      0,     NULL};
     struct dfw_buf out = DFW_BUF_INIT;
     assert_int_equal(dfw_out_splunk_hec_source("{stream}:{tenant_id}/{tenant}{x}", &ev, &out),
                      DFW_OK);

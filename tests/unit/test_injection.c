@@ -88,8 +88,25 @@ static void add(struct json_object *o, const char *k, const char *v, size_t n)
     json_object_object_add(o, k, json_object_new_string_len(v, (int)n));
 }
 
-/* The record as JSON text, as the API sends it, parsed by the page parser (strict). */
-static struct json_object *page(const struct texts *t, int i, struct json_object **root)
+/* A page as the pipeline holds it: the body, its index, and the record parsed from the row (what
+ * the outputs' JSON is compared with). */
+struct held {
+    char *body;
+    struct dfw_page pg;
+    struct json_object *tree;
+};
+
+static void held_free(struct held *h)
+{
+    dfw_page_free(&h->pg);
+    free(h->body);
+    json_object_put(h->tree);
+}
+
+/* The record as JSON text, as the API sends it (compact, or pretty-printed with line breaks for
+ * odd i), indexed by the page parser (strict); the event gets the row's bytes, as in the
+ * pipeline. */
+static void page(const struct texts *t, int i, struct held *h, struct dfw_event *e)
 {
     struct json_object *rec = json_object_new_object();
     char id[64];
@@ -118,15 +135,22 @@ static struct json_object *page(const struct texts *t, int i, struct json_object
     json_object_array_add(value, rec);
     json_object_object_add(p, "value", value);
     size_t len;
-    const char *body = json_object_to_json_string_length(p, JSON_C_TO_STRING_PLAIN, &len);
-    struct dfw_page pg;
+    const char *body = json_object_to_json_string_length(
+        p, i % 2 ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN, &len);
+    h->body = strdup(body);
+    json_object_put(p);
     char err[256];
-    if (dfw_stream_parse_page(body, len, BASE, &pg, err, sizeof(err)) != DFW_OK) {
+    if (dfw_stream_parse_page(h->body, len, BASE, &h->pg, err, sizeof(err)) != DFW_OK) {
         fail_msg("the page parser refused a valid page: %s", err);
     }
-    json_object_put(p);
-    *root = pg.root;
-    return json_object_array_get_idx(pg.value, 0);
+    assert_int_equal(h->pg.nrows, 1);
+    e->raw = h->pg.rows[0].json;
+    e->raw_len = h->pg.rows[0].len;
+    e->severity = "High";
+    struct json_tokener *tok = json_tokener_new();
+    h->tree = json_tokener_parse_ex(tok, e->raw, (int)e->raw_len);
+    json_tokener_free(tok);
+    assert_non_null(h->tree);
 }
 
 /* ---- what comes out ---- */
@@ -517,7 +541,7 @@ static void every_output_round_trips(void **state)
     struct texts *t = malloc(NEVENTS * sizeof(*t));
     for (int round = 0; round < ROUNDS; round++) {
         struct dfw_event ev[NEVENTS];
-        struct json_object *roots[NEVENTS];
+        struct held held[NEVENTS];
         for (int i = 0; i < NEVENTS; i++) {
             struct texts *x = &t[i];
             x->title_n = random_text(x->title, sizeof(x->title));
@@ -525,17 +549,16 @@ static void every_output_round_trips(void **state)
             x->fname_n = random_text(x->fname, sizeof(x->fname));
             x->path_n = random_text(x->path, sizeof(x->path));
             x->cmd_n = random_text(x->cmd, sizeof(x->cmd));
-            struct json_object *rec = page(x, i, &roots[i]);
-            struct json_object *idv;
-            assert_true(json_object_object_get_ex(rec, "id", &idv));
             ev[i] = (struct dfw_event){.tenant = "contoso",
                                        .tenant_id = "a839b112-1253-6432-9bf6-94542403f21c",
                                        .stream = "mde-alerts",
                                        .kind = DFW_EVENT_NEW,
-                                       .id = json_object_get_string(idv),
                                        .updated = "2026-11-30T10:00:00.1234567Z",
-                                       .updated_ms = 1796032800123LL,
-                                       .record = rec};
+                                       .updated_ms = 1796032800123LL};
+            page(x, i, &held[i], &ev[i]);
+            struct json_object *idv;
+            assert_true(json_object_object_get_ex(held[i].tree, "id", &idv));
+            ev[i].id = json_object_get_string(idv);
         }
         for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
             const struct dfw_output_plugin *p = dfw_output_find(dfw_output_registry, cases[c].type);
@@ -571,7 +594,7 @@ static void every_output_round_trips(void **state)
                     }
                     else if (n < (size_t)sc->max_message_size || sc->transport != DFW_SYSLOG_UDP) {
                         if (strstr(body, "\"truncated\":true") == NULL) {
-                            check_json(body, bl, ev[i].record, NULL);
+                            check_json(body, bl, held[i].tree, NULL);
                         }
                     }
                 }
@@ -582,13 +605,13 @@ static void every_output_round_trips(void **state)
                     check_leef(m, n, &t[i], ev[i].id, 0);
                 }
                 else if (strcmp(cases[c].type, "splunk_hec") == 0) {
-                    check_json(m, n, ev[i].record, "event");
+                    check_json(m, n, held[i].tree, "event");
                 }
                 else if (strcmp(cases[c].name, "file envelope") == 0) {
-                    check_json(m, n, ev[i].record, "record");
+                    check_json(m, n, held[i].tree, "record");
                 }
                 else {
-                    check_json(m, n, ev[i].record, NULL);
+                    check_json(m, n, held[i].tree, NULL);
                 }
             }
             if (strcmp(cases[c].type, "syslog") == 0) {
@@ -600,7 +623,7 @@ static void every_output_round_trips(void **state)
             }
         }
         for (int i = 0; i < NEVENTS; i++) {
-            json_object_put(roots[i]);
+            held_free(&held[i]);
         }
     }
     free(t);

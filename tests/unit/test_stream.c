@@ -74,19 +74,23 @@ static void parse_page_and_keys(void **state)
                                            &p, err, sizeof(err)),
                      DFW_OK);
     assert_string_equal(p.next_link, "https://api.security.microsoft.com/api/incidents?$skip=100");
-    assert_int_equal(json_object_array_length(p.value), 1);
-    char id[64];
-    const char *updated;
-    int64_t ums, cms;
-    assert_int_equal(dfw_stream_record_key(dfw_stream_find("m365d-incidents"),
-                                           json_object_array_get_idx(p.value, 0), id, sizeof(id),
-                                           &updated, &ums, &cms),
+    assert_int_equal(p.nrows, 1);
+    /* the row is the record's bytes, exactly */
+    const char *rec = strstr(body, "{\"incidentId\"");
+    assert_int_equal(p.rows[0].len, strcspn(rec, "]"));
+    assert_memory_equal(p.rows[0].json, rec, p.rows[0].len);
+    struct dfw_buf a = DFW_BUF_INIT;
+    struct dfw_row_key k;
+    assert_int_equal(dfw_stream_row_key(dfw_stream_find("m365d-incidents"), p.rows[0].json,
+                                        p.rows[0].len, 64, &a, &k),
                      DFW_OK);
-    assert_string_equal(id, "924521");
-    assert_string_equal(updated, "2020-09-06T12:18:03.81Z");
-    assert_int_equal(ums, 1599394683810LL);
-    assert_int_equal(cms, 1599394683626LL);
-    json_object_put(p.root);
+    assert_string_equal(a.data + k.id, "924521");
+    assert_string_equal(a.data + k.updated, "2020-09-06T12:18:03.81Z");
+    assert_int_equal(k.severity, SIZE_MAX);
+    assert_int_equal(k.updated_ms, 1599394683810LL);
+    assert_int_equal(k.created_ms, 1599394683626LL);
+    dfw_buf_free(&a);
+    dfw_page_free(&p);
 }
 
 static void rejects_bad_pages(void **state)
@@ -109,20 +113,20 @@ static void rejects_bad_pages(void **state)
     assert_int_equal(dfw_stream_parse_page(evil, strlen(evil), base, &p, err, sizeof(err)), DFW_OK);
     assert_null(p.next_link);
     assert_true(p.foreign_next_link);
-    json_object_put(p.root);
+    dfw_page_free(&p);
     const char *plain =
         "{\"value\":[],\"@odata.nextLink\":\"http://api.security.microsoft.com/x\"}";
     assert_int_equal(dfw_stream_parse_page(plain, strlen(plain), base, &p, err, sizeof(err)),
                      DFW_OK);
     assert_null(p.next_link);
     assert_true(p.foreign_next_link);
-    json_object_put(p.root);
+    dfw_page_free(&p);
     const char *same = "{\"value\":[],\"@odata.nextLink\":\"https://api.security.microsoft.com"
                        "/api/alerts?$skip=5\"}";
     assert_int_equal(dfw_stream_parse_page(same, strlen(same), base, &p, err, sizeof(err)), DFW_OK);
     assert_non_null(p.next_link);
     assert_false(p.foreign_next_link);
-    json_object_put(p.root);
+    dfw_page_free(&p);
 }
 
 static void record_without_key_is_invalid(void **state)
@@ -132,15 +136,15 @@ static void record_without_key_is_invalid(void **state)
     const char *recs[] = {"{\"lastUpdateTime\":\"2020-09-06T12:18:03Z\"}", "{\"id\":\"a\"}",
                           "{\"id\":\"a\",\"lastUpdateTime\":null}",
                           "{\"id\":12.5,\"lastUpdateTime\":\"2020-09-06T12:18:03Z\"}", "[1,2]"};
+    struct dfw_buf a = DFW_BUF_INIT;
+    dfw_buf_puts(&a, "kept");
     for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
-        struct json_object *o = json_tokener_parse(recs[i]);
-        char id[64];
-        const char *u;
-        int64_t a, b;
-        assert_int_equal(dfw_stream_record_key(mde, o, id, sizeof(id), &u, &a, &b),
+        struct dfw_row_key k;
+        assert_int_equal(dfw_stream_row_key(mde, recs[i], strlen(recs[i]), 64, &a, &k),
                          DFW_ERR_INVALID);
-        json_object_put(o);
+        assert_string_equal(a.data, "kept"); /* the arena as it was */
     }
+    dfw_buf_free(&a);
 }
 
 /* graph-incidents: Graph's documented limits, $expand=alerts unless the tenant turns it off, the
@@ -203,16 +207,14 @@ static void graph_incidents(void **state)
     assert_int_equal(
         dfw_stream_parse_page(body, strlen(body), "https://graph.microsoft.com", &p, err, 256),
         DFW_OK);
-    char id[64];
-    const char *updated;
-    int64_t ums, cms;
-    assert_int_equal(dfw_stream_record_key(gi, json_object_array_get_idx(p.value, 0), id,
-                                           sizeof(id), &updated, &ums, &cms),
-                     DFW_OK);
-    assert_string_equal(id, "2972395");
-    assert_int_equal(ums, 1632994545113LL);
-    assert_int_equal(cms, 1628844215553LL);
-    json_object_put(p.root);
+    struct dfw_buf a = DFW_BUF_INIT;
+    struct dfw_row_key k;
+    assert_int_equal(dfw_stream_row_key(gi, p.rows[0].json, p.rows[0].len, 64, &a, &k), DFW_OK);
+    assert_string_equal(a.data + k.id, "2972395");
+    assert_int_equal(k.updated_ms, 1632994545113LL);
+    assert_int_equal(k.created_ms, 1628844215553LL);
+    dfw_buf_free(&a);
+    dfw_page_free(&p);
 }
 
 /* Found by fuzzing: numbers that are not JSON and invalid UTF-8 went through to every JSON
@@ -243,14 +245,75 @@ static void id_with_nul_is_invalid(void **state)
 {
     (void)state;
     const struct dfw_stream_def *mde = dfw_stream_find("mde-alerts");
-    struct json_object *o =
-        json_tokener_parse("{\"id\":\"a\\u0000b\",\"lastUpdateTime\":\"2020-09-06T12:18:03Z\"}");
-    assert_non_null(o);
-    char id[64];
-    const char *u;
-    int64_t a, b;
-    assert_int_equal(dfw_stream_record_key(mde, o, id, sizeof(id), &u, &a, &b), DFW_ERR_INVALID);
-    json_object_put(o);
+    const char *rec = "{\"id\":\"a\\u0000b\",\"lastUpdateTime\":\"2020-09-06T12:18:03Z\"}";
+    struct dfw_buf a = DFW_BUF_INIT;
+    struct dfw_row_key k;
+    assert_int_equal(dfw_stream_row_key(mde, rec, strlen(rec), 64, &a, &k), DFW_ERR_INVALID);
+    dfw_buf_free(&a);
+}
+
+/* A record's identity is read from its bytes as json-c would read the tree: top-level members
+ * only, escaped names and values decoded, the last of repeated names, integer ids printed. */
+static void row_keys_read_like_json_c(void **state)
+{
+    (void)state;
+    const struct dfw_stream_def *mde = dfw_stream_find("mde-alerts");
+    const char *rec = "{ \"evidence\" : [{\"id\":\"inner\",\"severity\":\"Low\"}],"
+                      "\"\\u0069d\":\"x\\\"\\u00e9\",\"severity\":\"Medium\",\"severity\":\"High\","
+                      "\"lastUpdateTime\" : \"2020-09-06T12:18:03Z\", \"alertCreationTime\":7}";
+    struct dfw_buf a = DFW_BUF_INIT;
+    struct dfw_row_key k;
+    assert_int_equal(dfw_stream_row_key(mde, rec, strlen(rec), 64, &a, &k), DFW_OK);
+    assert_string_equal(a.data + k.id, "x\"\xc3\xa9");
+    assert_string_equal(a.data + k.severity, "High");
+    assert_string_equal(a.data + k.updated, "2020-09-06T12:18:03Z");
+    assert_int_equal(k.created_ms, k.updated_ms); /* not a time: the last-update time */
+    const struct dfw_stream_def *inc = dfw_stream_find("m365d-incidents");
+    const char *num = "{\"incidentId\":-42,\"lastUpdateTime\":\"2020-09-06T12:18:03Z\"}";
+    assert_int_equal(dfw_stream_row_key(inc, num, strlen(num), 64, &a, &k), DFW_OK);
+    assert_string_equal(a.data + k.id, "-42");
+    const char *big =
+        "{\"incidentId\":99999999999999999999,\"lastUpdateTime\":\"2020-09-06T12:18:03Z\"}";
+    assert_int_equal(dfw_stream_row_key(inc, big, strlen(big), 64, &a, &k), DFW_OK);
+    assert_string_equal(a.data + k.id, "9223372036854775807"); /* json-c saturates */
+    dfw_buf_free(&a);
+}
+
+/* Rows keep the API's bytes; line breaks between tokens go (one line per record in JSON-lines
+ * outputs), those escaped in strings stay. Deeper than json-c parses: refused. */
+static void rows_are_one_line(void **state)
+{
+    (void)state;
+    const char *body =
+        "{\n  \"value\": [\n    {\n      \"id\": \"a\\nb\",\r\n      \"x\": [ 1, 2 ]\n    },"
+        "\n    {\"id\":\"c\"}\n  ],\n  \"@odata.count\": 2\n}\n";
+    struct dfw_page p;
+    char err[256];
+    assert_int_equal(dfw_stream_parse_page(body, strlen(body), "https://graph.microsoft.com", &p,
+                                           err, sizeof(err)),
+                     DFW_OK);
+    assert_int_equal(p.nrows, 2);
+    assert_int_equal(p.count, 2);
+    const char *flat = "{      \"id\": \"a\\nb\",      \"x\": [ 1, 2 ]    }";
+    assert_int_equal(p.rows[0].len, strlen(flat));
+    assert_memory_equal(p.rows[0].json, flat, strlen(flat));
+    assert_int_equal(p.rows[1].len, 10);
+    assert_memory_equal(p.rows[1].json, "{\"id\":\"c\"}", 10);
+    assert_ptr_equal(p.rows[1].json, strstr(body, "{\"id\":\"c\"}")); /* not copied */
+    dfw_page_free(&p);
+    char deep[256];
+    int n = snprintf(deep, sizeof(deep), "{\"value\":[");
+    for (int i = 0; i < DFW_PAGE_MAX_DEPTH; i++) {
+        deep[n++] = '[';
+    }
+    for (int i = 0; i < DFW_PAGE_MAX_DEPTH; i++) {
+        deep[n++] = ']';
+    }
+    snprintf(deep + n, sizeof(deep) - (size_t)n, "]}");
+    assert_int_equal(dfw_stream_parse_page(deep, strlen(deep), "https://graph.microsoft.com", &p,
+                                           err, sizeof(err)),
+                     DFW_ERR_INVALID);
+    assert_non_null(strstr(err, "nested too deep"));
 }
 
 static void resources_per_cloud(void **state)
@@ -277,6 +340,8 @@ int main(void)
         cmocka_unit_test(rejects_bad_pages),
         cmocka_unit_test(refuses_pages_that_are_not_strict_json),
         cmocka_unit_test(id_with_nul_is_invalid),
+        cmocka_unit_test(row_keys_read_like_json_c),
+        cmocka_unit_test(rows_are_one_line),
         cmocka_unit_test(record_without_key_is_invalid),
         cmocka_unit_test(graph_incidents),
         cmocka_unit_test(resources_per_cloud),

@@ -256,7 +256,10 @@ static dfw_err send_one(struct server *s, const char *host, const char *const *e
                            "2024-05-01T10:00:00Z",
                            rec,
                            0,
-                           0};
+                           0,
+                           NULL,
+                           0,
+                           NULL};
     struct dfw_batch b = {&ev, 1, 1};
     acks = 0;
     dfw_err r = p->submit(self, &b, on_ack, NULL);

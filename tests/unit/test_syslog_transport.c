@@ -110,7 +110,10 @@ static void make_events(struct dfw_event *evs, char ids[][32], size_t n, const c
                                     "2024-05-01T10:00:00Z",
                                     shared_rec,
                                     0,
-                                    0};
+                                    0,
+                                    NULL,
+                                    0,
+                                    NULL};
     }
 }
 

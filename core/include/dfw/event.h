@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "dfw/buf.h"
+#include "dfw/err.h"
 
 struct json_object;
 
@@ -22,7 +24,7 @@ struct dfw_event {
     const char *id;      /* alert or incident id as a string (incidentId is a number upstream) */
     int64_t updated_ms;  /* last-update time, ms since epoch UTC */
     const char *updated; /* last-update time exactly as the API sent it */
-    struct json_object *record; /* the record as the API sent it (json-c, read-only) */
+    struct json_object *record; /* the record as a json-c tree (read-only), or NULL: see raw */
     /* What the forwarder knew of this record when it read it, for outputs that send parts of a
      * record on their own (the HEC output's alerts of an incident). 0 = not known. */
     int64_t prev_updated_ms; /* last-update time of the newest earlier version of this record
@@ -30,6 +32,13 @@ struct dfw_event {
                                 parts updated at or before it went out with that version */
     int64_t window_from_ms;  /* start of the sweep's window the record was read in: a part
                                 created before it is not new */
+    /* The record as the API sent it: its bytes (valid JSON, RFC 8259, on one line, not
+     * NUL-terminated). The pipeline gives raw bytes only, no tree; an event may have either or
+     * both. Outputs read the record through dfw_event_json and dfw_event_record_get. */
+    const char *raw;
+    size_t raw_len;
+    const char *severity; /* the record's "severity" string, or NULL: then dfw_cef_api_severity
+                             reads it from record */
 };
 
 /* A batch: the events of one fetched page that passed deduplication. seq is unique per pipeline
@@ -43,8 +52,22 @@ struct dfw_batch {
 /* "new" or "update". */
 const char *dfw_event_kind_name(enum dfw_event_kind kind);
 
-/* The record serialised as compact JSON. The string is owned by the record (json-c) and valid
- * until the record changes or is freed. */
+/* The record as JSON text on one line, *len bytes: ev->raw when the event has it (not
+ * NUL-terminated, valid as the event), else ev->record serialised compactly (NUL-terminated,
+ * owned by the record, valid until it changes or is freed; "null" when the event has neither).
+ * NULL when out of memory. */
 const char *dfw_event_json(const struct dfw_event *ev, size_t *len);
+
+/* The record as a json-c tree, read-only: ev->record when set, else a tree parsed from ev->raw
+ * for the caller, who hands it back with dfw_event_record_put. NULL when the event has neither
+ * or out of memory (the raw bytes passed dfw_json_check and the page's depth limit, so json-c
+ * always takes them). Thread-safe: nothing is cached. */
+struct json_object *dfw_event_record_get(const struct dfw_event *ev);
+
+/* Give back what dfw_event_record_get returned (frees a tree parsed from raw; NULL is a no-op). */
+void dfw_event_record_put(const struct dfw_event *ev, struct json_object *rec);
+
+/* Append the record's JSON (dfw_event_json) to out. DFW_OK or DFW_ERR_NOMEM. */
+dfw_err dfw_event_append_json(const struct dfw_event *ev, struct dfw_buf *out);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "dfw/buf.h"
 #include "dfw/err.h"
 
 struct dfw_http;
@@ -27,6 +28,9 @@ struct dfw_http_opts {
 struct dfw_http_response {
     long status;            /* HTTP status, 0 when no response (see error) */
     const char *body;       /* response body (NUL-terminated), may be empty */
+    struct dfw_buf *owner;  /* the buffer holding body, or NULL: a callback that keeps the body
+                               past its return takes it with dfw_buf_steal(owner), which gives
+                               back body itself (then the caller's to free) */
     size_t len;             /* bytes */
     int64_t retry_after_ms; /* from Retry-After (seconds or HTTP date), -1 when absent */
     const char *error;      /* transport error text (curl's error buffer), "" on success */

@@ -22,4 +22,9 @@
  * text itself is never copied into errbuf). Pure and thread-safe. */
 dfw_err dfw_json_check(const char *text, size_t len, char *errbuf, size_t errlen);
 
+/* dfw_json_check with at most max_depth levels of nesting (capped at DFW_JSON_MAX_DEPTH): text
+ * nested deeper is DFW_ERR_INVALID ("nested too deep"). */
+dfw_err
+dfw_json_check_depth(const char *text, size_t len, size_t max_depth, char *errbuf, size_t errlen);
+
 #endif

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "dfw/buf.h"
 #include "dfw/cloud.h"
 #include "dfw/config.h"
 #include "dfw/err.h"
@@ -95,20 +96,38 @@ char *dfw_stream_url(const struct dfw_stream_def *def,
                      int top,
                      int expand);
 
-/* A parsed page: the root object owns everything. */
-struct dfw_page {
-    struct json_object *root;  /* owned: json_object_put when done */
-    struct json_object *value; /* borrowed: the "value" array */
-    const char *next_link;     /* borrowed: "@odata.nextLink" on the same https host, or NULL */
-    int foreign_next_link;     /* 1: a next link to another host or scheme was left out (the
-                                  bearer token is never sent elsewhere) */
-    long count;                /* "@odata.count", -1 when absent */
+/* One record of a page: its bytes as the API sent them, without the whitespace around it and
+ * with the line breaks between its tokens taken out (so that it is one line in JSON-lines
+ * outputs; a JSON string holds no raw line break). Valid JSON (RFC 8259, dfw_json_check), not
+ * NUL-terminated. */
+struct dfw_page_row {
+    const char *json;
+    size_t len;
 };
 
-/* Parse a response body. DFW_ERR_INVALID (truncated or malformed JSON, anything that is not
- * strict RFC 8259 JSON as dfw_json_check defines it (NaN, "1.", invalid UTF-8...), no "value"
- * array) with the reason in errbuf. A next link that is not https on the same host as base_url
- * is not followed: next_link stays NULL and foreign_next_link is set. */
+/* A parsed page. Rows point into the body given to dfw_stream_parse_page, which must outlive
+ * the page, or into flat. */
+struct dfw_page {
+    struct dfw_page_row *rows; /* owned: the records of "value", in order */
+    size_t nrows;
+    char *next_link;       /* owned: "@odata.nextLink" on the same https host, or NULL */
+    int foreign_next_link; /* 1: a next link to another host or scheme was left out (the bearer
+                              token is never sent elsewhere) */
+    long count;            /* "@odata.count", -1 when absent */
+    char *flat;            /* owned: the rows that held line breaks, without them; or NULL */
+};
+
+/* Deepest nesting a page may have: json-c's parser, which outputs use on one record at a time
+ * (dfw_event_record_get), takes no deeper (JSON_TOKENER_DEFAULT_DEPTH). */
+#define DFW_PAGE_MAX_DEPTH 32
+
+/* Index a response body without building a tree of it. DFW_ERR_INVALID (truncated or malformed
+ * JSON, anything that is not strict RFC 8259 JSON as dfw_json_check defines it (NaN, "1.",
+ * invalid UTF-8...), nesting deeper than DFW_PAGE_MAX_DEPTH, no "value" array) with the reason in
+ * errbuf; DFW_ERR_NOMEM. A next link that is not https on the same host as base_url is not
+ * followed: next_link stays NULL and foreign_next_link is set. body is only read; on success the
+ * page borrows it (see struct dfw_page) and is freed with dfw_page_free. On error nothing needs
+ * freeing. Thread-safe. */
 dfw_err dfw_stream_parse_page(const char *body,
                               size_t len,
                               const char *base_url,
@@ -116,15 +135,29 @@ dfw_err dfw_stream_parse_page(const char *body,
                               char *errbuf,
                               size_t errlen);
 
-/* Identity of one record: id as text into idbuf, last-update and created time. DFW_ERR_INVALID
- * when the id or the last-update time is missing or malformed (an id string that is empty, does
- * not fit idbuf or holds a NUL character). *updated points into rec. */
-dfw_err dfw_stream_record_key(const struct dfw_stream_def *def,
-                              struct json_object *rec,
-                              char *idbuf,
-                              size_t idlen,
-                              const char **updated,
-                              int64_t *updated_ms,
-                              int64_t *created_ms);
+/* Free what the page owns (not the body) and zero it. NULL is a no-op. */
+void dfw_page_free(struct dfw_page *page);
+
+/* The identity of one record, as offsets of NUL-terminated strings in an arena (dfw_buf). */
+struct dfw_row_key {
+    size_t id;          /* the id as text (incidentId is a number upstream) */
+    size_t updated;     /* the last-update time exactly as the API sent it */
+    size_t severity;    /* the record's "severity" string, or SIZE_MAX when it has none */
+    int64_t updated_ms; /* the last-update time, ms since epoch UTC */
+    int64_t created_ms; /* the creation time, ms since epoch UTC; updated_ms when absent or
+                           malformed */
+};
+
+/* Read the identity of one record of a page (row: dfw_page_row bytes), appending its strings to
+ * arena. DFW_ERR_INVALID when the record is not an object, or its id or last-update time is
+ * missing or malformed (an id that is not an integer or a string, an empty string, one of
+ * id_max bytes or more, one holding a NUL character); then arena is left as it was.
+ * DFW_ERR_NOMEM. Thread-safe. */
+dfw_err dfw_stream_row_key(const struct dfw_stream_def *def,
+                           const char *row,
+                           size_t len,
+                           size_t id_max,
+                           struct dfw_buf *arena,
+                           struct dfw_row_key *key);
 
 #endif

@@ -11,6 +11,7 @@ struct scan {
     const char *p;
     const char *end;
     const char *why;
+    size_t max_depth;
 };
 
 static int fail(struct scan *s, const char *why)
@@ -142,7 +143,7 @@ static int value_start(struct scan *s, unsigned char *stack, size_t *depth)
     switch (*s->p) {
     case '{':
     case '[':
-        if (*depth >= DFW_JSON_MAX_DEPTH) {
+        if (*depth >= s->max_depth) {
             return fail(s, "nested too deep");
         }
         stack[(*depth)++] = (unsigned char)*s->p;
@@ -229,7 +230,16 @@ static int check(struct scan *s)
 
 dfw_err dfw_json_check(const char *text, size_t len, char *errbuf, size_t errlen)
 {
-    struct scan s = {text, text, text + len, NULL};
+    return dfw_json_check_depth(text, len, DFW_JSON_MAX_DEPTH, errbuf, errlen);
+}
+
+dfw_err
+dfw_json_check_depth(const char *text, size_t len, size_t max_depth, char *errbuf, size_t errlen)
+{
+    if (max_depth > DFW_JSON_MAX_DEPTH) {
+        max_depth = DFW_JSON_MAX_DEPTH;
+    }
+    struct scan s = {text, text, text + len, NULL, max_depth};
     if (text == NULL || check(&s) != 0) {
         if (errbuf != NULL && errlen > 0) {
             snprintf(errbuf, errlen, "byte %zu: %s", text ? (size_t)(s.p - s.start) : (size_t)0,

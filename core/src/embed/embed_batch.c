@@ -10,13 +10,14 @@
 
 enum field { F_TEXT, F_TENANT, F_TENANT_ID, F_STREAM, F_KIND, F_ID, F_SEV, F_TITLE, F_UPD, NF };
 
-/* The record's title: the incident name for incidents, the title for alerts. */
-static const char *record_title(const struct dfw_event *ev)
+/* The record's title: the incident name for incidents, the title for alerts (borrowed from
+ * rec). */
+static const char *record_title(struct json_object *rec)
 {
     static const char *const keys[] = {"title", "incidentName", "displayName"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         struct json_object *v;
-        if (ev->record != NULL && json_object_object_get_ex(ev->record, keys[i], &v) &&
+        if (rec != NULL && json_object_object_get_ex(rec, keys[i], &v) &&
             json_object_is_type(v, json_type_string)) {
             return json_object_get_string(v);
         }
@@ -49,6 +50,10 @@ static dfw_err render(const struct dfw_event *ev,
         rc = json != NULL ? put(arena, json, len, &off[F_TEXT]) : DFW_ERR_NOMEM;
     }
     const char *sev = dfw_cef_api_severity(ev);
+    struct json_object *rec = rc == DFW_OK ? dfw_event_record_get(ev) : NULL;
+    if (rc == DFW_OK && rec == NULL && ev->raw != NULL) {
+        rc = DFW_ERR_NOMEM;
+    }
     const char *fields[NF] = {
         [F_TENANT] = ev->tenant,
         [F_TENANT_ID] = ev->tenant_id,
@@ -56,13 +61,14 @@ static dfw_err render(const struct dfw_event *ev,
         [F_KIND] = dfw_event_kind_name(ev->kind),
         [F_ID] = ev->id,
         [F_SEV] = sev,
-        [F_TITLE] = record_title(ev),
+        [F_TITLE] = record_title(rec),
         [F_UPD] = ev->updated,
     };
     for (int f = F_TENANT; f < NF && rc == DFW_OK; f++) {
         const char *v = fields[f] ? fields[f] : "";
         rc = put(arena, v, strlen(v), &off[f]);
     }
+    dfw_event_record_put(ev, rec);
     return rc;
 }
 

@@ -6,7 +6,6 @@
 #include "dfw/log.h"
 #include "dfw/timeutil.h"
 
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +38,12 @@ void dfw__job_anomaly(struct job *j, enum anomaly a)
 
 void dfw__batch_drop(struct job *j)
 {
-    if (j->page.root != NULL) {
-        json_object_put(j->page.root);
-    }
-    memset(&j->page, 0, sizeof(j->page));
+    dfw_page_free(&j->page);
+    free(j->body);
+    j->body = NULL;
     free(j->events);
-    free(j->ids);
     j->events = NULL;
-    j->ids = NULL;
+    dfw_buf_reset(&j->strs); /* kept for the next page */
     j->nevents = 0;
 }
 
@@ -106,6 +103,25 @@ static void outcome(struct job *j, size_t rows, size_t nkeys)
     }
 }
 
+/* The strings of the events, in j->strs once the page is read (it moves while it grows). */
+static void point_strings(struct job *j, const size_t *offs)
+{
+    for (size_t i = 0; i < j->nevents; i++) {
+        struct dfw_event *ev = &j->events[i];
+        ev->id = j->strs.data + offs[3 * i];
+        ev->updated = j->strs.data + offs[3 * i + 1];
+        ev->severity = offs[3 * i + 2] == SIZE_MAX ? NULL : j->strs.data + offs[3 * i + 2];
+    }
+}
+
+static dfw_err fail(struct job *j, dfw_err rc, char *err, size_t len, const char *what)
+{
+    snprintf(err, len, "%s", what);
+    dfw_cursor_rollback(&j->cursor);
+    dfw__batch_drop(j);
+    return rc;
+}
+
 dfw_err dfw__batch_build(struct job *j, const struct dfw_http_response *r, char *err, size_t len)
 {
     const char *tenant = j->tenant->conf->name;
@@ -114,46 +130,53 @@ dfw_err dfw__batch_build(struct job *j, const struct dfw_http_response *r, char 
     if (dfw_stream_parse_page(r->body, r->len, j->base_url, &j->page, err, len) != DFW_OK) {
         return DFW_ERR_INVALID;
     }
-    size_t n = json_object_array_length(j->page.value);
+    /* the events point into the body: keep it, without a copy (the loop lends its buffer) */
+    j->body = r->owner != NULL ? dfw_buf_steal(r->owner) : NULL;
+    size_t n = j->page.nrows;
     j->events = calloc(n ? n : 1, sizeof(*j->events));
-    j->ids = malloc((n ? n : 1) * ID_LEN);
-    if (j->events == NULL || j->ids == NULL || reserve_scratch(j, n ? n : 1) != 0) {
+    size_t *offs = j->events ? malloc(3 * (n ? n : 1) * sizeof(*offs)) : NULL;
+    if (j->body == NULL || offs == NULL || reserve_scratch(j, n ? n : 1) != 0) {
+        free(offs);
         dfw__batch_drop(j);
         snprintf(err, len, "out of memory");
         return DFW_ERR_NOMEM;
     }
     int passes = j->cursor.win.mode == DFW_WINDOW_PASSES;
     for (size_t i = 0; i < n; i++) {
-        struct json_object *rec = json_object_array_get_idx(j->page.value, i);
+        const struct dfw_page_row *row = &j->page.rows[i];
         struct dfw_event *ev = &j->events[j->nevents];
-        char *id = j->ids + j->nevents * ID_LEN;
-        int64_t created;
-        if (dfw_stream_record_key(j->def, rec, id, ID_LEN, &ev->updated, &ev->updated_ms,
-                                  &created) != DFW_OK) {
+        struct dfw_row_key key;
+        size_t mark = j->strs.len;
+        dfw_err rc = dfw_stream_row_key(j->def, row->json, row->len, ID_LEN, &j->strs, &key);
+        if (rc != DFW_OK) {
+            free(offs);
             /* never skip silently: the page is retried and the job reported failing */
-            snprintf(err, len, "record %zu of the page has no valid %s/%s", i, j->def->id_field,
-                     j->def->updated_field);
-            dfw_cursor_rollback(&j->cursor);
-            dfw__batch_drop(j);
-            return DFW_ERR_INVALID;
+            char what[256];
+            snprintf(what, sizeof(what), "record %zu of the page has no valid %s/%s", i,
+                     j->def->id_field, j->def->updated_field);
+            return fail(j, rc, err, len, rc == DFW_ERR_NOMEM ? "out of memory" : what);
         }
+        const char *id = j->strs.data + key.id;
+        const char *updated = j->strs.data + key.updated;
+        ev->updated_ms = key.updated_ms;
         j->times[i] = ev->updated_ms;
-        j->times[n + i] = created;
+        j->times[n + i] = key.created_ms;
         if (ev->updated_ms < j->slice.from_ms || ev->updated_ms >= j->slice.to_ms) {
             dfw__job_anomaly(j, AN_OUTSIDE_SLICE);
         }
         if (passes) {
-            j->pairs[i] = dfw_cursor_pair_hash(id, ev->updated);
+            j->pairs[i] = dfw_cursor_pair_hash(id, updated);
         }
-        if (dfw_cursor_seen(&j->cursor, id, ev->updated)) {
+        if (dfw_cursor_seen(&j->cursor, id, updated)) {
             j->duplicates++;
+            j->strs.len = mark; /* not an event: its strings go */
             continue;
         }
         /* what is known of its earlier versions (outputs that send parts of it use this) */
         ev->prev_updated_ms = dfw_cursor_latest(&j->cursor, id);
         ev->window_from_ms = j->cursor.win.from_ms;
         /* an update: created before this window, or delivered before with another last-update */
-        ev->kind = created < j->cursor.win.from_ms || dfw_cursor_seen_id(&j->cursor, id)
+        ev->kind = key.created_ms < j->cursor.win.from_ms || dfw_cursor_seen_id(&j->cursor, id)
                        ? DFW_EVENT_UPDATE
                        : DFW_EVENT_NEW;
         if (ev->updated_ms < j->cursor.prev_end_ms) {
@@ -164,19 +187,22 @@ dfw_err dfw__batch_build(struct job *j, const struct dfw_http_response *r, char 
                 j->batch_late_ms = behind;
             }
         }
-        if (dfw_cursor_add(&j->cursor, id, ev->updated, ev->updated_ms) != DFW_OK) {
-            snprintf(err, len, "out of memory");
-            dfw_cursor_rollback(&j->cursor);
-            dfw__batch_drop(j);
-            return DFW_ERR_NOMEM;
+        if (dfw_cursor_add(&j->cursor, id, updated, ev->updated_ms) != DFW_OK) {
+            free(offs);
+            return fail(j, DFW_ERR_NOMEM, err, len, "out of memory");
         }
         ev->tenant = tenant;
         ev->tenant_id = j->tenant->conf->tenant_id;
         ev->stream = j->def->name;
-        ev->id = id;
-        ev->record = rec;
+        ev->raw = row->json;
+        ev->raw_len = row->len;
+        offs[3 * j->nevents] = key.id;
+        offs[3 * j->nevents + 1] = key.updated;
+        offs[3 * j->nevents + 2] = key.severity;
         j->nevents++;
     }
+    point_strings(j, offs);
+    free(offs);
     j->fetched += n;
     outcome(j, n, n);
     return DFW_OK;

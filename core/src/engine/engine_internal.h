@@ -132,9 +132,10 @@ struct job {
     /* the response being delivered: the slice it answered and what it said about it */
     struct dfw_slice slice;
     struct dfw_slice_outcome outcome;
+    char *body; /* owned: the response body the page and events point into */
     struct dfw_page page;
     struct dfw_event *events;
-    char *ids; /* nevents id strings, ID_LEN bytes each */
+    struct dfw_buf strs; /* ids, last-update times and severities of the events (arena) */
     size_t nevents;
     int64_t *times; /* scratch: last-update and creation times of the page's rows */
     size_t times_cap;
@@ -255,7 +256,8 @@ struct fetch_verdict {
 };
 void dfw__fetch_verdict(struct job *j, const struct dfw_http_response *r, struct fetch_verdict *v);
 
-/* batch.c: parse the page into j->events (new pairs remembered as pending) and j->outcome.
+/* batch.c: parse the page into j->events (new pairs remembered as pending) and j->outcome; the
+ * body is taken from r->owner (a response of dfw_http).
  * DFW_ERR_INVALID / NOMEM with the reason in errbuf: nothing is kept, the page is retried. */
 dfw_err dfw__batch_build(struct job *j, const struct dfw_http_response *r, char *err, size_t len);
 /* Free the page and the batch (pending pairs are not touched). */

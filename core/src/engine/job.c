@@ -350,6 +350,7 @@ void dfw__job_release(struct job *j)
         dfw__token_forget(j->slot, j);
     }
     dfw__batch_drop(j);
+    dfw_buf_free(&j->strs);
     dfw_cursor_clear(&j->cursor);
     dfw_cell_clear(&j->cell);
     free(j->times);

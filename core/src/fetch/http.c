@@ -379,6 +379,7 @@ static void finish(struct dfw_http *h, struct xfer *x, CURLcode rc)
     }
     r.body = x->body.data;
     r.len = x->body.len;
+    r.owner = &x->body;
     r.retry_after_ms = x->retry_after_ms;
     if (rc == CURLE_OK) {
         r.transport = DFW_OK;

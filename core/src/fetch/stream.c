@@ -1,11 +1,8 @@
 #include "dfw/stream.h"
 #include "dfw/permission.h"
-#include "dfw/json_check.h"
 #include "dfw/timeutil.h"
 
 #include <curl/curl.h>
-#include <json-c/json.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,118 +215,4 @@ char *dfw_stream_url(const struct dfw_stream_def *def,
     }
     curl_free(enc);
     return url;
-}
-
-/* "https://host[:port]" prefix length of a URL, or 0. */
-static size_t origin_len(const char *url)
-{
-    if (strncmp(url, "https://", 8) != 0) {
-        return 0;
-    }
-    const char *slash = strchr(url + 8, '/');
-    return slash ? (size_t)(slash - url) : strlen(url);
-}
-
-dfw_err dfw_stream_parse_page(const char *body,
-                              size_t len,
-                              const char *base_url,
-                              struct dfw_page *page,
-                              char *errbuf,
-                              size_t errlen)
-{
-    memset(page, 0, sizeof(*page));
-    /* json-c alone lets NaN, "1." and bad UTF-8 through to the JSON outputs (dfw/json_check.h) */
-    char why[128];
-    if (dfw_json_check(body, len, why, sizeof(why)) != DFW_OK) {
-        snprintf(errbuf, errlen, "response is not valid JSON (RFC 8259) at %s", why);
-        return DFW_ERR_INVALID;
-    }
-    struct json_tokener *tok = json_tokener_new();
-    if (tok == NULL) {
-        snprintf(errbuf, errlen, "out of memory");
-        return DFW_ERR_NOMEM;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    struct json_object *root = json_tokener_parse_ex(tok, body, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t used = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (root == NULL || jerr != json_tokener_success) {
-        snprintf(errbuf, errlen, "malformed JSON after %zu of %zu bytes: %s", used, len,
-                 jerr == json_tokener_continue ? "truncated" : json_tokener_error_desc(jerr));
-        json_object_put(root);
-        return DFW_ERR_INVALID;
-    }
-    struct json_object *value;
-    if (!json_object_object_get_ex(root, "value", &value) ||
-        !json_object_is_type(value, json_type_array)) {
-        snprintf(errbuf, errlen, "response has no \"value\" array");
-        json_object_put(root);
-        return DFW_ERR_INVALID;
-    }
-    struct json_object *next;
-    const char *next_link = NULL;
-    if (json_object_object_get_ex(root, "@odata.nextLink", &next) &&
-        json_object_is_type(next, json_type_string)) {
-        next_link = json_object_get_string(next);
-        size_t o = origin_len(base_url);
-        /* never send the bearer token to another host */
-        if (o == 0 || strncmp(next_link, base_url, o) != 0 ||
-            (next_link[o] != '/' && next_link[o] != '\0')) {
-            next_link = NULL;
-            page->foreign_next_link = 1;
-        }
-    }
-    struct json_object *count;
-    page->count = -1;
-    if (json_object_object_get_ex(root, "@odata.count", &count) &&
-        json_object_is_type(count, json_type_int) && json_object_get_int64(count) >= 0) {
-        page->count = (long)json_object_get_int64(count);
-    }
-    page->root = root;
-    page->value = value;
-    page->next_link = next_link;
-    return DFW_OK;
-}
-
-dfw_err dfw_stream_record_key(const struct dfw_stream_def *def,
-                              struct json_object *rec,
-                              char *idbuf,
-                              size_t idlen,
-                              const char **updated,
-                              int64_t *updated_ms,
-                              int64_t *created_ms)
-{
-    struct json_object *v;
-    if (!json_object_is_type(rec, json_type_object) ||
-        !json_object_object_get_ex(rec, def->id_field, &v)) {
-        return DFW_ERR_INVALID;
-    }
-    if (json_object_is_type(v, json_type_int)) {
-        snprintf(idbuf, idlen, "%" PRId64, json_object_get_int64(v));
-    }
-    else if (json_object_is_type(v, json_type_string) && json_object_get_string_len(v) > 0 &&
-             (size_t)json_object_get_string_len(v) < idlen &&
-             strlen(json_object_get_string(v)) == (size_t)json_object_get_string_len(v)) {
-        /* an id with an embedded NUL ("\u0000") would be cut and collide with another */
-        snprintf(idbuf, idlen, "%s", json_object_get_string(v));
-    }
-    else {
-        return DFW_ERR_INVALID;
-    }
-    if (!json_object_object_get_ex(rec, def->updated_field, &v) ||
-        !json_object_is_type(v, json_type_string) ||
-        dfw_time_parse(json_object_get_string(v), updated_ms) != DFW_OK) {
-        return DFW_ERR_INVALID;
-    }
-    *updated = json_object_get_string(v);
-    *created_ms = *updated_ms;
-    if (json_object_object_get_ex(rec, def->created_field, &v) &&
-        json_object_is_type(v, json_type_string)) {
-        int64_t c;
-        if (dfw_time_parse(json_object_get_string(v), &c) == DFW_OK) {
-            *created_ms = c;
-        }
-    }
-    return DFW_OK;
 }

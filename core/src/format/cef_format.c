@@ -153,7 +153,13 @@ dfw_err dfw_cef_format(const struct dfw_event *ev, size_t max_len, struct dfw_bu
 {
     struct dfw__fields r;
     struct dfw__kv_line l;
-    dfw__fields_pick(ev, &r);
+    struct json_object *rec = dfw_event_record_get(ev);
+    if (rec == NULL && ev->raw != NULL) {
+        return DFW_ERR_NOMEM;
+    }
+    dfw__fields_pick(ev, rec, &r);
     dfw__kv_init(&l, &cef, &r);
-    return dfw__kv_render(&l, max_len, out);
+    dfw_err err = dfw__kv_render(&l, max_len, out);
+    dfw_event_record_put(ev, rec);
+    return err;
 }

@@ -298,7 +298,7 @@ void dfw__fields_product(const char *stream, const char **product, const char **
 
 const char *dfw__fields_api_severity(const struct dfw_event *ev)
 {
-    return jstr(ev->record, "severity").s;
+    return ev->severity != NULL ? ev->severity : jstr(ev->record, "severity").s;
 }
 
 /* Append v percent-encoded (RFC 3986 unreserved kept) at buf+n; the new length, or 0 when it
@@ -360,9 +360,8 @@ static void build_link(struct dfw__fields *c, const char *path, struct dfw__sv t
     c->f[DFW__F_LINK].n = n;
 }
 
-void dfw__fields_pick(const struct dfw_event *ev, struct dfw__fields *c)
+void dfw__fields_pick(const struct dfw_event *ev, struct json_object *rec, struct dfw__fields *c)
 {
-    struct json_object *rec = ev->record;
     const struct profile *p = find_profile(ev->stream);
     struct alert_vals v;
     int64_t t;

@@ -62,12 +62,13 @@ struct dfw__fields {
     char link[600];
 };
 
-/* Pick the values of ev (any record shape; missing, null or mistyped fields stay absent).
- * r is overwritten; it borrows from ev. Pure and thread-safe. */
-void dfw__fields_pick(const struct dfw_event *ev, struct dfw__fields *r);
+/* Pick the values of ev, whose record is rec (dfw_event_record_get; any shape, or NULL: missing,
+ * null or mistyped fields stay absent). r is overwritten; it borrows from ev and rec. Pure and
+ * thread-safe. */
+void dfw__fields_pick(const struct dfw_event *ev, struct json_object *rec, struct dfw__fields *r);
 
-/* The record's "severity" string, or NULL when it has none or it is not a string (borrowed from
- * ev->record). */
+/* The record's "severity" string, or NULL when it has none or it is not a string: ev->severity,
+ * else read from ev->record (borrowed from either). */
 const char *dfw__fields_api_severity(const struct dfw_event *ev);
 
 /* The header product name and version of a stream (a generic pair for NULL or unknown streams);

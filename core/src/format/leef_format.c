@@ -140,7 +140,11 @@ dfw_err dfw_leef_format(const struct dfw_event *ev, size_t max_len, struct dfw_b
     struct dfw__fields r;
     struct dfw__kv_line l;
     char sev[12];
-    dfw__fields_pick(ev, &r);
+    struct json_object *rec = dfw_event_record_get(ev);
+    if (rec == NULL && ev->raw != NULL) {
+        return DFW_ERR_NOMEM;
+    }
+    dfw__fields_pick(ev, rec, &r);
     dfw__kv_init(&l, &leef, &r);
     if (l.val[L_DEVTIME].s != NULL) {
         set_cstr(&l.val[L_DEVTIMEFORMAT], DFW_LEEF_TIME_FORMAT);
@@ -150,5 +154,7 @@ dfw_err dfw_leef_format(const struct dfw_event *ev, size_t max_len, struct dfw_b
         set_cstr(&l.val[L_SEV], sev);
     }
     l.val[L_TITLE] = r.name;
-    return dfw__kv_render(&l, max_len, out);
+    dfw_err err = dfw__kv_render(&l, max_len, out);
+    dfw_event_record_put(ev, rec);
+    return err;
 }

@@ -265,7 +265,7 @@ static void call_done(void *ctx, const struct dfw_http_response *r)
         char why[256] = "";
         if (dfw_stream_parse_page(r->body, r->len, c->base_url, &page, why, sizeof(why)) ==
             DFW_OK) {
-            json_object_put(page.root);
+            dfw_page_free(&page);
             o->verdict = DFW_OB_OK;
             o->detail[0] = '\0';
             c->state = C_DONE;

@@ -1,0 +1,50 @@
+/* Where the values and members of JSON text lie, without building anything: the page parser finds
+ * the records of "value" and each record's id and times this way, and keeps the records as the
+ * API's bytes instead of a json-c tree of the whole page.
+ *
+ * Every function here expects text that dfw_json_check accepted (RFC 8259); it does not check
+ * again. On other text the results are unspecified, but every read stays inside the len bytes
+ * given. Pure and thread-safe. */
+#ifndef DFW_JSON_SCAN_H
+#define DFW_JSON_SCAN_H
+
+#include <stddef.h>
+#include "dfw/buf.h"
+#include "dfw/err.h"
+
+/* Bytes [off, off + len) of a text. */
+struct dfw_json_span {
+    size_t off;
+    size_t len;
+};
+
+/* The value that starts at text[off] or after whitespace there: *span receives its bytes, without
+ * the whitespace around it; the return value is the offset just after it. */
+size_t dfw_json_value(const char *text, size_t len, size_t off, struct dfw_json_span *span);
+
+/* The members of the object whose bytes are span: for each i < nkeys, out[i] receives the value of
+ * the member named keys[i] (the last one when the name repeats, as json-c keeps it), or {0, 0}
+ * when there is none. Names are compared as JSON strings: a name written with escapes
+ * ("\u0069d") is decoded first. Returns 0, or -1 when span is not an object. */
+int dfw_json_members(const char *text,
+                     struct dfw_json_span span,
+                     const char *const *keys,
+                     size_t nkeys,
+                     struct dfw_json_span *out);
+
+/* The next element of the array whose bytes are arr: *pos is the offset to read from (arr.off
+ * before the first call; advanced by each call). Returns 1 with the element's bytes in *item,
+ * 0 after the last element, -1 when arr is not an array. */
+int dfw_json_next_item(const char *text,
+                       struct dfw_json_span arr,
+                       size_t *pos,
+                       struct dfw_json_span *item);
+
+/* The string whose bytes (quotes included) are span, decoded (escapes resolved, as json-c does),
+ * appended to out with a terminating NUL; *n receives its length, which counts an escaped NUL
+ * inside it (compare with strlen). DFW_ERR_INVALID when span is not a string (out unchanged),
+ * DFW_ERR_NOMEM. */
+dfw_err
+dfw_json_string(const char *text, struct dfw_json_span span, struct dfw_buf *out, size_t *n);
+
+#endif
