@@ -36,12 +36,13 @@ int dfw_cef_severity(const char *api_severity);
 
 /* The record's API severity text (its "severity" string: what dfw_cef_severity maps and the
  * extension's deviceSeverity carries), or NULL when the record has none or it is not a string.
- * Borrowed from ev->record: valid as long as the record. */
+ * Borrowed from ev->severity or ev->record: valid as long as the event. */
 const char *dfw_cef_api_severity(const struct dfw_event *ev);
 
 /* Append the CEF line for ev to out, without a trailing newline and without any syslog header.
  *
- * ev: any stream; ev->record may be NULL or of any JSON type: missing, null or mistyped fields
+ * ev: any stream; its record (raw bytes or tree, dfw_event_record_get: parsed once per call when
+ *     the event has only bytes) may be absent or of any JSON type: missing, null or mistyped fields
  *     are left out. Read only; nothing of ev is kept after the call.
  * max_len: a limit in bytes of the line (for transports with a size limit, such as syslog over
  *     UDP), or 0 for no limit. When the full line is longer, extension values are shortened or

@@ -24,17 +24,34 @@ size_t dfw_json_value(const char *text, size_t len, size_t off, struct dfw_json_
 
 /* The members of the object whose bytes are span: for each i < nkeys, out[i] receives the value of
  * the member named keys[i] (the last one when the name repeats, as json-c keeps it), or {0, 0}
- * when there is none. Names are compared as JSON strings: a name written with escapes
- * ("\u0069d") is decoded first. Returns 0, or -1 when span is not an object. */
+ * when there is none. Names are compared as dfw_json_name_is does. Returns 0, or -1 when span is
+ * not an object. */
 int dfw_json_members(const char *text,
                      struct dfw_json_span span,
                      const char *const *keys,
                      size_t nkeys,
                      struct dfw_json_span *out);
 
-/* The next element of the array whose bytes are arr: *pos is the offset to read from (arr.off
- * before the first call; advanced by each call). Returns 1 with the element's bytes in *item,
- * 0 after the last element, -1 when arr is not an array. */
+/* Walk an object one member at a time, for callers that read a member's value in place (the
+ * page's "value" array) instead of skipping it. obj: the object's bytes, or any span that starts
+ * at its '{' and reaches at least to its '}'. *pos: obj.off before the first call. Returns 1 with
+ * the member's name (its bytes, quotes included) in *name and *pos at the first byte of the
+ * member's value (which
+ * the caller must then pass: dfw_json_value, or dfw_json_next_item to the end of an array); 0
+ * after the last member, with *pos after the '}'; -1 when obj is not an object. */
+int dfw_json_next_name(const char *text,
+                       struct dfw_json_span obj,
+                       size_t *pos,
+                       struct dfw_json_span *name);
+
+/* Is the member name (its bytes, quotes included) key? Compared as JSON strings: a name written
+ * with escapes ("\u0069d") is decoded first, as json-c does. */
+int dfw_json_name_is(const char *text, struct dfw_json_span name, const char *key);
+
+/* The next element of an array: arr is the array's bytes, or any span that starts at its '[' and
+ * reaches at least to its ']'; *pos is the offset to read from (arr.off before the first call;
+ * advanced by each call). Returns 1 with the element's bytes in *item, 0 after the last element
+ * with *pos after the ']', -1 when arr is not an array. */
 int dfw_json_next_item(const char *text,
                        struct dfw_json_span arr,
                        size_t *pos,

@@ -36,7 +36,8 @@
 /* Append the LEEF 2.0 line for ev to out, without a trailing newline and without any syslog
  * header.
  *
- * ev: any stream; ev->record may be NULL or of any JSON type: missing, null or mistyped fields
+ * ev: any stream; its record (raw bytes or tree, dfw_event_record_get: parsed once per call when
+ *     the event has only bytes) may be absent or of any JSON type: missing, null or mistyped fields
  *     are left out. Read only; nothing of ev is kept after the call.
  * max_len: a limit in bytes of the line (syslog over UDP), or 0 for no limit. When the full line
  *     is longer, attribute values are shortened or dropped, least important first, never inside

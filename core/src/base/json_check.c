@@ -70,6 +70,10 @@ static int string(struct scan *s)
         if (c < 0x20) {
             return fail(s, "control character in a string");
         }
+        if (c < 0x80) {
+            s->p++;
+            continue;
+        }
         size_t n = dfw_utf8_char_len(s->p, (size_t)(s->end - s->p));
         if (n == 0) {
             return fail(s, "invalid UTF-8 in a string");

@@ -17,16 +17,23 @@ static size_t skip_ws(const char *t, size_t len, size_t i)
     return i;
 }
 
-/* At an opening quote: the offset after the closing one. */
+/* At an opening quote: the offset after the closing one (a quote after an even number of
+ * backslashes). */
 static size_t string_end(const char *t, size_t len, size_t i)
 {
-    for (i++; i < len; i++) {
-        if (t[i] == '\\') {
-            i++;
+    for (i++; i < len;) {
+        const char *q = memchr(t + i, '"', len - i);
+        if (q == NULL) {
+            return len;
         }
-        else if (t[i] == '"') {
-            return i + 1;
+        size_t k = (size_t)(q - t), bs = 0;
+        while (k - bs > i && t[k - bs - 1] == '\\') {
+            bs++;
         }
+        if (bs % 2 == 0) {
+            return k + 1;
+        }
+        i = k + 1;
     }
     return len;
 }
@@ -67,10 +74,33 @@ size_t dfw_json_value(const char *t, size_t len, size_t off, struct dfw_json_spa
     return i;
 }
 
-/* Is the JSON string at s (quotes included) the name key? */
-static int name_is(const char *s, size_t n, const char *key)
+int dfw_json_next_name(const char *t,
+                       struct dfw_json_span obj,
+                       size_t *pos,
+                       struct dfw_json_span *name)
 {
-    size_t k = strlen(key);
+    size_t end = obj.off + obj.len;
+    if (obj.len < 2 || t[obj.off] != '{') {
+        return -1;
+    }
+    size_t i = skip_ws(t, end, *pos == obj.off ? obj.off + 1 : *pos);
+    if (i < end && t[i] == ',') {
+        i = skip_ws(t, end, i + 1);
+    }
+    if (i >= end || t[i] != '"') {
+        *pos = i < end ? i + 1 : end; /* after '}' */
+        return 0;
+    }
+    size_t n = string_end(t, end, i);
+    *name = (struct dfw_json_span){i, n - i};
+    *pos = skip_ws(t, end, skip_ws(t, end, n) + 1); /* the value, after ':' */
+    return 1;
+}
+
+int dfw_json_name_is(const char *t, struct dfw_json_span name, const char *key)
+{
+    const char *s = t + name.off;
+    size_t n = name.len, k = strlen(key);
     if (memchr(s, '\\', n) == NULL) {
         return n == k + 2 && memcmp(s + 1, key, k) == 0;
     }
@@ -89,34 +119,19 @@ int dfw_json_members(const char *t,
                      size_t nkeys,
                      struct dfw_json_span *out)
 {
-    size_t end = span.off + span.len;
     memset(out, 0, nkeys * sizeof(*out));
-    if (span.len < 2 || t[span.off] != '{') {
-        return -1;
-    }
-    size_t i = span.off + 1;
-    for (;;) {
-        i = skip_ws(t, end, i);
-        if (i >= end || t[i] != '"') {
-            return 0; /* '}' */
-        }
-        size_t name = i;
-        i = string_end(t, end, i);
-        size_t name_len = i - name;
-        i = skip_ws(t, end, i) + 1; /* ':' */
-        struct dfw_json_span v;
-        i = dfw_json_value(t, end, i, &v);
+    size_t pos = span.off, end = span.off + span.len;
+    struct dfw_json_span name, v;
+    int rc;
+    while ((rc = dfw_json_next_name(t, span, &pos, &name)) == 1) {
+        pos = dfw_json_value(t, end, pos, &v);
         for (size_t k = 0; k < nkeys; k++) {
-            if (name_is(t + name, name_len, keys[k])) {
+            if (dfw_json_name_is(t, name, keys[k])) {
                 out[k] = v;
             }
         }
-        i = skip_ws(t, end, i);
-        if (i >= end || t[i] != ',') {
-            return 0;
-        }
-        i++;
     }
+    return rc;
 }
 
 int dfw_json_next_item(const char *t,
@@ -133,7 +148,7 @@ int dfw_json_next_item(const char *t,
         i = skip_ws(t, end, i + 1);
     }
     if (i >= end || t[i] == ']') {
-        *pos = end;
+        *pos = i < end ? i + 1 : end; /* after ']' */
         return 0;
     }
     *pos = dfw_json_value(t, end, i, item);

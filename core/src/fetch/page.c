@@ -68,11 +68,13 @@ static dfw_err flatten(struct dfw_page *page)
     return DFW_OK;
 }
 
-static dfw_err index_rows(struct dfw_page *page, const char *body, struct dfw_json_span value)
+/* The rows of the array at *pos (advanced past it). A repeated "value" replaces the first, as in
+ * json-c. */
+static dfw_err index_rows(struct dfw_page *page, const char *body, size_t len, size_t *pos)
 {
-    size_t cap = 0, pos = value.off;
-    struct dfw_json_span item;
-    while (dfw_json_next_item(body, value, &pos, &item) == 1) {
+    size_t cap = page->nrows = 0;
+    struct dfw_json_span item, arr = {*pos, len - *pos};
+    while (dfw_json_next_item(body, arr, pos, &item) == 1) {
         if (page->nrows == cap) {
             cap = cap ? 2 * cap : 256;
             struct dfw_page_row *rows = realloc(page->rows, cap * sizeof(*rows));
@@ -84,6 +86,38 @@ static dfw_err index_rows(struct dfw_page *page, const char *body, struct dfw_js
         page->rows[page->nrows++] = (struct dfw_page_row){body + item.off, item.len};
     }
     return DFW_OK;
+}
+
+/* One pass over the root's members: the rows are read where "value" stands, not skipped first.
+ * Like json-c, the last of repeated names counts. m[0]: "@odata.nextLink", m[1]: "@odata.count".
+ * DFW_ERR_INVALID when there is no "value" array. */
+static dfw_err walk(struct dfw_page *page, const char *body, size_t len, struct dfw_json_span *m)
+{
+    struct dfw_json_span root, name;
+    dfw_json_value(body, len, 0, &root);
+    size_t pos = root.off;
+    int has_value = 0;
+    while (dfw_json_next_name(body, root, &pos, &name) == 1) {
+        if (dfw_json_name_is(body, name, "value")) {
+            has_value = pos < len && body[pos] == '[';
+            if (has_value) {
+                dfw_err err = index_rows(page, body, len, &pos);
+                if (err != DFW_OK) {
+                    return err;
+                }
+                continue;
+            }
+        }
+        struct dfw_json_span v;
+        pos = dfw_json_value(body, len, pos, &v);
+        if (dfw_json_name_is(body, name, "@odata.nextLink")) {
+            m[0] = v;
+        }
+        else if (dfw_json_name_is(body, name, "@odata.count")) {
+            m[1] = v;
+        }
+    }
+    return has_value ? DFW_OK : DFW_ERR_INVALID;
 }
 
 static dfw_err
@@ -144,26 +178,25 @@ dfw_err dfw_stream_parse_page(const char *body,
         snprintf(errbuf, errlen, "response is not valid JSON (RFC 8259) at %s", why);
         return DFW_ERR_INVALID;
     }
-    static const char *const keys[] = {"value", "@odata.nextLink", "@odata.count"};
-    struct dfw_json_span root, m[3];
-    dfw_json_value(body, len, 0, &root);
-    if (dfw_json_members(body, root, keys, 3, m) != 0 || m[0].len == 0 || body[m[0].off] != '[') {
+    struct dfw_json_span m[2] = {{0, 0}, {0, 0}};
+    dfw_err err = walk(page, body, len, m);
+    if (err == DFW_ERR_INVALID) {
+        dfw_page_free(page);
         snprintf(errbuf, errlen, "response has no \"value\" array");
         return DFW_ERR_INVALID;
     }
-    dfw_err err = index_rows(page, body, m[0]);
     if (err == DFW_OK) {
         err = flatten(page);
     }
-    if (err == DFW_OK && m[1].len > 0) {
-        err = next_link(page, body, m[1], base_url);
+    if (err == DFW_OK && m[0].len > 0) {
+        err = next_link(page, body, m[0], base_url);
     }
     if (err != DFW_OK) {
         dfw_page_free(page);
         snprintf(errbuf, errlen, "out of memory");
         return err;
     }
-    page->count = count(body, m[2]);
+    page->count = count(body, m[1]);
     return DFW_OK;
 }
 
