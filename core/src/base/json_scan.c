@@ -74,6 +74,17 @@ size_t dfw_json_value(const char *t, size_t len, size_t off, struct dfw_json_spa
     return i;
 }
 
+/* Where the next member or element of the container opened at t[open] starts: after its '{' or
+ * '[' on the first call (pos == open), else after the ',' that follows the previous one. */
+static size_t next_start(const char *t, size_t end, size_t pos, size_t open)
+{
+    size_t i = skip_ws(t, end, pos == open ? open + 1 : pos);
+    if (i < end && t[i] == ',') {
+        i = skip_ws(t, end, i + 1);
+    }
+    return i;
+}
+
 int dfw_json_next_name(const char *t,
                        struct dfw_json_span obj,
                        size_t *pos,
@@ -83,10 +94,7 @@ int dfw_json_next_name(const char *t,
     if (obj.len < 2 || t[obj.off] != '{') {
         return -1;
     }
-    size_t i = skip_ws(t, end, *pos == obj.off ? obj.off + 1 : *pos);
-    if (i < end && t[i] == ',') {
-        i = skip_ws(t, end, i + 1);
-    }
+    size_t i = next_start(t, end, *pos, obj.off);
     if (i >= end || t[i] != '"') {
         *pos = i < end ? i + 1 : end; /* after '}' */
         return 0;
@@ -143,10 +151,7 @@ int dfw_json_next_item(const char *t,
     if (arr.len < 2 || t[arr.off] != '[') {
         return -1;
     }
-    size_t i = skip_ws(t, end, *pos == arr.off ? arr.off + 1 : *pos);
-    if (i < end && t[i] == ',') {
-        i = skip_ws(t, end, i + 1);
-    }
+    size_t i = next_start(t, end, *pos, arr.off);
     if (i >= end || t[i] == ']') {
         *pos = i < end ? i + 1 : end; /* after ']' */
         return 0;
