@@ -21,7 +21,8 @@ static size_t skip_ws(const char *t, size_t len, size_t i)
  * backslashes). */
 static size_t string_end(const char *t, size_t len, size_t i)
 {
-    for (i++; i < len;) {
+    i++;
+    while (i < len) {
         const char *q = memchr(t + i, '"', len - i);
         if (q == NULL) {
             return len;

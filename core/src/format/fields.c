@@ -10,43 +10,63 @@
 
 #include "dfw/cef.h"
 #include "dfw/timeutil.h"
+#include "json_view.h"
 
-/* ---- reading the record ---------------------------------------------------------------- */
+/* ---- reading the record (json_view.h: views into its text, no tree) ------------------ */
 
-static struct json_object *jget(struct json_object *o, const char *key, enum json_type type)
+static struct dfw__jv jget(const struct dfw__jobj *o, const char *key, char open)
 {
-    struct json_object *v;
-    if (o == NULL || key == NULL || !json_object_is_type(o, json_type_object) ||
-        !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, type)) {
-        return NULL;
-    }
-    return v;
+    return dfw__jobj_get(o, key, open);
 }
 
 /* A non-empty string value, or {NULL, 0} when missing, null, empty or not a string. */
-static struct dfw__sv jstr(struct json_object *o, const char *key)
+static struct dfw__sv jstr(const struct dfw__jobj *o, const char *key)
 {
     struct dfw__sv r = {NULL, 0};
-    struct json_object *v = jget(o, key, json_type_string);
-    int n = v ? json_object_get_string_len(v) : 0;
-    if (n > 0) {
-        r.s = json_object_get_string(v);
-        r.n = (size_t)n;
+    size_t n;
+    const char *v = dfw__jv_str(jget(o, key, '"'), o->sc, &n);
+    if (v != NULL && n > 0) {
+        r.s = v;
+        r.n = n;
     }
     return r;
 }
 
-static int jtime(struct json_object *o, const char *key, int64_t *ms)
+/* v as a C string in buf (cut at an escaped NUL, as json-c's string is read); 0 when it does not
+ * fit (no time, severity or type name is that long). */
+static int cstr(struct dfw__sv v, char *buf, size_t len)
 {
-    struct json_object *v = jget(o, key, json_type_string);
-    return v != NULL && dfw_time_parse(json_object_get_string(v), ms) == DFW_OK;
+    const char *nul = v.s != NULL ? memchr(v.s, '\0', v.n) : NULL;
+    size_t n = nul != NULL ? (size_t)(nul - v.s) : v.n;
+    if (v.s == NULL || n >= len) {
+        return 0;
+    }
+    memcpy(buf, v.s, n);
+    buf[n] = '\0';
+    return 1;
 }
 
-static void take(struct dfw__sv *dst, struct json_object *o, const char *key)
+static int jtime(const struct dfw__jobj *o, const char *key, int64_t *ms)
+{
+    char buf[64];
+    size_t n;
+    struct dfw__sv v = {dfw__jv_str(jget(o, key, '"'), o->sc, &n), 0};
+    v.n = n;
+    return cstr(v, buf, sizeof(buf)) && dfw_time_parse(buf, ms) == DFW_OK;
+}
+
+static void take(struct dfw__sv *dst, const struct dfw__jobj *o, const char *key)
 {
     if (dst->s == NULL) {
         *dst = jstr(o, key);
     }
+}
+
+/* Is v the text lit (case-insensitive with ci), as strcmp/strcasecmp on json-c's string? */
+static int sv_is(struct dfw__sv v, const char *lit, int ci)
+{
+    char buf[64];
+    return cstr(v, buf, sizeof(buf)) && (ci ? strcasecmp(buf, lit) : strcmp(buf, lit)) == 0;
 }
 
 struct file_grp {
@@ -69,7 +89,7 @@ struct evid {
     struct dfw__sv host, device_ip, ip, url;
 };
 
-static void take_file(struct file_grp *g, struct json_object *o)
+static void take_file(struct file_grp *g, const struct dfw__jobj *o)
 {
     if (g->name.s || g->path.s || g->sha1.s || g->sha256.s) {
         return;
@@ -80,7 +100,7 @@ static void take_file(struct file_grp *g, struct json_object *o)
     g->sha256 = jstr(o, "sha256");
 }
 
-static void take_user(struct user_grp *g, struct json_object *o, const char *name_key)
+static void take_user(struct user_grp *g, const struct dfw__jobj *o, const char *name_key)
 {
     if (g->name.s == NULL && (g->name = jstr(o, name_key)).s != NULL) {
         g->domain = jstr(o, "domainName");
@@ -88,11 +108,11 @@ static void take_user(struct user_grp *g, struct json_object *o, const char *nam
 }
 
 /* MDE evidence[] and Defender XDR entities[]: flat objects with the same key names. */
-static void scan_flat(struct evid *e, struct json_object *ent)
+static void scan_flat(struct evid *e, const struct dfw__jobj *ent)
 {
     struct dfw__sv type = jstr(ent, "entityType");
-    int file = type.s && strcasecmp(type.s, "File") == 0 ? FILE_ENTITY : FILE_PROCESS;
-    int user = type.s && strcasecmp(type.s, "User") == 0 ? USER_ENTITY : USER_OTHER;
+    int file = sv_is(type, "File", 1) ? FILE_ENTITY : FILE_PROCESS;
+    int user = sv_is(type, "User", 1) ? USER_ENTITY : USER_OTHER;
     take_file(&e->file[file], ent);
     take_user(&e->user[user], ent, "accountName");
     take(&e->ip, ent, "ipAddress");
@@ -108,37 +128,62 @@ static int local_address(struct dfw__sv a)
 }
 
 /* The first address of a device's ipInterfaces[] that is neither loopback nor link-local. */
-static void take_device_ip(struct dfw__sv *dst, struct json_object *ifs)
+static void take_device_ip(struct dfw__sv *dst, struct dfw__jv ifs, struct dfw__jscratch *sc)
 {
-    size_t n = ifs ? json_object_array_length(ifs) : 0;
-    for (size_t i = 0; dst->s == NULL && i < n; i++) {
-        struct json_object *a = json_object_array_get_idx(ifs, i);
-        int len = json_object_is_type(a, json_type_string) ? json_object_get_string_len(a) : 0;
-        struct dfw__sv v = {len > 0 ? json_object_get_string(a) : NULL, (size_t)len};
+    size_t pos = 0;
+    struct dfw__jv a;
+    while (dst->s == NULL && dfw__jv_next(ifs, &pos, &a)) {
+        size_t len;
+        const char *s = dfw__jv_str(a, sc, &len);
+        struct dfw__sv v = {len > 0 ? s : NULL, len};
         if (v.s != NULL && !local_address(v)) {
             *dst = v;
         }
     }
 }
 
-/* Graph evidence[]: typed by "@odata.type" = "#microsoft.graph.security.<type>". */
-static void scan_graph(struct evid *e, struct json_object *ev)
+/* fn on the object of o's member key (nothing of it when absent or not an object). */
+static void in_object(const struct dfw__jobj *o,
+                      const char *key,
+                      void (*fn)(void *, const struct dfw__jobj *, const char *),
+                      void *dst,
+                      const char *arg)
 {
-    struct dfw__sv t = jstr(ev, "@odata.type");
-    if (t.s == NULL) {
+    struct dfw__jobj sub;
+    dfw__jobj_open(&sub, jget(o, key, '{'), o->sc);
+    fn(dst, &sub, arg);
+    dfw__jobj_close(&sub);
+}
+
+static void file_in(void *g, const struct dfw__jobj *o, const char *arg)
+{
+    (void)arg;
+    take_file(g, o);
+}
+
+static void user_in(void *g, const struct dfw__jobj *o, const char *name_key)
+{
+    take_user(g, o, name_key);
+}
+
+/* Graph evidence[]: typed by "@odata.type" = "#microsoft.graph.security.<type>". */
+static void scan_graph(struct evid *e, const struct dfw__jobj *ev)
+{
+    char t[128];
+    if (!cstr(jstr(ev, "@odata.type"), t, sizeof(t))) {
         return;
     }
-    const char *type = strrchr(t.s, '.');
-    type = type ? type + 1 : t.s;
+    const char *type = strrchr(t, '.');
+    type = type ? type + 1 : t;
     if (strcmp(type, "fileEvidence") == 0) {
-        take_file(&e->file[FILE_ENTITY], jget(ev, "fileDetails", json_type_object));
+        in_object(ev, "fileDetails", file_in, &e->file[FILE_ENTITY], NULL);
     }
     else if (strcmp(type, "processEvidence") == 0) {
-        take_file(&e->file[FILE_PROCESS], jget(ev, "imageFile", json_type_object));
-        take_user(&e->user[USER_OTHER], jget(ev, "userAccount", json_type_object), "accountName");
+        in_object(ev, "imageFile", file_in, &e->file[FILE_PROCESS], NULL);
+        in_object(ev, "userAccount", user_in, &e->user[USER_OTHER], "accountName");
     }
     else if (strcmp(type, "userEvidence") == 0) {
-        take_user(&e->user[USER_ENTITY], jget(ev, "userAccount", json_type_object), "accountName");
+        in_object(ev, "userAccount", user_in, &e->user[USER_ENTITY], "accountName");
     }
     else if (strcmp(type, "ipEvidence") == 0) {
         take(&e->ip, ev, "ipAddress");
@@ -148,7 +193,7 @@ static void scan_graph(struct evid *e, struct json_object *ev)
     }
     else if (strcmp(type, "deviceEvidence") == 0) {
         take(&e->host, ev, "deviceDnsName");
-        take_device_ip(&e->device_ip, jget(ev, "ipInterfaces", json_type_array));
+        take_device_ip(&e->device_ip, jget(ev, "ipInterfaces", '['), ev->sc);
     }
 }
 
@@ -183,34 +228,33 @@ struct alert_vals {
     struct evid e;
 };
 
-static void each(struct json_object *o,
+static void each(const struct dfw__jobj *o,
                  const char *key,
-                 void (*fn)(struct evid *, struct json_object *),
+                 void (*fn)(struct evid *, const struct dfw__jobj *),
                  struct evid *e)
 {
-    struct json_object *arr = jget(o, key, json_type_array);
-    size_t n = arr ? json_object_array_length(arr) : 0;
-    for (size_t i = 0; i < n; i++) {
-        struct json_object *item = json_object_array_get_idx(arr, i);
-        if (json_object_is_type(item, json_type_object)) {
-            fn(e, item);
+    struct dfw__jv arr = jget(o, key, '['), item;
+    size_t pos = 0;
+    while (dfw__jv_next(arr, &pos, &item)) {
+        if (item.t[item.s.off] == '{') {
+            struct dfw__jobj sub;
+            dfw__jobj_open(&sub, item, o->sc);
+            fn(e, &sub);
+            dfw__jobj_close(&sub);
         }
     }
 }
 
-static void scan_device(struct evid *e, struct json_object *dev)
+static void scan_device(struct evid *e, const struct dfw__jobj *dev)
 {
     take(&e->host, dev, "deviceDnsName");
 }
 
 /* Merge one alert (or the record itself) into v: first non-empty string wins, earliest first
  * activity, latest last activity. */
-static void scan_alert(const struct alert_keys *k, struct json_object *a, struct alert_vals *v)
+static void scan_alert(const struct alert_keys *k, const struct dfw__jobj *a, struct alert_vals *v)
 {
     int64_t t;
-    if (!json_object_is_type(a, json_type_object)) {
-        return;
-    }
     take(&v->cat, a, k->category);
     take(&v->svc, a, k->source);
     take(&v->threat, a, k->threat);
@@ -229,7 +273,7 @@ static void scan_alert(const struct alert_keys *k, struct json_object *a, struct
     case EV_MDE:
         each(a, "evidence", scan_flat, &v->e);
         /* §3.3 relatedUser {userName, domainName} when no evidence names a user */
-        take_user(&v->e.user[USER_RELATED], jget(a, "relatedUser", json_type_object), "userName");
+        in_object(a, "relatedUser", user_in, &v->e.user[USER_RELATED], "userName");
         break;
     case EV_XDR:
         each(a, "entities", scan_flat, &v->e);
@@ -298,7 +342,13 @@ void dfw__fields_product(const char *stream, const char **product, const char **
 
 const char *dfw__fields_api_severity(const struct dfw_event *ev)
 {
-    return ev->severity != NULL ? ev->severity : jstr(ev->record, "severity").s;
+    struct json_object *v;
+    if (ev->severity != NULL || ev->record == NULL ||
+        !json_object_object_get_ex(ev->record, "severity", &v) ||
+        !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0) {
+        return ev->severity;
+    }
+    return json_object_get_string(v);
 }
 
 /* Append v percent-encoded (RFC 3986 unreserved kept) at buf+n; the new length, or 0 when it
@@ -360,7 +410,8 @@ static void build_link(struct dfw__fields *c, const char *path, struct dfw__sv t
     c->f[DFW__F_LINK].n = n;
 }
 
-void dfw__fields_pick(const struct dfw_event *ev, struct json_object *rec, struct dfw__fields *c)
+dfw_err
+dfw__fields_pick(const struct dfw_event *ev, struct dfw__jscratch *sc, struct dfw__fields *c)
 {
     const struct profile *p = find_profile(ev->stream);
     struct alert_vals v;
@@ -368,6 +419,15 @@ void dfw__fields_pick(const struct dfw_event *ev, struct json_object *rec, struc
 
     memset(c, 0, sizeof(*c));
     memset(&v, 0, sizeof(v));
+    size_t len;
+    struct dfw__jv text = {dfw_event_json(ev, &len), {0, 0}};
+    if (text.t == NULL) {
+        return DFW_ERR_NOMEM;
+    }
+    text.s.len = len;
+    struct dfw__jobj root;
+    dfw__jobj_open(&root, text, sc);
+    const struct dfw__jobj *rec = &root;
     c->product = p->product;
     c->version = p->version;
     c->name = jstr(rec, p->name_key);
@@ -380,12 +440,18 @@ void dfw__fields_pick(const struct dfw_event *ev, struct json_object *rec, struc
         set_cstr(&c->sig, p->sig_default);
     }
     struct dfw__sv sev = jstr(rec, "severity");
-    c->severity = dfw_cef_severity(sev.s);
+    char sevtext[64];
+    c->severity = dfw_cef_severity(cstr(sev, sevtext, sizeof(sevtext)) ? sevtext : NULL);
 
     scan_alert(p->self, rec, &v);
-    struct json_object *alerts = p->child ? jget(rec, "alerts", json_type_array) : NULL;
-    for (size_t i = 0; alerts != NULL && i < json_object_array_length(alerts); i++) {
-        scan_alert(p->child, json_object_array_get_idx(alerts, i), &v);
+    struct dfw__jv alerts = p->child ? jget(rec, "alerts", '[') : (struct dfw__jv){NULL, {0, 0}};
+    struct dfw__jv alert;
+    size_t pos = 0;
+    while (dfw__jv_next(alerts, &pos, &alert)) {
+        struct dfw__jobj a;
+        dfw__jobj_open(&a, alert, sc);
+        scan_alert(p->child, &a, &v);
+        dfw__jobj_close(&a);
     }
 
     t = ev->updated_ms;
@@ -435,4 +501,6 @@ void dfw__fields_pick(const struct dfw_event *ev, struct json_object *rec, struc
     if (c->f[DFW__F_LINK].s == NULL && c->f[DFW__F_ID].s != NULL) {
         build_link(c, p->link_path, c->f[DFW__F_TENANT_ID]);
     }
+    dfw__jobj_close(&root);
+    return sc->failed ? DFW_ERR_NOMEM : DFW_OK;
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "dfw/event.h"
+#include "json_view.h"
 
 /* A borrowed string with its length (JSON strings may hold NUL bytes); s NULL when absent. */
 struct dfw__sv {
@@ -62,10 +63,13 @@ struct dfw__fields {
     char link[600];
 };
 
-/* Pick the values of ev, whose record is rec (dfw_event_record_get; any shape, or NULL: missing,
- * null or mistyped fields stay absent). r is overwritten; it borrows from ev and rec. Pure and
- * thread-safe. */
-void dfw__fields_pick(const struct dfw_event *ev, struct json_object *rec, struct dfw__fields *r);
+/* Pick the values of ev from its record's text (dfw_event_json: the raw bytes, or the tree
+ * serialised; any shape: missing, null or mistyped fields stay absent), without a tree. r is
+ * overwritten; it borrows from ev and from sc (strings with escapes, decoded), which the caller
+ * frees with dfw__jscratch_free after using r. DFW_OK, or DFW_ERR_NOMEM (r then incomplete).
+ * Thread-safe. */
+dfw_err
+dfw__fields_pick(const struct dfw_event *ev, struct dfw__jscratch *sc, struct dfw__fields *r);
 
 /* The record's "severity" string, or NULL when it has none or it is not a string: ev->severity,
  * else read from ev->record (borrowed from either). */

@@ -140,11 +140,11 @@ dfw_err dfw_leef_format(const struct dfw_event *ev, size_t max_len, struct dfw_b
     struct dfw__fields r;
     struct dfw__kv_line l;
     char sev[12];
-    struct json_object *rec = dfw_event_record_get(ev);
-    if (rec == NULL && ev->raw != NULL) {
+    struct dfw__jscratch sc = {NULL, 0};
+    if (dfw__fields_pick(ev, &sc, &r) != DFW_OK) {
+        dfw__jscratch_free(&sc);
         return DFW_ERR_NOMEM;
     }
-    dfw__fields_pick(ev, rec, &r);
     dfw__kv_init(&l, &leef, &r);
     if (l.val[L_DEVTIME].s != NULL) {
         set_cstr(&l.val[L_DEVTIMEFORMAT], DFW_LEEF_TIME_FORMAT);
@@ -155,6 +155,6 @@ dfw_err dfw_leef_format(const struct dfw_event *ev, size_t max_len, struct dfw_b
     }
     l.val[L_TITLE] = r.name;
     dfw_err err = dfw__kv_render(&l, max_len, out);
-    dfw_event_record_put(ev, rec);
+    dfw__jscratch_free(&sc);
     return err;
 }
