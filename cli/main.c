@@ -59,10 +59,15 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    /* No fastbins: a parsed page is millions of small json-c chunks freed at once, and glibc
-     * then sorts them all in malloc_consolidate, cache miss after cache miss (bench/throughput:
-     * 83 -> 60 CPU-us/record into /dev/null, docs/performance.md). The per-thread cache (tcache)
-     * still serves small allocations. Only the CLI: a module leaves its host's allocator alone. */
+    /* Buffers of 1 MiB and more (response bodies, pages of 24 MB) are mmap'd whatever glibc has
+     * freed before: its dynamic threshold would otherwise rise to the size of the last page freed,
+     * and the next body would grow on the heap by copying, old and new copy resident at once
+     * (bench/throughput, docs/performance.md). Only the CLI: a module leaves its host's
+     * allocator alone. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    /* No fastbins: when pages were json-c trees, freeing their millions of small chunks ended in
+     * malloc_consolidate (83 -> 60 CPU-us/record into /dev/null). Pages are no trees now and the
+     * difference is within the bench's noise; kept, as it costs nothing measurable. */
     mallopt(M_MXFAST, 0);
     const char *config = DEFAULT_CONFIG;
     int verbose = 0;
