@@ -437,6 +437,34 @@ static void line_keys(const char *line, size_t len, char *out, size_t outlen)
     cef_keys(&p, out, outlen);
 }
 
+/* Values are read from the record's bytes: names written with escapes count, the last of a
+ * repeated name wins (as json-c keeps it), escaped values are decoded, and an object of more
+ * members than the reader's inline table still has all of them. */
+static void record_bytes_read_like_json_c(void **state)
+{
+    (void)state;
+    struct dfw_buf rec = DFW_BUF_INIT;
+    dfw_buf_puts(&rec, "{\"severity\":\"Low\",\"ti\\u0074le\":\"first\",");
+    for (int i = 0; i < 100; i++) {
+        dfw_buf_printf(&rec, "\"pad%d\":[{\"title\":\"inner\"},%d],", i, i);
+    }
+    dfw_buf_puts(&rec, "\"title\":\"caf\\u00e9 \\\"x\\\"\",\"severity\":\"High\","
+                       "\"evidence\":[{\"entityType\":\"User\",\"accountName\":\"a\\\\b\"}]}");
+    struct dfw_event ev;
+    make_event(&ev, "mde-alerts", NULL, "1", "2021-01-26T20:33:59.2Z");
+    ev.raw = rec.data;
+    ev.raw_len = rec.len;
+    struct dfw_buf out = DFW_BUF_INIT;
+    struct cef_parsed p;
+    char v[512];
+    render_parse(&ev, &out, &p);
+    assert_memory_equal(p.hdr[5], "caf\xc3\xa9 \"x\"", p.hdr_len[5]);
+    assert_memory_equal(p.hdr[6], "8", p.hdr_len[6]); /* High, the last severity */
+    assert_string_equal(cef_value(&p, "suser", v, sizeof(v)), "a\\b"); /* JSON "a\\b" */
+    dfw_buf_free(&out);
+    dfw_buf_free(&rec);
+}
+
 static void missing_null_and_mistyped_fields(void **state)
 {
     (void)state;
@@ -642,6 +670,7 @@ int main(void)
         cmocka_unit_test(injection_stays_one_field),
         cmocka_unit_test(invalid_utf8_replaced),
         cmocka_unit_test(entity_priority),
+        cmocka_unit_test(record_bytes_read_like_json_c),
         cmocka_unit_test(missing_null_and_mistyped_fields),
         cmocka_unit_test(udp_truncation),
         cmocka_unit_test(udp_message_within_limit),
