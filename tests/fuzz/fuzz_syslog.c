@@ -155,7 +155,7 @@ static void check_message(struct fuzz_in *in)
     size_t idlen;
     char *id = fuzz_field(in, &idlen);
     if (idlen == 0 || idlen >= 128 || strlen(id) != idlen || !dfw_utf8_valid(id, idlen)) {
-        /* what dfw_stream_record_key hands on: 1-127 bytes of UTF-8 from a strict page */
+        /* what dfw_stream_row_key hands on: 1-127 bytes of UTF-8 from a strict page */
         free(id);
         id = strdup("da637551227677560813_-961444813");
     }

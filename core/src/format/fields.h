@@ -50,7 +50,8 @@ enum dfw__time {
     DFW__NTIMES
 };
 
-/* One record's values. Strings point into the event (valid as long as it) or into link. */
+/* One record's values. Strings point into the event (valid as long as it), into the scratch list
+ * of dfw__fields_pick (strings that held escapes) or into link. */
 struct dfw__fields {
     const char *product; /* header product name of the stream (static) */
     const char *version; /* header product version of the stream (static) */
