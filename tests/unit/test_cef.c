@@ -459,7 +459,7 @@ static void record_bytes_read_like_json_c(void **state)
     char v[512];
     render_parse(&ev, &out, &p);
     assert_memory_equal(p.hdr[5], "caf\xc3\xa9 \"x\"", p.hdr_len[5]);
-    assert_memory_equal(p.hdr[6], "8", p.hdr_len[6]); /* High, the last severity */
+    assert_memory_equal(p.hdr[6], "8", p.hdr_len[6]);                  /* High, the last severity */
     assert_string_equal(cef_value(&p, "suser", v, sizeof(v)), "a\\b"); /* JSON "a\\b" */
     dfw_buf_free(&out);
     dfw_buf_free(&rec);
