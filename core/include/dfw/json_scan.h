@@ -9,6 +9,8 @@
 #define DFW_JSON_SCAN_H
 
 #include <stddef.h>
+
+struct json_object;
 #include "dfw/buf.h"
 #include "dfw/err.h"
 
@@ -63,5 +65,10 @@ int dfw_json_next_item(const char *text,
  * DFW_ERR_NOMEM. */
 dfw_err
 dfw_json_string(const char *text, struct dfw_json_span span, struct dfw_buf *out, size_t *n);
+
+/* The one JSON value in the len bytes at text parsed by json-c (a bare number too, which json-c
+ * completes only at a delimiter). The caller owns it (json_object_put); NULL when out of memory
+ * or when json-c refuses the text. */
+struct json_object *dfw_json_parse(const char *text, size_t len);
 
 #endif

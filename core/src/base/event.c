@@ -1,5 +1,7 @@
 #include "dfw/event.h"
 
+#include "dfw/json_scan.h"
+
 #include <json-c/json.h>
 
 const char *dfw_event_kind_name(enum dfw_event_kind kind)
@@ -22,16 +24,7 @@ struct json_object *dfw_event_record_get(const struct dfw_event *ev)
     if (ev->record != NULL || ev->raw == NULL) {
         return ev->record;
     }
-    struct json_tokener *tok = json_tokener_new();
-    if (tok == NULL) {
-        return NULL;
-    }
-    struct json_object *rec = json_tokener_parse_ex(tok, ev->raw, (int)ev->raw_len);
-    if (rec == NULL && json_tokener_get_error(tok) == json_tokener_continue) {
-        rec = json_tokener_parse_ex(tok, " ", 1); /* a bare number ends only at a delimiter */
-    }
-    json_tokener_free(tok);
-    return rec;
+    return dfw_json_parse(ev->raw, ev->raw_len);
 }
 
 void dfw_event_record_put(const struct dfw_event *ev, struct json_object *rec)

@@ -113,12 +113,10 @@ int dfw_json_name_is(const char *t, struct dfw_json_span name, const char *key)
     if (memchr(s, '\\', n) == NULL) {
         return n == k + 2 && memcmp(s + 1, key, k) == 0;
     }
-    struct json_tokener *tok = json_tokener_new();
-    struct json_object *o = tok ? json_tokener_parse_ex(tok, s, (int)n) : NULL;
+    struct json_object *o = dfw_json_parse(s, n);
     int same = o != NULL && (size_t)json_object_get_string_len(o) == k &&
                memcmp(json_object_get_string(o), key, k) == 0;
     json_object_put(o);
-    json_tokener_free(tok);
     return same;
 }
 
@@ -172,9 +170,7 @@ dfw_err dfw_json_string(const char *t, struct dfw_json_span s, struct dfw_buf *o
         dfw_err err = dfw_buf_append(out, p + 1, s.len - 2);
         return err != DFW_OK ? err : dfw_buf_append(out, "", 1);
     }
-    struct json_tokener *tok = json_tokener_new();
-    struct json_object *o = tok ? json_tokener_parse_ex(tok, p, (int)s.len) : NULL;
-    json_tokener_free(tok);
+    struct json_object *o = dfw_json_parse(p, s.len);
     if (o == NULL) {
         return DFW_ERR_NOMEM;
     }
@@ -182,4 +178,18 @@ dfw_err dfw_json_string(const char *t, struct dfw_json_span s, struct dfw_buf *o
     dfw_err err = dfw_buf_append(out, json_object_get_string(o), *n);
     json_object_put(o);
     return err != DFW_OK ? err : dfw_buf_append(out, "", 1);
+}
+
+struct json_object *dfw_json_parse(const char *text, size_t len)
+{
+    struct json_tokener *tok = json_tokener_new();
+    if (tok == NULL) {
+        return NULL;
+    }
+    struct json_object *o = json_tokener_parse_ex(tok, text, (int)len);
+    if (o == NULL && json_tokener_get_error(tok) == json_tokener_continue) {
+        o = json_tokener_parse_ex(tok, " ", 1);
+    }
+    json_tokener_free(tok);
+    return o;
 }

@@ -141,7 +141,6 @@ next_link(struct dfw_page *page, const char *body, struct dfw_json_span s, const
         return DFW_OK;
     }
     page->next_link = dfw_buf_steal(&b);
-    dfw_buf_free(&b);
     return page->next_link != NULL ? DFW_OK : DFW_ERR_NOMEM;
 }
 
@@ -203,13 +202,7 @@ dfw_err dfw_stream_parse_page(const char *body,
 /* An integer id as json-c reads it (int64, saturated), printed. */
 static dfw_err int_id(const char *row, struct dfw_json_span s, struct dfw_buf *arena)
 {
-    struct json_tokener *tok = json_tokener_new();
-    struct json_object *v = tok ? json_tokener_parse_ex(tok, row + s.off, (int)s.len) : NULL;
-    if (v == NULL && json_tokener_get_error(tok) == json_tokener_continue) {
-        /* a number is only complete at its end: give json-c one */
-        v = json_tokener_parse_ex(tok, " ", 1);
-    }
-    json_tokener_free(tok);
+    struct json_object *v = dfw_json_parse(row + s.off, s.len);
     dfw_err err = json_object_is_type(v, json_type_int)
                       ? dfw_buf_printf(arena, "%" PRId64, json_object_get_int64(v))
                       : DFW_ERR_INVALID;

@@ -49,10 +49,7 @@ static int cstr(struct dfw__sv v, char *buf, size_t len)
 static int jtime(const struct dfw__jobj *o, const char *key, int64_t *ms)
 {
     char buf[64];
-    size_t n;
-    struct dfw__sv v = {dfw__jv_str(jget(o, key, '"'), o->sc, &n), 0};
-    v.n = n;
-    return cstr(v, buf, sizeof(buf)) && dfw_time_parse(buf, ms) == DFW_OK;
+    return cstr(jstr(o, key), buf, sizeof(buf)) && dfw_time_parse(buf, ms) == DFW_OK;
 }
 
 static void take(struct dfw__sv *dst, const struct dfw__jobj *o, const char *key)
@@ -62,11 +59,11 @@ static void take(struct dfw__sv *dst, const struct dfw__jobj *o, const char *key
     }
 }
 
-/* Is v the text lit (case-insensitive with ci), as strcmp/strcasecmp on json-c's string? */
-static int sv_is(struct dfw__sv v, const char *lit, int ci)
+/* Is v the text lit, case-insensitively, as strcasecmp on json-c's string? */
+static int sv_is(struct dfw__sv v, const char *lit)
 {
     char buf[64];
-    return cstr(v, buf, sizeof(buf)) && (ci ? strcasecmp(buf, lit) : strcmp(buf, lit)) == 0;
+    return cstr(v, buf, sizeof(buf)) && strcasecmp(buf, lit) == 0;
 }
 
 struct file_grp {
@@ -111,8 +108,8 @@ static void take_user(struct user_grp *g, const struct dfw__jobj *o, const char 
 static void scan_flat(struct evid *e, const struct dfw__jobj *ent)
 {
     struct dfw__sv type = jstr(ent, "entityType");
-    int file = sv_is(type, "File", 1) ? FILE_ENTITY : FILE_PROCESS;
-    int user = sv_is(type, "User", 1) ? USER_ENTITY : USER_OTHER;
+    int file = sv_is(type, "File") ? FILE_ENTITY : FILE_PROCESS;
+    int user = sv_is(type, "User") ? USER_ENTITY : USER_OTHER;
     take_file(&e->file[file], ent);
     take_user(&e->user[user], ent, "accountName");
     take(&e->ip, ent, "ipAddress");

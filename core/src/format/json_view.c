@@ -1,5 +1,6 @@
 #include "json_view.h"
 
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,19 +95,16 @@ const char *dfw__jv_str(struct dfw__jv v, struct dfw__jscratch *sc, size_t *n)
         *n = v.s.len - 2;
         return p + 1;
     }
-    struct dfw_buf b = DFW_BUF_INIT;
-    size_t len;
-    struct dfw__jdec *d = NULL;
-    if (dfw_json_string(v.t, v.s, &b, &len) == DFW_OK) {
-        d = malloc(sizeof(*d) + len + 1);
-    }
+    struct json_object *o = dfw_json_parse(p, v.s.len);
+    size_t len = o != NULL ? (size_t)json_object_get_string_len(o) : 0;
+    struct dfw__jdec *d = o != NULL ? malloc(sizeof(*d) + len + 1) : NULL;
     if (d == NULL) {
-        dfw_buf_free(&b);
+        json_object_put(o);
         sc->failed = 1;
         return NULL;
     }
-    memcpy(d->s, b.data, len + 1);
-    dfw_buf_free(&b);
+    memcpy(d->s, json_object_get_string(o), len + 1);
+    json_object_put(o);
     d->n = len;
     d->next = sc->head;
     sc->head = d;
