@@ -207,11 +207,11 @@ def access_token(tenant, lifetime_s=86400):
 
 class Nginx:
     """nginx (Debian's) serving pages over TLS (HTTP/2 by ALPN unless http2 is false) on 127.0.0.1
-    with a throwaway CA, as the MDE API
-    and the tenant's token endpoint; the master runs as the caller, workers as nobody when that is
-    root. ca_file is what the forwarder trusts."""
+    with a throwaway CA, as the MDE API and the tenant's token endpoint; rate: nginx's limit_rate
+    (bytes/s per answer, e.g. "20m"), None for none. The master runs as the caller, workers as
+    nobody when that is root. ca_file is what the forwarder trusts."""
 
-    def __init__(self, workdir, pages, http2=True):
+    def __init__(self, workdir, pages, http2=True, rate=None):
         self.pages = pages
         self.dir = pages.dir
         self.port = harness.free_port()
@@ -249,6 +249,7 @@ http {{
     scgi_temp_path {tmp}/scgi;
     sendfile on;
     keepalive_requests 100000;
+    {f"limit_rate {rate};" if rate else ""}
 {pages.nginx_maps()}
     server {{
         listen 127.0.0.1:{self.port} ssl{" http2" if http2 else ""};

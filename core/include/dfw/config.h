@@ -91,7 +91,9 @@ struct dfw_config {
     char *metrics_file;          /* metrics_file: Prometheus text written every 10 s; NULL */
     char *metrics_listen;        /* metrics_listen: "127.0.0.1:9464" serves /metrics, /health */
     int metrics_per_tenant;      /* metrics_per_tenant (default yes): no = series per stream */
-    char *forwarder_canon;       /* the [forwarder] "key=value\n" lines as read (reload compares) */
+    int read_ahead; /* read_ahead (default yes): fetch a stream's next page while one is delivered
+                     */
+    char *forwarder_canon; /* the [forwarder] "key=value\n" lines as read (reload compares) */
     struct dfw_tenant_conf *tenants;
     size_t ntenants;
     struct dfw_output_conf *outputs;

@@ -554,6 +554,7 @@ static struct dfw_config *load(const char *path,
     cfg->overlap_ms = 10 * 60 * 1000;
     cfg->settle_delay_ms = 2 * 60 * 1000;
     cfg->metrics_per_tenant = 1;
+    cfg->read_ahead = 1;
     cfg->initial_lookback_ms = DAY_MS;
     cfg->http_timeout_ms = 60 * 1000;
     cfg->connect_timeout_ms = 10 * 1000;

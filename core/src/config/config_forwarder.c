@@ -35,6 +35,7 @@ static const struct fkey fkeys[] = {
     {"metrics_file", F_STRING, offsetof(struct dfw_config, metrics_file), 0, 0},
     {"metrics_listen", F_LISTEN, offsetof(struct dfw_config, metrics_listen), 0, 0},
     {"metrics_per_tenant", F_BOOL, offsetof(struct dfw_config, metrics_per_tenant), 0, 0},
+    {"read_ahead", F_BOOL, offsetof(struct dfw_config, read_ahead), 0, 0},
 };
 _Static_assert(sizeof(fkeys) / sizeof(fkeys[0]) == NFKEYS, "NFKEYS must count fkeys[]");
 

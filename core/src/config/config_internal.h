@@ -13,7 +13,7 @@
 
 #define NAME_MAX_LEN 64               /* tenant, output and output type names */
 #define DAY_MS       (86400LL * 1000) /* a day in ms, for [forwarder] durations */
-#define NFKEYS       15               /* entries of the [forwarder] key table */
+#define NFKEYS       16               /* entries of the [forwarder] key table */
 
 enum sect_kind { SECT_NONE, SECT_FORWARDER, SECT_TENANT, SECT_OUTPUT };
 

@@ -135,15 +135,26 @@ void dfw__fetch_verdict(struct job *j, const struct dfw_http_response *r, struct
     }
 }
 
-enum fetch_send dfw__fetch_send(struct job *j, int64_t now, dfw_http_done_fn done)
+enum fetch_send dfw__fetch_send(struct job *j,
+                                int64_t now,
+                                const struct dfw_window *w,
+                                struct dfw_slice *slice,
+                                int ahead,
+                                dfw_http_done_fn done)
 {
     struct tenant_rt *t = j->tenant;
     struct dfw_engine *e = t->engine;
+    if (ahead && j->slot->failed != DFW_OK) {
+        return FS_WAIT;
+    }
     if (j->slot->failed != DFW_OK) {
         j->fail_err = j->slot->failed;
         return FS_FAILED;
     }
     const struct dfw_token *tok = dfw_auth_token(t->auth, j->resource, dfw_now_ms());
+    if (tok == NULL && ahead) {
+        return FS_WAIT;
+    }
     if (tok == NULL) {
         dfw__token_request(j->slot, now);
         if (j->slot->failed != DFW_OK) {
@@ -154,6 +165,9 @@ enum fetch_send dfw__fetch_send(struct job *j, int64_t now, dfw_http_done_fn don
         return FS_WAIT;
     }
     const char *missing = missing_role(j, tok->claims);
+    if (missing != NULL && ahead) {
+        return FS_WAIT;
+    }
     if (missing != NULL) {
         const char *kind = dfw_token_kind_name(dfw_claims_kind(tok->claims));
         dfw_log(DFW_LOG_ERROR, "auth",
@@ -171,18 +185,22 @@ enum fetch_send dfw__fetch_send(struct job *j, int64_t now, dfw_http_done_fn don
     wait = wait_h > wait ? wait_h : wait;
     wait = wait_a > wait ? wait_a : wait;
     if (wait > 0) {
-        dfw__job_at(j, now + wait);
+        if (!ahead) {
+            dfw__job_at(j, now + wait);
+        }
         return FS_WAIT;
     }
-    dfw_window_slice(&j->cursor.win, &j->slice);
+    dfw_window_slice(w, slice);
     char *url =
-        dfw_stream_url(j->def, j->base_url, &j->slice, j->top, dfw_stream_expands(j->def, t->conf));
+        dfw_stream_url(j->def, j->base_url, slice, j->top, dfw_stream_expands(j->def, t->conf));
     dfw_err rc =
         url ? dfw_http_get(e->http, url, tok->access_token, dfw_stream_header(j->def), done, j)
             : DFW_ERR_NOMEM;
     free(url);
     if (rc != DFW_OK) {
-        dfw__job_at(j, now + 1000);
+        if (!ahead) {
+            dfw__job_at(j, now + 1000);
+        }
         return FS_WAIT;
     }
     if (j->per_min.capacity > 0) {

@@ -78,6 +78,14 @@ struct tenant_rt {
 
 enum job_state { J_IDLE, J_FETCH, J_DELIVER, J_DONE, J_FAILED };
 
+/* The request read ahead while a batch is delivered (read_ahead.c). */
+enum ahead_state {
+    AHEAD_NONE,  /* none */
+    AHEAD_SENT,  /* in flight (j->in_flight), for j->ahead_slice */
+    AHEAD_READY, /* answered while the batch was delivered: kept in j->ahead_resp */
+    AHEAD_STALE  /* in flight, no longer wanted: its answer is dropped */
+};
+
 /* Things a page can say about the server's paging that the operator should hear about
  * (each one warning line per sweep and a counter). */
 enum anomaly {
@@ -137,6 +145,12 @@ struct job {
     struct dfw_event *events;
     struct dfw_buf strs; /* ids, last-update times and severities of the events (arena) */
     size_t nevents;
+    /* the next slice's request, sent while this batch is delivered (read_ahead.c) */
+    enum ahead_state ahead;
+    struct dfw_slice ahead_slice;
+    struct dfw_http_response ahead_resp; /* AHEAD_READY: the answer; body in ahead_body */
+    struct dfw_buf ahead_body;
+    char ahead_error[256];
     int64_t *times; /* scratch: last-update and creation times of the page's rows */
     size_t times_cap;
     uint64_t seq;
@@ -152,7 +166,7 @@ struct job {
     size_t batch_late;     /* events of the batch that arrived late (see dfw_cursor.prev_end_ms) */
     int64_t batch_late_ms; /* the most behind of them: ms before the previous sweep's end */
     /* counters */
-    uint64_t fetched, duplicates, delivered, bytes, api_calls, throttled, late;
+    uint64_t fetched, duplicates, delivered, bytes, api_calls, throttled, late, read_ahead;
     uint64_t anomalies[AN_COUNT];
 };
 
@@ -242,9 +256,16 @@ void dfw__job_uncount(struct job *j);
  * (--once: the run ends, the next one repeats the batch delivered since). */
 int dfw__job_hold(struct job *j, int64_t now);
 
-/* engine_fetch.c: the outcome of trying to send the job's next request */
+/* engine_fetch.c: the outcome of trying to send the job's request for the slice w gives (written
+ * to *slice). ahead (a read-ahead, read_ahead.c): nothing but FS_SENT or FS_WAIT, and FS_WAIT
+ * has no effect (no token request, no timer, no error): the request is sent later as usual. */
 enum fetch_send { FS_SENT, FS_WAIT, FS_FAILED };
-enum fetch_send dfw__fetch_send(struct job *j, int64_t now, dfw_http_done_fn done);
+enum fetch_send dfw__fetch_send(struct job *j,
+                                int64_t now,
+                                const struct dfw_window *w,
+                                struct dfw_slice *slice,
+                                int ahead,
+                                dfw_http_done_fn done);
 
 /* engine_fetch.c: what an API answer means for the job */
 enum verdict_kind { V_PAGE, V_RETRY, V_THROTTLED, V_FAIL };
@@ -268,6 +289,26 @@ void dfw__job_anomaly(struct job *j, enum anomaly a);
 /* engine_deliver.c */
 void dfw__deliver_begin(struct job *j);
 enum deliver_verdict dfw__deliver(struct job *j, int64_t now);
+
+/* read_ahead.c (read_ahead = yes): while the batch of slice N is delivered, the request for slice
+ * N+1 is sent, so the API's latency overlaps the outputs'. N+1 is what the window gives once N's
+ * outcome is applied (dfw_window_advance is pure), known before N is acknowledged except in the
+ * PASSES mode of a cell (never read ahead). The answer is kept, not parsed, until N is committed
+ * (so dedup, kinds and late arrivals are decided as without read-ahead); at the commit it is
+ * used only if the window's next slice is the one asked for, else dropped. At most two pages
+ * per job are in memory. The checkpoint never moves ahead of the outputs: nothing of N+1 is
+ * delivered before N's checkpoint is committed. */
+/* After the batch is submitted (J_DELIVER): send the next slice's request when it is known. */
+void dfw__ahead_send(struct job *j, int64_t now, dfw_http_done_fn done);
+/* An answer arrived (in_flight is cleared): 1 when it was the read-ahead's and is dealt with (kept
+ * or dropped), 0 when the caller handles it as the answer to j->slice. */
+int dfw__ahead_answer(struct job *j, const struct dfw_http_response *r, int64_t now);
+/* The batch is committed, the window moved on: keep the read-ahead only if it asked for the slice
+ * now due (then j->slice is that slice), else drop it. */
+void dfw__ahead_settle(struct job *j);
+/* Forget the read-ahead (the job fails or stops): a kept answer is freed, one in flight is dropped
+ * when it arrives. */
+void dfw__ahead_drop(struct job *j);
 
 /* tokens.c: start a token request for the slot unless one is in flight or backing off */
 void dfw__token_request(struct token_slot *s, int64_t now);

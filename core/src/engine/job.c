@@ -39,6 +39,7 @@ static void job_fail(struct job *j, dfw_err err)
 {
     dfw_cursor_rollback(&j->cursor); /* its pairs were never acknowledged */
     dfw__batch_drop(j);
+    dfw__ahead_drop(j);
     set_state(j, J_FAILED);
     j->fail_err = err;
     j->failing = 1;
@@ -135,9 +136,11 @@ static void commit(struct job *j, int64_t now)
     if (j->cursor.win.mode != before) {
         dfw_cell_reset(&j->cell);
     }
+    dfw__ahead_settle(j);
     save_checkpoint(j);
-    dfw_log(DFW_LOG_DEBUG, "pipeline", "tenant=%s stream=%s events=%zu rows=%zu more=%d", tenant,
-            j->def->name, j->nevents, j->outcome.rows, j->outcome.more);
+    dfw_log(DFW_LOG_DEBUG, "pipeline",
+            "tenant=%s stream=%s events=%zu rows=%zu more=%d next_read_ahead=%d", tenant,
+            j->def->name, j->nevents, j->outcome.rows, j->outcome.more, j->ahead != AHEAD_NONE);
     dfw__batch_drop(j);
     j->attempts = 0;
     j->failing = 0;
@@ -147,7 +150,8 @@ static void commit(struct job *j, int64_t now)
     }
     if (j->cursor.win.to_ms != 0) {
         set_state(j, J_FETCH);
-        dfw__job_at(j, now);
+        /* an answer read ahead is delivered from the next turn, after this checkpoint's commit */
+        dfw__job_at(j, now + (j->ahead == AHEAD_READY));
         return;
     }
     if (!j->swept) {
@@ -193,15 +197,11 @@ static int skip_refused(struct job *j, const struct dfw_http_response *r)
     return 1;
 }
 
-static void on_response(void *ctx, const struct dfw_http_response *r)
+static void on_response(void *ctx, const struct dfw_http_response *r);
+
+/* The answer to the request for j->slice. */
+static void answer(struct job *j, const struct dfw_http_response *r, int64_t now)
 {
-    struct job *j = ctx;
-    int64_t now = dfw_mono_ms();
-    j->in_flight = 0;
-    j->bytes += r->len;
-    if (j->tenant->retiring) {
-        return; /* reload removed it: the answer is not delivered, the checkpoint stays */
-    }
     if (skip_refused(j, r)) {
         return;
     }
@@ -223,6 +223,8 @@ static void on_response(void *ctx, const struct dfw_http_response *r)
         }
         set_state(j, J_DELIVER);
         dfw__deliver_begin(j);
+        /* before the outputs get the batch: the next page arrives while this one is encoded */
+        dfw__ahead_send(j, now, on_response);
         deliver_step(j, now);
         return;
     }
@@ -240,9 +242,40 @@ static void on_response(void *ctx, const struct dfw_http_response *r)
     }
 }
 
+static void on_response(void *ctx, const struct dfw_http_response *r)
+{
+    struct job *j = ctx;
+    int64_t now = dfw_mono_ms();
+    j->in_flight = 0;
+    j->bytes += r->len;
+    if (dfw__ahead_answer(j, r, now)) {
+        return; /* read ahead: kept until its turn, or dropped */
+    }
+    if (j->tenant->retiring) {
+        return; /* reload removed it: the answer is not delivered, the checkpoint stays */
+    }
+    answer(j, r, now);
+}
+
+/* The answer read ahead, now that the batch before it is committed. */
+static void answer_read_ahead(struct job *j, int64_t now)
+{
+    struct dfw_buf body = j->ahead_body;
+    struct dfw_http_response r = j->ahead_resp;
+    memset(&j->ahead_body, 0, sizeof(j->ahead_body));
+    r.owner = &body;
+    j->ahead = AHEAD_NONE;
+    j->read_ahead++;
+    answer(j, &r, now);
+    dfw_buf_free(&body); /* unless the batch took it */
+}
+
 static void send(struct job *j, int64_t now)
 {
-    if (dfw__fetch_send(j, now, on_response) == FS_FAILED) {
+    if (j->in_flight) {
+        return; /* a read-ahead no longer wanted is still out: sent once it is back */
+    }
+    if (dfw__fetch_send(j, now, &j->cursor.win, &j->slice, 0, on_response) == FS_FAILED) {
         job_fail(j, j->fail_err);
     }
 }
@@ -318,7 +351,13 @@ void dfw__job_step(struct job *j, int64_t now)
         }
         break;
     case J_FETCH:
-        if (!j->in_flight && !e->stop) {
+        if (e->stop) {
+            break;
+        }
+        if (j->ahead == AHEAD_READY) {
+            answer_read_ahead(j, now);
+        }
+        else if (!j->in_flight) {
             send(j, now);
         }
         break;
@@ -351,6 +390,7 @@ void dfw__job_release(struct job *j)
     }
     dfw__batch_drop(j);
     dfw_buf_free(&j->strs);
+    dfw_buf_free(&j->ahead_body);
     dfw_cursor_clear(&j->cursor);
     dfw_cell_clear(&j->cell);
     free(j->times);
