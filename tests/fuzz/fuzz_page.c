@@ -20,10 +20,32 @@
 
 #define BASE "https://api.security.microsoft.com"
 
+/* The identity read with the page's index is the one read without it (scanning every byte). */
+static void same_without_index(const struct dfw_stream_def *def,
+                               const struct dfw_page_row *row,
+                               dfw_err rc,
+                               const struct dfw_buf *arena,
+                               const struct dfw_row_key *k)
+{
+    struct dfw_buf plain = DFW_BUF_INIT;
+    struct dfw_row_key p;
+    dfw_err prc = dfw_stream_row_key(def, row->json, row->len, 128, &plain, &p, NULL);
+    FUZZ_CHECK(prc == rc, "row key %d with the index, %d without", rc, prc);
+    if (rc == DFW_OK) {
+        FUZZ_CHECK(plain.len == arena->len && memcmp(plain.data, arena->data, plain.len) == 0 &&
+                       p.id == k->id && p.updated == k->updated && p.severity == k->severity &&
+                       p.updated_ms == k->updated_ms && p.created_ms == k->created_ms,
+                   "the index changed the row key");
+    }
+    dfw_buf_free(&plain);
+}
+
 /* One row: strict JSON on one line that json-c parses, the same record json-c finds in the whole
- * page (whole, when json-c parsed it), and an identity that is the record's own. */
+ * page (whole, when json-c parsed it), and an identity that is the record's own, with the page's
+ * index as without it. */
 static void check_row(const struct dfw_stream_def *def,
                       const struct dfw_page_row *row,
+                      const struct dfw_json_index *ix,
                       struct json_object *whole)
 {
     char why[128];
@@ -42,7 +64,9 @@ static void check_row(const struct dfw_stream_def *def,
     }
     struct dfw_buf arena = DFW_BUF_INIT;
     struct dfw_row_key k;
-    if (dfw_stream_row_key(def, row->json, row->len, 128, &arena, &k) == DFW_OK) {
+    dfw_err rc = dfw_stream_row_key(def, row->json, row->len, 128, &arena, &k, ix);
+    same_without_index(def, row, rc, &arena, &k);
+    if (rc == DFW_OK) {
         const char *id = arena.data + k.id;
         struct json_object *v = json_object_object_get(rec, def->id_field);
         size_t idlen = strlen(id);
@@ -132,7 +156,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        "next link leaves the host: %s", page.next_link);
         }
         for (size_t i = 0; i < page.nrows; i++) {
-            check_row(dfw_streams[s], &page.rows[i], json_object_array_get_idx(value, i));
+            check_row(dfw_streams[s], &page.rows[i], &page.index,
+                      json_object_array_get_idx(value, i));
         }
         dfw_page_free(&page);
     }

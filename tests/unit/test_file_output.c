@@ -46,8 +46,8 @@ static void envelope_is_escaped_json_line(void **state)
     void *self = make("/dev/null", 1, &conf);
     struct json_object *rec = json_tokener_parse("{\"id\":\"a\\\"b\",\"title\":\"x\\ny\"}");
     struct dfw_event ev = {
-        "contoso", "tid-1", "mde-alerts", DFW_EVENT_UPDATE, "a\"b\n", 5, "t", rec, 0, 0,
-        NULL,      0,       NULL};
+        "contoso", "tid-1", "mde-alerts", DFW_EVENT_UPDATE, "a\"b\n", 5, "t", rec, 0, 0, NULL,
+        0,         NULL,    NULL};
     struct dfw_buf out = DFW_BUF_INIT;
     assert_int_equal(p->format(conf, &ev, &out), DFW_OK);
     /* exactly one line */
@@ -81,8 +81,8 @@ static void submit_writes_and_acks(void **state)
     struct json_object *r1 = json_tokener_parse("{\"id\":\"1\"}");
     struct json_object *r2 = json_tokener_parse("{\"id\":\"2\"}");
     struct dfw_event evs[2] = {
-        {"t", "tid", "s", DFW_EVENT_NEW, "1", 1, "u", r1, 0, 0, NULL, 0, NULL},
-        {"t", "tid", "s", DFW_EVENT_NEW, "2", 2, "u", r2, 0, 0, NULL, 0, NULL}};
+        {"t", "tid", "s", DFW_EVENT_NEW, "1", 1, "u", r1, 0, 0, NULL, 0, NULL, NULL},
+        {"t", "tid", "s", DFW_EVENT_NEW, "2", 2, "u", r2, 0, 0, NULL, 0, NULL, NULL}};
     struct dfw_batch b = {evs, 2, 42};
     acks = 0;
     assert_int_equal(p->submit(self, &b, on_ack, NULL), DFW_OK);

@@ -111,6 +111,7 @@ static void mde_alert_golden(void **state)
                            0,
                            NULL,
                            0,
+                           NULL,
                            NULL};
     struct dfw_buf out = DFW_BUF_INIT;
     assert_int_equal(plugin()->format(c, &ev, &out), DFW_OK);
@@ -150,6 +151,7 @@ static void incident_golden_custom_fields(void **state)
                            0,
                            NULL,
                            0,
+                           NULL,
                            NULL};
     struct dfw_buf out = DFW_BUF_INIT;
     struct dfw_out_splunk_hec_fmt f;
@@ -201,7 +203,7 @@ static void source_template(void **state)
 {
     (void)state;
     struct dfw_event ev = {"contoso", "tid", "mde-alerts", DFW_EVENT_NEW, "1", 0, "", NULL, 0, 0,
-                           NULL,      0,     NULL};
+                           NULL,      0,     NULL,         NULL};
     struct dfw_buf out = DFW_BUF_INIT;
     assert_int_equal(dfw_out_splunk_hec_source("{stream}:{tenant_id}/{tenant}{x}", &ev, &out),
                      DFW_OK);

@@ -5,9 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "dfw/buf.h"
 #include "dfw/json_check.h"
+#include "dfw/json_scan.h"
 #include "dfw/utf8.h"
 
 static dfw_err check(const char *s)
@@ -124,12 +127,104 @@ static void utf8_table(void **state)
     assert_false(dfw_utf8_valid("caf\xc3", 4));
 }
 
+/* A page of n rows, each {"id":"<i>","pad":"<pad bytes>","ev":[{"a":"<pad>"},[]]}: rows and
+ * their "ev" arrays big or small with pad; strings with escaped quotes and brackets inside. */
+static char *page_text(int n, size_t pad)
+{
+    struct dfw_buf b = DFW_BUF_INIT;
+    assert_int_equal(dfw_buf_append(&b, "{\"value\": [", 11), DFW_OK);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(
+            dfw_buf_printf(&b, "%s{\"id\":\"%d\\\"]}\",\"ev\":[{\"a\":\"", i ? ", " : "", i),
+            DFW_OK);
+        for (size_t k = 0; k < pad; k++) {
+            assert_int_equal(dfw_buf_append(&b, k % 7 ? "x" : "{", 1), DFW_OK);
+        }
+        assert_int_equal(dfw_buf_append(&b, "\"},[ ]]}", 8), DFW_OK);
+    }
+    assert_int_equal(dfw_buf_append(&b, "], \"n\": 1}", 11), DFW_OK);
+    return dfw_buf_steal(&b);
+}
+
+/* The index holds exactly the containers of DFW_JSON_INDEX_MIN bytes or more, sorted by where
+ * they open, each with its own closing bracket; the scanners jump with it exactly where they
+ * would have read to. */
+static void index_of_big_containers(void **state)
+{
+    (void)state;
+    char *t = page_text(40, 300);
+    size_t len = strlen(t);
+    struct dfw_json_index ix = {0};
+    assert_int_equal(dfw_json_check_index(t, len, 32, &ix, NULL, 0), DFW_OK);
+    /* the root, "value", and per row: the row, "ev", its object */
+    assert_int_equal(ix.n, 2 + 40 * 3);
+    for (size_t i = 0; i < ix.n; i++) {
+        const struct dfw_json_container *c = &ix.c[i];
+        assert_true(i == 0 || ix.c[i - 1].open < c->open);
+        assert_true(c->close + 1 - c->open >= DFW_JSON_INDEX_MIN);
+        assert_true(t[c->open] == '{' || t[c->open] == '[');
+        assert_int_equal(t[c->close], t[c->open] == '{' ? '}' : ']');
+        struct dfw_json_span plain, fast;
+        size_t a = dfw_json_value(t, len, c->open, &plain, NULL);
+        size_t b = dfw_json_value(t, len, c->open, &fast, &ix);
+        assert_int_equal(a, b);
+        assert_int_equal(a, c->close + 1);
+        assert_int_equal(plain.off, fast.off);
+    }
+    /* rows read through the index are the rows read without it */
+    struct dfw_json_span root = {0, len}, name, arr, r1, r2;
+    size_t pos = 0, p1, p2;
+    assert_int_equal(dfw_json_next_name(t, root, &pos, &name), 1);
+    dfw_json_value(t, len, pos, &arr, NULL);
+    p1 = p2 = arr.off;
+    int n = 0;
+    while (dfw_json_next_item(t, arr, &p1, &r1, NULL) == 1) {
+        assert_int_equal(dfw_json_next_item(t, arr, &p2, &r2, &ix), 1);
+        assert_int_equal(r1.off, r2.off);
+        assert_int_equal(r1.len, r2.len);
+        n++;
+    }
+    assert_int_equal(n, 40);
+    /* a copy of the text is not the indexed memory: scanned, with the same answers */
+    char *copy = strdup(t);
+    struct dfw_json_span s1, s2;
+    assert_int_equal(dfw_json_value(copy, len, 0, &s1, &ix), dfw_json_value(t, len, 0, &s2, &ix));
+    assert_int_equal(s1.len, s2.len);
+    free(copy);
+    dfw_json_index_free(&ix);
+    assert_int_equal(ix.n, 0);
+    free(t);
+}
+
+/* Small containers are not indexed; text the check refuses leaves the index empty. */
+static void index_small_and_refused(void **state)
+{
+    (void)state;
+    char *t = page_text(3, 10);
+    struct dfw_json_index ix = {0};
+    assert_int_equal(dfw_json_check_index(t, strlen(t), 32, &ix, NULL, 0), DFW_OK);
+    assert_int_equal(ix.n, 0);
+    free(t);
+    t = page_text(5, 400);
+    size_t len = strlen(t);
+    t[len - 1] = ','; /* no closing brace */
+    char why[128];
+    assert_int_equal(dfw_json_check_index(t, len, 32, &ix, why, sizeof(why)), DFW_ERR_INVALID);
+    assert_int_equal(ix.n, 0);
+    assert_null(ix.c);
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(accepts_json),      cmocka_unit_test(refuses_what_json_c_lets_through),
-        cmocka_unit_test(refuses_malformed), cmocka_unit_test(nesting_limit),
+        cmocka_unit_test(accepts_json),
+        cmocka_unit_test(refuses_what_json_c_lets_through),
+        cmocka_unit_test(refuses_malformed),
+        cmocka_unit_test(nesting_limit),
         cmocka_unit_test(utf8_table),
+        cmocka_unit_test(index_of_big_containers),
+        cmocka_unit_test(index_small_and_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

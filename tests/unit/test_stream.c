@@ -82,7 +82,7 @@ static void parse_page_and_keys(void **state)
     struct dfw_buf a = DFW_BUF_INIT;
     struct dfw_row_key k;
     assert_int_equal(dfw_stream_row_key(dfw_stream_find("m365d-incidents"), p.rows[0].json,
-                                        p.rows[0].len, 64, &a, &k),
+                                        p.rows[0].len, 64, &a, &k, &p.index),
                      DFW_OK);
     assert_string_equal(a.data + k.id, "924521");
     assert_string_equal(a.data + k.updated, "2020-09-06T12:18:03.81Z");
@@ -140,7 +140,7 @@ static void record_without_key_is_invalid(void **state)
     dfw_buf_puts(&a, "kept");
     for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
         struct dfw_row_key k;
-        assert_int_equal(dfw_stream_row_key(mde, recs[i], strlen(recs[i]), 64, &a, &k),
+        assert_int_equal(dfw_stream_row_key(mde, recs[i], strlen(recs[i]), 64, &a, &k, NULL),
                          DFW_ERR_INVALID);
         assert_string_equal(a.data, "kept"); /* the arena as it was */
     }
@@ -209,7 +209,8 @@ static void graph_incidents(void **state)
         DFW_OK);
     struct dfw_buf a = DFW_BUF_INIT;
     struct dfw_row_key k;
-    assert_int_equal(dfw_stream_row_key(gi, p.rows[0].json, p.rows[0].len, 64, &a, &k), DFW_OK);
+    assert_int_equal(dfw_stream_row_key(gi, p.rows[0].json, p.rows[0].len, 64, &a, &k, &p.index),
+                     DFW_OK);
     assert_string_equal(a.data + k.id, "2972395");
     assert_int_equal(k.updated_ms, 1632994545113LL);
     assert_int_equal(k.created_ms, 1628844215553LL);
@@ -248,7 +249,7 @@ static void id_with_nul_is_invalid(void **state)
     const char *rec = "{\"id\":\"a\\u0000b\",\"lastUpdateTime\":\"2020-09-06T12:18:03Z\"}";
     struct dfw_buf a = DFW_BUF_INIT;
     struct dfw_row_key k;
-    assert_int_equal(dfw_stream_row_key(mde, rec, strlen(rec), 64, &a, &k), DFW_ERR_INVALID);
+    assert_int_equal(dfw_stream_row_key(mde, rec, strlen(rec), 64, &a, &k, NULL), DFW_ERR_INVALID);
     dfw_buf_free(&a);
 }
 
@@ -263,18 +264,18 @@ static void row_keys_read_like_json_c(void **state)
                       "\"lastUpdateTime\" : \"2020-09-06T12:18:03Z\", \"alertCreationTime\":7}";
     struct dfw_buf a = DFW_BUF_INIT;
     struct dfw_row_key k;
-    assert_int_equal(dfw_stream_row_key(mde, rec, strlen(rec), 64, &a, &k), DFW_OK);
+    assert_int_equal(dfw_stream_row_key(mde, rec, strlen(rec), 64, &a, &k, NULL), DFW_OK);
     assert_string_equal(a.data + k.id, "x\"\xc3\xa9");
     assert_string_equal(a.data + k.severity, "High");
     assert_string_equal(a.data + k.updated, "2020-09-06T12:18:03Z");
     assert_int_equal(k.created_ms, k.updated_ms); /* not a time: the last-update time */
     const struct dfw_stream_def *inc = dfw_stream_find("m365d-incidents");
     const char *num = "{\"incidentId\":-42,\"lastUpdateTime\":\"2020-09-06T12:18:03Z\"}";
-    assert_int_equal(dfw_stream_row_key(inc, num, strlen(num), 64, &a, &k), DFW_OK);
+    assert_int_equal(dfw_stream_row_key(inc, num, strlen(num), 64, &a, &k, NULL), DFW_OK);
     assert_string_equal(a.data + k.id, "-42");
     const char *big =
         "{\"incidentId\":99999999999999999999,\"lastUpdateTime\":\"2020-09-06T12:18:03Z\"}";
-    assert_int_equal(dfw_stream_row_key(inc, big, strlen(big), 64, &a, &k), DFW_OK);
+    assert_int_equal(dfw_stream_row_key(inc, big, strlen(big), 64, &a, &k, NULL), DFW_OK);
     assert_string_equal(a.data + k.id, "9223372036854775807"); /* json-c saturates */
     dfw_buf_free(&a);
 }

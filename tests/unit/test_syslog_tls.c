@@ -259,6 +259,7 @@ static dfw_err send_one(struct server *s, const char *host, const char *const *e
                            0,
                            NULL,
                            0,
+                           NULL,
                            NULL};
     struct dfw_batch b = {&ev, 1, 1};
     acks = 0;

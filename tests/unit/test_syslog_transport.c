@@ -113,6 +113,7 @@ static void make_events(struct dfw_event *evs, char ids[][32], size_t n, const c
                                     0,
                                     NULL,
                                     0,
+                                    NULL,
                                     NULL};
     }
 }

@@ -8,6 +8,7 @@
 #include "dfw/err.h"
 
 struct json_object;
+struct dfw_json_index;
 
 enum dfw_event_kind {
     DFW_EVENT_NEW = 0,   /* the record was created inside the fetched window */
@@ -39,6 +40,8 @@ struct dfw_event {
     size_t raw_len;
     const char *severity; /* the record's "severity" string, or NULL: then dfw_cef_api_severity
                              reads it from record */
+    const struct dfw_json_index *raw_index; /* where raw's big objects and arrays end (the page's
+                                               index, dfw/json_scan.h), or NULL; an aid only */
 };
 
 /* A batch: the events of one fetched page that passed deduplication. seq is unique per pipeline

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include "dfw/err.h"
+#include "dfw/json_scan.h"
 
 /* Deepest nesting of objects and arrays the check accepts. */
 #define DFW_JSON_MAX_DEPTH 512
@@ -26,5 +27,16 @@ dfw_err dfw_json_check(const char *text, size_t len, char *errbuf, size_t errlen
  * nested deeper is DFW_ERR_INVALID ("nested too deep"). */
 dfw_err
 dfw_json_check_depth(const char *text, size_t len, size_t max_depth, char *errbuf, size_t errlen);
+
+/* dfw_json_check_depth that also fills *ix (emptied first; free with dfw_json_index_free) with
+ * the objects and arrays of at least DFW_JSON_INDEX_MIN bytes, in the same pass. The index is
+ * only an aid: out of memory, or text above 4 GiB, leaves it empty and is no error. On
+ * DFW_ERR_INVALID the index is empty. */
+dfw_err dfw_json_check_index(const char *text,
+                             size_t len,
+                             size_t max_depth,
+                             struct dfw_json_index *ix,
+                             char *errbuf,
+                             size_t errlen);
 
 #endif

@@ -9,6 +9,7 @@
 #define DFW_JSON_SCAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct json_object;
 #include "dfw/buf.h"
@@ -20,19 +21,47 @@ struct dfw_json_span {
     size_t len;
 };
 
+/* Where the big objects and arrays of a checked text end, so that the scanners below jump over
+ * them instead of reading them again (dfw_json_check_index builds it while it checks the text).
+ * Entries are sorted by where the container opens; offsets count bytes from base. A text read
+ * through other memory than base (a copy) is simply not found in it: scanned as without it. */
+struct dfw_json_container {
+    uint32_t open;  /* offset of '{' or '[' */
+    uint32_t close; /* offset of the matching '}' or ']' */
+};
+struct dfw_json_index {
+    const char *base;
+    size_t len;                   /* bytes of the text at base */
+    struct dfw_json_container *c; /* owned */
+    size_t n, cap;
+};
+
+/* Containers this long or longer are indexed (bytes, brackets included): smaller ones cost less
+ * to scan than to look up. */
+#define DFW_JSON_INDEX_MIN 256
+
+/* Free the entries; the index is empty afterwards. NULL is a no-op. */
+void dfw_json_index_free(struct dfw_json_index *ix);
+
 /* The value that starts at text[off] or after whitespace there: *span receives its bytes, without
- * the whitespace around it; the return value is the offset just after it. */
-size_t dfw_json_value(const char *text, size_t len, size_t off, struct dfw_json_span *span);
+ * the whitespace around it; the return value is the offset just after it. ix: the index of the
+ * text's memory, or NULL (then containers are scanned). */
+size_t dfw_json_value(const char *text,
+                      size_t len,
+                      size_t off,
+                      struct dfw_json_span *span,
+                      const struct dfw_json_index *ix);
 
 /* The members of the object whose bytes are span: for each i < nkeys, out[i] receives the value of
  * the member named keys[i] (the last one when the name repeats, as json-c keeps it), or {0, 0}
- * when there is none. Names are compared as dfw_json_name_is does. Returns 0, or -1 when span is
- * not an object. */
+ * when there is none. Names are compared as dfw_json_name_is does. ix as for dfw_json_value.
+ * Returns 0, or -1 when span is not an object. */
 int dfw_json_members(const char *text,
                      struct dfw_json_span span,
                      const char *const *keys,
                      size_t nkeys,
-                     struct dfw_json_span *out);
+                     struct dfw_json_span *out,
+                     const struct dfw_json_index *ix);
 
 /* Walk an object one member at a time, for callers that read a member's value in place (the
  * page's "value" array) instead of skipping it. obj: the object's bytes, or any span that starts
@@ -53,11 +82,12 @@ int dfw_json_name_is(const char *text, struct dfw_json_span name, const char *ke
 /* The next element of an array: arr is the array's bytes, or any span that starts at its '[' and
  * reaches at least to its ']'; *pos is the offset to read from (arr.off before the first call;
  * advanced by each call). Returns 1 with the element's bytes in *item, 0 after the last element
- * with *pos after the ']', -1 when arr is not an array. */
+ * with *pos after the ']', -1 when arr is not an array. ix as for dfw_json_value. */
 int dfw_json_next_item(const char *text,
                        struct dfw_json_span arr,
                        size_t *pos,
-                       struct dfw_json_span *item);
+                       struct dfw_json_span *item,
+                       const struct dfw_json_index *ix);
 
 /* The string whose bytes (quotes included) are span, decoded (escapes resolved, as json-c does),
  * appended to out with a terminating NUL; *n receives its length, which counts an escaped NUL

@@ -10,6 +10,7 @@
 #include "dfw/cloud.h"
 #include "dfw/config.h"
 #include "dfw/err.h"
+#include "dfw/json_scan.h"
 #include "dfw/window.h"
 
 struct json_object;
@@ -115,6 +116,7 @@ struct dfw_page {
                               token is never sent elsewhere) */
     long count;            /* "@odata.count", -1 when absent */
     char *flat;            /* owned: the rows that held line breaks, without them; or NULL */
+    struct dfw_json_index index; /* owned: the body's big objects and arrays (dfw/json_scan.h) */
 };
 
 /* Deepest nesting a page may have: json-c's parser, which outputs use on one record at a time
@@ -152,12 +154,13 @@ struct dfw_row_key {
  * arena. DFW_ERR_INVALID when the record is not an object, or its id or last-update time is
  * missing or malformed (an id that is not an integer or a string, an empty string, one of
  * id_max bytes or more, one holding a NUL character); then arena is left as it was.
- * DFW_ERR_NOMEM. Thread-safe. */
+ * DFW_ERR_NOMEM. ix: the page's index (struct dfw_page), or NULL. Thread-safe. */
 dfw_err dfw_stream_row_key(const struct dfw_stream_def *def,
                            const char *row,
                            size_t len,
                            size_t id_max,
                            struct dfw_buf *arena,
-                           struct dfw_row_key *key);
+                           struct dfw_row_key *key,
+                           const struct dfw_json_index *ix);
 
 #endif

@@ -1,9 +1,11 @@
 /* RFC 8259 grammar, checked in one pass without building anything. */
 #include "dfw/json_check.h"
 #include "dfw/utf8.h"
+#include "swar.h"
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct scan {
@@ -12,6 +14,9 @@ struct scan {
     const char *end;
     const char *why;
     size_t max_depth;
+    struct dfw_json_index *ix; /* NULL: no index wanted, or given up (out of memory) */
+    size_t *open_at;           /* per open container: its offset, and ix->n when it opened */
+    size_t *slot;
 };
 
 static int fail(struct scan *s, const char *why)
@@ -37,11 +42,31 @@ static int is_hex(char c)
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* Past the bytes that stand for themselves in a string: printable ASCII but '"' and '\\'. */
+static const char *plain_run(const char *p, const char *end)
+{
+#if DFW_BLK
+    while (end - p >= DFW_BLK) {
+        dfw__blk x = dfw__blk_load(p);
+        uint64_t m = dfw__blk_eq(x, '"') | dfw__blk_eq(x, '\\') | dfw__blk_ctl_or_high(x);
+        if (m != 0) {
+            return p + dfw__blk_first(m);
+        }
+        p += DFW_BLK;
+    }
+#endif
+    while (p < end && (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x80 && *p != '"' &&
+           *p != '\\') {
+        p++;
+    }
+    return p;
+}
+
 /* At the opening quote. */
 static int string(struct scan *s)
 {
     s->p++;
-    while (s->p < s->end) {
+    while ((s->p = plain_run(s->p, s->end)) < s->end) {
         unsigned char c = (unsigned char)*s->p;
         if (c == '"') {
             s->p++;
@@ -69,10 +94,6 @@ static int string(struct scan *s)
         }
         if (c < 0x20) {
             return fail(s, "control character in a string");
-        }
-        if (c < 0x80) {
-            s->p++;
-            continue;
         }
         size_t n = dfw_utf8_char_len(s->p, (size_t)(s->end - s->p));
         if (n == 0) {
@@ -150,6 +171,10 @@ static int value_start(struct scan *s, unsigned char *stack, size_t *depth)
         if (*depth >= s->max_depth) {
             return fail(s, "nested too deep");
         }
+        if (s->ix != NULL) {
+            s->open_at[*depth] = (size_t)(s->p - s->start);
+            s->slot[*depth] = s->ix->n;
+        }
         stack[(*depth)++] = (unsigned char)*s->p;
         s->p++;
         return 0;
@@ -188,9 +213,38 @@ static int member_key(struct scan *s)
     return 0;
 }
 
+/* The container that opened at depth d closes at s->p: indexed when big, before the ones inside it
+ * (they were added since it opened), so that entries stay sorted by where they open. */
+static void index_close(struct scan *s, size_t d)
+{
+    struct dfw_json_index *ix = s->ix;
+    size_t open = s->open_at[d], close = (size_t)(s->p - s->start);
+    if (close + 1 - open < DFW_JSON_INDEX_MIN) {
+        return;
+    }
+    if (ix->n == ix->cap) {
+        size_t cap = ix->cap ? 2 * ix->cap : 1024;
+        struct dfw_json_container *c = realloc(ix->c, cap * sizeof(*c));
+        if (c == NULL) {
+            dfw_json_index_free(ix);
+            s->ix = NULL; /* only an aid: the check goes on without it */
+            return;
+        }
+        ix->c = c;
+        ix->cap = cap;
+    }
+    size_t at = s->slot[d];
+    memmove(ix->c + at + 1, ix->c + at, (ix->n - at) * sizeof(*ix->c));
+    ix->c[at] = (struct dfw_json_container){(uint32_t)open, (uint32_t)close};
+    ix->n++;
+}
+
 static int check(struct scan *s)
 {
     unsigned char stack[DFW_JSON_MAX_DEPTH];
+    size_t open_at[DFW_JSON_MAX_DEPTH], slot[DFW_JSON_MAX_DEPTH];
+    s->open_at = open_at;
+    s->slot = slot;
     size_t depth = 0;
     if (value_start(s, stack, &depth) != 0) {
         return -1;
@@ -205,6 +259,9 @@ static int check(struct scan *s)
         unsigned char top = stack[depth - 1];
         char c = *s->p;
         if ((top == '{' && c == '}') || (top == '[' && c == ']')) {
+            if (s->ix != NULL) {
+                index_close(s, depth - 1);
+            }
             s->p++;
             depth--;
             fresh = 0;
@@ -240,11 +297,28 @@ dfw_err dfw_json_check(const char *text, size_t len, char *errbuf, size_t errlen
 dfw_err
 dfw_json_check_depth(const char *text, size_t len, size_t max_depth, char *errbuf, size_t errlen)
 {
+    return dfw_json_check_index(text, len, max_depth, NULL, errbuf, errlen);
+}
+
+dfw_err dfw_json_check_index(const char *text,
+                             size_t len,
+                             size_t max_depth,
+                             struct dfw_json_index *ix,
+                             char *errbuf,
+                             size_t errlen)
+{
     if (max_depth > DFW_JSON_MAX_DEPTH) {
         max_depth = DFW_JSON_MAX_DEPTH;
     }
-    struct scan s = {text, text, text + len, NULL, max_depth};
+    if (ix != NULL) {
+        dfw_json_index_free(ix);
+        ix->base = text;
+        ix->len = len;
+    }
+    struct scan s = {text, text, text + len, NULL, max_depth, len <= UINT32_MAX ? ix : NULL,
+                     NULL, NULL};
     if (text == NULL || check(&s) != 0) {
+        dfw_json_index_free(ix);
         if (errbuf != NULL && errlen > 0) {
             snprintf(errbuf, errlen, "byte %zu: %s", text ? (size_t)(s.p - s.start) : (size_t)0,
                      s.why ? s.why : "no text");

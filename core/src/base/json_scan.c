@@ -1,7 +1,9 @@
 /* Skips values by their brackets and quotes only: the text was checked by dfw_json_check. */
 #include "dfw/json_scan.h"
+#include "swar.h"
 
 #include <json-c/json.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int is_ws(char c)
@@ -17,38 +19,87 @@ static size_t skip_ws(const char *t, size_t len, size_t i)
     return i;
 }
 
-/* At an opening quote: the offset after the closing one (a quote after an even number of
- * backslashes). */
+/* At an opening quote: the offset after the closing one. The text is valid: a backslash always
+ * starts an escape, whose second byte is never the closing quote. Strings are short (names,
+ * times, ids): a block at a time inline beats a memchr call per string. */
 static size_t string_end(const char *t, size_t len, size_t i)
 {
     i++;
     while (i < len) {
-        const char *q = memchr(t + i, '"', len - i);
-        if (q == NULL) {
+#if DFW_BLK
+        while (len - i >= DFW_BLK) {
+            dfw__blk x = dfw__blk_load(t + i);
+            uint64_t m = dfw__blk_eq(x, '"') | dfw__blk_eq(x, '\\');
+            if (m != 0) {
+                i += dfw__blk_first(m);
+                break;
+            }
+            i += DFW_BLK;
+        }
+#endif
+        while (i < len && t[i] != '"' && t[i] != '\\') {
+            i++;
+        }
+        if (i >= len) {
             return len;
         }
-        size_t k = (size_t)(q - t), bs = 0;
-        while (k - bs > i && t[k - bs - 1] == '\\') {
-            bs++;
+        if (t[i] == '"') {
+            return i + 1;
         }
-        if (bs % 2 == 0) {
-            return k + 1;
-        }
-        i = k + 1;
+        i += 2;
     }
     return len;
 }
 
-size_t dfw_json_value(const char *t, size_t len, size_t off, struct dfw_json_span *span)
+void dfw_json_index_free(struct dfw_json_index *ix)
+{
+    if (ix == NULL) {
+        return;
+    }
+    free(ix->c);
+    *ix = (struct dfw_json_index){NULL, 0, NULL, 0, 0};
+}
+
+/* Where the container opening at p ends (the offset after its closing bracket, counted from t),
+ * when ix has it; else 0. */
+static size_t indexed_end(const struct dfw_json_index *ix, const char *t, const char *p)
+{
+    if (ix == NULL || ix->n == 0 || p < ix->base || p >= ix->base + ix->len) {
+        return 0;
+    }
+    size_t off = (size_t)(p - ix->base), lo = 0, hi = ix->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->c[mid].open < off) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    if (lo == ix->n || ix->c[lo].open != off) {
+        return 0;
+    }
+    return (size_t)(ix->base + ix->c[lo].close + 1 - t);
+}
+
+size_t dfw_json_value(const char *t,
+                      size_t len,
+                      size_t off,
+                      struct dfw_json_span *span,
+                      const struct dfw_json_index *ix)
 {
     size_t i = skip_ws(t, len, off);
-    size_t start = i;
+    size_t start = i, end;
     if (i >= len) {
         *span = (struct dfw_json_span){i, 0};
         return i;
     }
     if (t[i] == '"') {
         i = string_end(t, len, i);
+    }
+    else if ((t[i] == '{' || t[i] == '[') && (end = indexed_end(ix, t, t + i)) != 0 && end <= len) {
+        i = end;
     }
     else if (t[i] == '{' || t[i] == '[') {
         size_t depth = 0;
@@ -124,14 +175,15 @@ int dfw_json_members(const char *t,
                      struct dfw_json_span span,
                      const char *const *keys,
                      size_t nkeys,
-                     struct dfw_json_span *out)
+                     struct dfw_json_span *out,
+                     const struct dfw_json_index *ix)
 {
     memset(out, 0, nkeys * sizeof(*out));
     size_t pos = span.off, end = span.off + span.len;
     struct dfw_json_span name, v;
     int rc;
     while ((rc = dfw_json_next_name(t, span, &pos, &name)) == 1) {
-        pos = dfw_json_value(t, end, pos, &v);
+        pos = dfw_json_value(t, end, pos, &v, ix);
         for (size_t k = 0; k < nkeys; k++) {
             if (dfw_json_name_is(t, name, keys[k])) {
                 out[k] = v;
@@ -144,7 +196,8 @@ int dfw_json_members(const char *t,
 int dfw_json_next_item(const char *t,
                        struct dfw_json_span arr,
                        size_t *pos,
-                       struct dfw_json_span *item)
+                       struct dfw_json_span *item,
+                       const struct dfw_json_index *ix)
 {
     size_t end = arr.off + arr.len;
     if (arr.len < 2 || t[arr.off] != '[') {
@@ -155,7 +208,7 @@ int dfw_json_next_item(const char *t,
         *pos = i < end ? i + 1 : end; /* after ']' */
         return 0;
     }
-    *pos = dfw_json_value(t, end, i, item);
+    *pos = dfw_json_value(t, end, i, item, ix);
     return 1;
 }
 

@@ -147,7 +147,8 @@ dfw_err dfw__batch_build(struct job *j, const struct dfw_http_response *r, char 
         struct dfw_event *ev = &j->events[j->nevents];
         struct dfw_row_key key;
         size_t mark = j->strs.len;
-        dfw_err rc = dfw_stream_row_key(j->def, row->json, row->len, ID_LEN, &j->strs, &key);
+        dfw_err rc =
+            dfw_stream_row_key(j->def, row->json, row->len, ID_LEN, &j->strs, &key, &j->page.index);
         if (rc != DFW_OK) {
             free(offs);
             /* never skip silently: the page is retried and the job reported failing */
@@ -196,6 +197,7 @@ dfw_err dfw__batch_build(struct job *j, const struct dfw_http_response *r, char 
         ev->stream = j->def->name;
         ev->raw = row->json;
         ev->raw_len = row->len;
+        ev->raw_index = &j->page.index;
         offs[3 * j->nevents] = key.id;
         offs[3 * j->nevents + 1] = key.updated;
         offs[3 * j->nevents + 2] = key.severity;

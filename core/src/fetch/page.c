@@ -29,6 +29,7 @@ void dfw_page_free(struct dfw_page *page)
     free(page->rows);
     free(page->next_link);
     free(page->flat);
+    dfw_json_index_free(&page->index);
     memset(page, 0, sizeof(*page));
     page->count = -1;
 }
@@ -68,13 +69,18 @@ static dfw_err flatten(struct dfw_page *page)
     return DFW_OK;
 }
 
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 /* The rows of the array at *pos (advanced past it). A repeated "value" replaces the first, as in
  * json-c. */
 static dfw_err index_rows(struct dfw_page *page, const char *body, size_t len, size_t *pos)
 {
     size_t cap = page->nrows = 0;
     struct dfw_json_span item, arr = {*pos, len - *pos};
-    while (dfw_json_next_item(body, arr, pos, &item) == 1) {
+    while (dfw_json_next_item(body, arr, pos, &item, &page->index) == 1) {
         if (page->nrows == cap) {
             cap = cap ? 2 * cap : 256;
             struct dfw_page_row *rows = realloc(page->rows, cap * sizeof(*rows));
@@ -93,8 +99,15 @@ static dfw_err index_rows(struct dfw_page *page, const char *body, size_t len, s
  * DFW_ERR_INVALID when there is no "value" array. */
 static dfw_err walk(struct dfw_page *page, const char *body, size_t len, struct dfw_json_span *m)
 {
-    struct dfw_json_span root, name;
-    dfw_json_value(body, len, 0, &root);
+    /* the checked text is one value between whitespace: its bytes need no skipping to be known */
+    size_t first = 0, end = len;
+    while (first < end && is_ws(body[first])) {
+        first++;
+    }
+    while (end > first && is_ws(body[end - 1])) {
+        end--;
+    }
+    struct dfw_json_span root = {first, end - first}, name;
     size_t pos = root.off;
     int has_value = 0;
     while (dfw_json_next_name(body, root, &pos, &name) == 1) {
@@ -109,7 +122,7 @@ static dfw_err walk(struct dfw_page *page, const char *body, size_t len, struct 
             }
         }
         struct dfw_json_span v;
-        pos = dfw_json_value(body, len, pos, &v);
+        pos = dfw_json_value(body, len, pos, &v, &page->index);
         if (dfw_json_name_is(body, name, "@odata.nextLink")) {
             m[0] = v;
         }
@@ -173,7 +186,8 @@ dfw_err dfw_stream_parse_page(const char *body,
     page->count = -1;
     /* json-c alone lets NaN, "1." and bad UTF-8 through to the JSON outputs (dfw/json_check.h) */
     char why[128];
-    if (dfw_json_check_depth(body, len, DFW_PAGE_MAX_DEPTH, why, sizeof(why)) != DFW_OK) {
+    if (dfw_json_check_index(body, len, DFW_PAGE_MAX_DEPTH, &page->index, why, sizeof(why)) !=
+        DFW_OK) {
         snprintf(errbuf, errlen, "response is not valid JSON (RFC 8259) at %s", why);
         return DFW_ERR_INVALID;
     }
@@ -215,12 +229,13 @@ static dfw_err row_key(const struct dfw_stream_def *def,
                        size_t len,
                        size_t id_max,
                        struct dfw_buf *arena,
-                       struct dfw_row_key *key)
+                       struct dfw_row_key *key,
+                       const struct dfw_json_index *ix)
 {
     const char *keys[] = {def->id_field, def->updated_field, def->created_field, "severity"};
     struct dfw_json_span m[4];
-    if (dfw_json_members(row, (struct dfw_json_span){0, len}, keys, 4, m) != 0 || m[0].len == 0 ||
-        m[1].len == 0) {
+    if (dfw_json_members(row, (struct dfw_json_span){0, len}, keys, 4, m, ix) != 0 ||
+        m[0].len == 0 || m[1].len == 0) {
         return DFW_ERR_INVALID;
     }
     size_t n;
@@ -269,10 +284,11 @@ dfw_err dfw_stream_row_key(const struct dfw_stream_def *def,
                            size_t len,
                            size_t id_max,
                            struct dfw_buf *arena,
-                           struct dfw_row_key *key)
+                           struct dfw_row_key *key,
+                           const struct dfw_json_index *ix)
 {
     size_t start = arena->len;
-    dfw_err err = row_key(def, row, len, id_max, arena, key);
+    dfw_err err = row_key(def, row, len, id_max, arena, key, ix);
     if (err != DFW_OK) {
         arena->len = start;
         if (arena->data != NULL) {

@@ -417,7 +417,7 @@ dfw__fields_pick(const struct dfw_event *ev, struct dfw__jscratch *sc, struct df
     memset(c, 0, sizeof(*c));
     memset(&v, 0, sizeof(v));
     size_t len;
-    struct dfw__jv text = {dfw_event_json(ev, &len), {0, 0}};
+    struct dfw__jv text = {dfw_event_json(ev, &len), {0, 0}, ev->raw_index};
     if (text.t == NULL) {
         return DFW_ERR_NOMEM;
     }
@@ -441,7 +441,8 @@ dfw__fields_pick(const struct dfw_event *ev, struct dfw__jscratch *sc, struct df
     c->severity = dfw_cef_severity(cstr(sev, sevtext, sizeof(sevtext)) ? sevtext : NULL);
 
     scan_alert(p->self, rec, &v);
-    struct dfw__jv alerts = p->child ? jget(rec, "alerts", '[') : (struct dfw__jv){NULL, {0, 0}};
+    struct dfw__jv alerts =
+        p->child ? jget(rec, "alerts", '[') : (struct dfw__jv){NULL, {0, 0}, NULL};
     struct dfw__jv alert;
     size_t pos = 0;
     while (dfw__jv_next(alerts, &pos, &alert)) {

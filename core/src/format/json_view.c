@@ -13,6 +13,7 @@ struct dfw__jdec {
 void dfw__jobj_open(struct dfw__jobj *o, struct dfw__jv v, struct dfw__jscratch *sc)
 {
     o->t = v.t;
+    o->ix = v.ix;
     o->sc = sc;
     o->m = o->in;
     o->n = 0;
@@ -23,7 +24,7 @@ void dfw__jobj_open(struct dfw__jobj *o, struct dfw__jv v, struct dfw__jscratch 
     size_t pos = v.s.off;
     struct dfw_json_span name, val;
     while (dfw_json_next_name(v.t, v.s, &pos, &name) == 1) {
-        pos = dfw_json_value(v.t, v.s.off + v.s.len, pos, &val);
+        pos = dfw_json_value(v.t, v.s.off + v.s.len, pos, &val, v.ix);
         if (o->n == o->cap) {
             size_t cap = 2 * o->cap;
             struct dfw__jmember *m =
@@ -54,7 +55,7 @@ void dfw__jobj_close(struct dfw__jobj *o)
 
 struct dfw__jv dfw__jobj_get(const struct dfw__jobj *o, const char *key, char open)
 {
-    struct dfw__jv r = {o->t, {0, 0}};
+    struct dfw__jv r = {o->t, {0, 0}, o->ix};
     if (key == NULL) {
         return r;
     }
@@ -79,7 +80,8 @@ int dfw__jv_next(struct dfw__jv arr, size_t *pos, struct dfw__jv *item)
     }
     size_t p = *pos == 0 ? arr.s.off : *pos;
     item->t = arr.t;
-    int rc = dfw_json_next_item(arr.t, arr.s, &p, &item->s);
+    item->ix = arr.ix;
+    int rc = dfw_json_next_item(arr.t, arr.s, &p, &item->s, arr.ix);
     *pos = p;
     return rc == 1;
 }

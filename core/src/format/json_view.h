@@ -9,10 +9,11 @@
 #include <stddef.h>
 #include "dfw/json_scan.h"
 
-/* A value in the text: s.len == 0 when absent. */
+/* A value in the text: s.len == 0 when absent. ix: the text's index, or NULL (an aid only). */
 struct dfw__jv {
     const char *t;
     struct dfw_json_span s;
+    const struct dfw_json_index *ix;
 };
 
 /* Decoded strings (those with escapes), freed together; failed is set when one could not be
@@ -32,6 +33,7 @@ struct dfw__jmember {
 /* An object's member table. The members of a bigger object go to the heap. */
 struct dfw__jobj {
     const char *t;
+    const struct dfw_json_index *ix;
     struct dfw__jscratch *sc;
     struct dfw__jmember *m; /* in, or malloc'd */
     size_t n, cap;
