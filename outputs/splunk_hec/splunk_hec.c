@@ -18,8 +18,20 @@
 #include "splunk_hec_proto.h"
 #include "splunk_hec_queue.h"
 
+/* A batch taken but not yet placed in requests whole: its events are rendered only as requests are
+ * filled (fill), so that the output holds the bytes of the requests it may send or must keep for
+ * a re-send (max_pending), not whole pages. The pipeline keeps the events until the batch is
+ * acknowledged or cancelled (dfw/output.h). */
+struct hec_src {
+    struct hec_batch *b;
+    const struct dfw_event *events;
+    size_t n, next; /* events, and the first not placed yet */
+    struct hec_src *next_src;
+};
+
 struct hec_out {
     const struct dfw_out_splunk_hec_conf *conf; /* borrowed for the instance's lifetime */
+    struct hec_src *srcs, **srcs_tail;          /* oldest first */
     struct dfw_out_splunk_hec_fmt fmt;
     char *name;
     char channel[40];
@@ -46,9 +58,15 @@ static void hec_destroy(void *self)
         return;
     }
     hec_http_free(o->http); /* first: running transfers point into request bodies */
+    while (o->srcs != NULL) {
+        struct hec_src *s = o->srcs;
+        o->srcs = s->next_src;
+        free(s);
+    }
     hec_queue_clear(&o->q);
     dfw_buf_free(&o->ev);
     dfw_buf_free(&o->wire);
+    dfw_out_splunk_hec_fmt_free(&o->fmt);
     free(o->ids);
     free(o->acked);
     free(o->name);
@@ -66,6 +84,7 @@ static void *hec_init(const void *conf, const char *instance, char *errbuf, size
         return NULL;
     }
     o->conf = c;
+    o->srcs_tail = &o->srcs;
     hec_queue_init(&o->q, (size_t)c->batch_max_events, (size_t)c->batch_max_bytes);
     if (dfw_out_splunk_hec_conf_check(c, why, sizeof(why)) != DFW_OK) {
         snprintf(errbuf, errlen, "output %s: %s", instance, why);
@@ -110,7 +129,9 @@ static dfw_err hec_format(const void *conf, const struct dfw_event *ev, struct d
 {
     struct dfw_out_splunk_hec_fmt f;
     dfw_out_splunk_hec_fmt_init(&f, conf);
-    return dfw_out_splunk_hec_format(&f, ev, out);
+    dfw_err err = dfw_out_splunk_hec_format(&f, ev, out);
+    dfw_out_splunk_hec_fmt_free(&f);
+    return err;
 }
 
 /* Put the request on the wire (gzip'd the first time). */
@@ -136,6 +157,87 @@ static void send_req(struct hec_out *o, struct hec_req *r, int64_t now)
     }
     r->state = HEC_REQ_SENDING;
     o->in_flight++;
+}
+
+/* The oldest source is placed whole, or given up: its batch is complete once its requests are. */
+static void src_pop(struct hec_out *o, int placed)
+{
+    struct hec_src *s = o->srcs;
+    o->srcs = s->next_src;
+    if (o->srcs == NULL) {
+        o->srcs_tail = &o->srcs;
+    }
+    if (placed) {
+        hec_queue_seal(&o->q, s->b);
+    }
+    else {
+        hec_queue_abandon(&o->q, s->b);
+    }
+    free(s);
+}
+
+/* Render one event into the open request (one line per HEC event: an incident and its alerts). */
+static dfw_err
+place(struct hec_out *o, struct hec_batch *b, const struct dfw_event *ev, int64_t now)
+{
+    dfw_buf_reset(&o->ev);
+    dfw_err err = dfw_out_splunk_hec_format(&o->fmt, ev, &o->ev);
+    for (size_t at = 0; err == DFW_OK && at < o->ev.len;) {
+        const char *line = o->ev.data + at;
+        const char *nl = memchr(line, '\n', o->ev.len - at);
+        size_t n = nl ? (size_t)(nl - line) : o->ev.len - at;
+        err = hec_queue_add(&o->q, b, line, n, now);
+        at += n + 1;
+    }
+    if (err != DFW_OK) {
+        /* events already placed go out anyway: the re-sent batch may repeat them */
+        dfw_log(DFW_LOG_ERROR, "output", "output=%s msg=\"cannot format event\" id=%s error=\"%s\"",
+                o->name, DFW_LOG_VAL(ev->id), dfw_strerror(err));
+    }
+    return err;
+}
+
+/* Room for one more request: below max_pending, and no more requests waiting to be sent than
+ * free connections (plus one, rendered while the others are on the wire). */
+static int room(const struct hec_out *o)
+{
+    size_t ready = 0;
+    for (const struct hec_req *r = o->q.head; r != NULL; r = r->next) {
+        ready += r->state == HEC_REQ_READY;
+    }
+    int free_conns = o->conf->max_in_flight - o->in_flight;
+    return hec_queue_pending(&o->q) < (size_t)o->conf->max_pending &&
+           ready < (size_t)(free_conns > 0 ? free_conns : 0) + 1;
+}
+
+/* Fill requests from the sources, oldest first, while there is room. */
+static void fill(struct hec_out *o, int64_t now)
+{
+    while (o->srcs != NULL && room(o)) {
+        struct hec_src *s = o->srcs;
+        if (s->b->done) {
+            src_pop(o, 0); /* a request of it failed: the pipeline sends it again */
+            continue;
+        }
+        const struct hec_req *open = o->q.open;
+        while (s->next < s->n && (o->q.open == open || open == NULL)) {
+            open = o->q.open;
+            dfw_err err = place(o, s->b, &s->events[s->next++], now);
+            if (err != DFW_OK) {
+                if (!s->b->done) {
+                    s->b->done = 1;
+                    s->b->ack(s->b->ack_ctx, s->b->seq, err);
+                }
+                break;
+            }
+        }
+        if (s->b->done || s->next == s->n) {
+            src_pop(o, !s->b->done);
+        }
+    }
+    if (o->srcs == NULL && o->conf->batch_timeout_ms == 0) {
+        hec_queue_close_open(&o->q);
+    }
 }
 
 /* Send what may be sent: due retries and closed requests, oldest first, up to max_in_flight. */
@@ -357,12 +459,15 @@ static void hec_poll(void *self, int timeout_ms)
     if (o->q.open != NULL && now - o->q.open->opened_ms >= o->conf->batch_timeout_ms) {
         hec_queue_close_open(&o->q);
     }
+    fill(o, now);
     start_ready(o, now);
     if (o->conf->ack) {
         poll_acks(o, now);
     }
     hec_http_run(o->http, timeout_ms, on_done, o);
-    start_ready(o, dfw_mono_ms());
+    now = dfw_mono_ms();
+    fill(o, now);
+    start_ready(o, now);
 }
 
 /* The sockets of the running transfers, and the first of the output's timers: the open request's
@@ -404,51 +509,56 @@ static dfw_err hec_submit(void *self, const struct dfw_batch *batch, dfw_ack_fn 
     if (hec_queue_pending(&o->q) >= (size_t)o->conf->max_pending) {
         return DFW_ERR_BUSY; /* back-pressure: acknowledgements must come first */
     }
-    struct hec_batch *b = hec_queue_batch(&o->q, batch->seq, ack, ack_ctx);
+    struct hec_src *src = calloc(1, sizeof(*src));
+    struct hec_batch *b = src ? hec_queue_batch(&o->q, batch->seq, ack, ack_ctx) : NULL;
     if (b == NULL) {
+        free(src);
         return DFW_ERR_NOMEM;
     }
+    *src = (struct hec_src){b, batch->events, batch->count, 0, NULL};
+    *o->srcs_tail = src;
+    o->srcs_tail = &src->next_src;
     int64_t now = dfw_mono_ms();
-    for (size_t i = 0; i < batch->count; i++) {
-        dfw_buf_reset(&o->ev);
-        dfw_err err = dfw_out_splunk_hec_format(&o->fmt, &batch->events[i], &o->ev);
-        /* one record may be several HEC events (an incident and its alerts), one per line */
-        for (size_t at = 0; err == DFW_OK && at < o->ev.len;) {
-            const char *line = o->ev.data + at;
-            const char *nl = memchr(line, '\n', o->ev.len - at);
-            size_t n = nl ? (size_t)(nl - line) : o->ev.len - at;
-            err = hec_queue_add(&o->q, b, line, n, now);
-            at += n + 1;
-        }
-        if (err != DFW_OK) {
-            /* events already queued go out anyway: the re-sent batch may repeat them */
-            dfw_log(DFW_LOG_ERROR, "output",
-                    "output=%s msg=\"cannot format event\" id=%s error=\"%s\"", o->name,
-                    DFW_LOG_VAL(batch->events[i].id), dfw_strerror(err));
-            hec_queue_abandon(&o->q, b);
-            return err;
-        }
-    }
-    hec_queue_seal(&o->q, b);
-    if (o->conf->batch_timeout_ms == 0) {
-        hec_queue_close_open(&o->q);
-    }
+    fill(o, now);
     start_ready(o, now);
     hec_http_run(o->http, 0, on_done, o);
     return DFW_OK;
 }
 
+/* The pipeline takes the batch back: its events are not read any more, no ack comes for it. */
+static void hec_cancel(void *self, uint64_t seq)
+{
+    struct hec_out *o = self;
+    for (struct hec_src **pp = &o->srcs; *pp != NULL;) {
+        struct hec_src *s = *pp;
+        if (s->b->seq != seq) {
+            pp = &s->next_src;
+            continue;
+        }
+        *pp = s->next_src;
+        hec_queue_abandon(&o->q, s->b);
+        free(s);
+    }
+    o->srcs_tail = &o->srcs;
+    while (*o->srcs_tail != NULL) {
+        o->srcs_tail = &(*o->srcs_tail)->next_src;
+    }
+    hec_queue_cancel(&o->q, seq); /* placed ones: sent still, never acknowledged */
+}
+
 static dfw_err hec_flush(void *self, int timeout_ms)
 {
     struct hec_out *o = self;
-    hec_queue_close_open(&o->q);
     int64_t deadline = dfw_mono_ms() + timeout_ms;
-    while (hec_queue_pending(&o->q) > 0) {
+    fill(o, dfw_mono_ms());
+    hec_queue_close_open(&o->q);
+    while (hec_queue_pending(&o->q) > 0 || o->srcs != NULL) {
         int64_t left = deadline - dfw_mono_ms();
         if (left <= 0) {
             return DFW_ERR_RETRY;
         }
         hec_poll(o, left < 50 ? (int)left : 50);
+        hec_queue_close_open(&o->q); /* what poll filled goes out now */
         if (hec_http_running(o->http) == 0 && hec_queue_pending(&o->q) > 0) {
             /* only timers are left (backoff, ack poll): sleep a little instead of spinning */
             struct timespec ts = {0, 10 * 1000 * 1000};
@@ -466,6 +576,7 @@ const struct dfw_output_plugin dfw_out_splunk_hec_plugin = {
     .init = hec_init,
     .format = hec_format,
     .submit = hec_submit,
+    .cancel = hec_cancel,
     .poll = hec_poll,
     .wait = hec_wait,
     .flush = hec_flush,

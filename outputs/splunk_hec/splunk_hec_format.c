@@ -24,6 +24,16 @@ void dfw_out_splunk_hec_fmt_init(struct dfw_out_splunk_hec_fmt *f,
     f->host[sizeof(f->host) - 1] = '\0';
 }
 
+void dfw_out_splunk_hec_fmt_free(struct dfw_out_splunk_hec_fmt *f)
+{
+    dfw_buf_free(&f->source);
+    dfw_buf_free(&f->key);
+    dfw_buf_free(&f->head_key);
+    dfw_buf_free(&f->head);
+    dfw_buf_free(&f->fields_key);
+    dfw_buf_free(&f->fields);
+}
+
 void dfw_out_splunk_hec_time(int64_t ms, char *out, size_t outlen)
 {
     /* floor division so times before 1970 still read as seconds + a positive fraction */
@@ -108,66 +118,117 @@ static dfw_err append_json(struct dfw_buf *out, struct json_object *o)
     return json != NULL ? dfw_buf_append(out, json, len) : DFW_ERR_NOMEM;
 }
 
-static dfw_err append_object(const struct dfw_out_splunk_hec_fmt *f,
+/* f->key = the n strings, each after a byte saying whether it is there ('1') or NULL ('0'), NUL
+ * after each. */
+static dfw_err make_key(struct dfw_out_splunk_hec_fmt *f, const char *const *v, size_t n)
+{
+    dfw_buf_reset(&f->key);
+    dfw_err err = DFW_OK;
+    for (size_t i = 0; err == DFW_OK && i < n; i++) {
+        err = dfw_buf_append(&f->key, v[i] ? "1" : "0", 1);
+        if (err == DFW_OK && v[i] != NULL) {
+            err = dfw_buf_puts(&f->key, v[i]);
+        }
+        if (err == DFW_OK) {
+            err = dfw_buf_append(&f->key, "", 1);
+        }
+    }
+    return err;
+}
+
+/* *cached holds what f->key stands for (cached_key): keep it, or make it again with o, an object
+ * of string members (names[i] = v[i], left out when v[i] is NULL and optional[i]); inner: without
+ * its braces. json-c escapes every string: names and ids come from outside. */
+static dfw_err shared(struct dfw_out_splunk_hec_fmt *f,
+                      struct dfw_buf *cached_key,
+                      struct dfw_buf *cached,
+                      const char *const *names,
+                      const char *const *v,
+                      const int *optional,
+                      size_t n,
+                      int inner)
+{
+    dfw_err err = make_key(f, v, n);
+    if (err != DFW_OK) {
+        return err;
+    }
+    if (cached_key->len == f->key.len && cached->len > 0 &&
+        memcmp(cached_key->data, f->key.data, f->key.len) == 0) {
+        return DFW_OK;
+    }
+    dfw_buf_reset(cached_key);
+    dfw_buf_reset(cached);
+    struct json_object *o = json_object_new_object();
+    int bad = o == NULL;
+    for (size_t i = 0; !bad && i < n; i++) {
+        if (v[i] != NULL || !optional[i]) {
+            bad |= add_string(o, names[i], v[i]) != 0;
+        }
+    }
+    size_t len = 0;
+    const char *json = bad ? NULL : json_object_to_json_string_length(o, FLAGS, &len);
+    err = json == NULL ? DFW_ERR_NOMEM
+          : inner      ? dfw_buf_append(cached, json + 1, len - 2)
+                       : dfw_buf_append(cached, json, len);
+    json_object_put(o);
+    if (err == DFW_OK) {
+        err = dfw_buf_append(cached_key, f->key.data, f->key.len);
+    }
+    if (err != DFW_OK) {
+        dfw_buf_reset(cached_key);
+        dfw_buf_reset(cached);
+    }
+    return err;
+}
+
+static dfw_err append_object(struct dfw_out_splunk_hec_fmt *f,
                              const struct dfw_event *ev,
                              const struct part *pt,
                              const char *source,
                              struct dfw_buf *out)
 {
     const struct dfw_out_splunk_hec_conf *c = f->conf;
+    /* {"time":T,"host","source","sourcetype"[,"index"],"event":<record>,"fields":{...}}; the
+     * time literal keeps the exact milliseconds (a double would print 0.12299999); the record
+     * goes in as its bytes */
+    static const char *const head_names[] = {"host", "source", "sourcetype", "index"};
+    static const int head_opt[] = {0, 0, 0, 1};
+    const char *head_v[] = {f->host, source, pt->sourcetype, c->index};
+    static const char *const field_names[] = {"tenant", "tenant_id", "stream", "kind",
+                                              "incident_id"};
+    static const int field_opt[] = {0, 0, 0, 0, 1};
+    const char *field_v[] = {ev->tenant, ev->tenant_id, ev->stream, dfw_event_kind_name(pt->kind),
+                             pt->incident_id};
     char when[32];
     dfw_out_splunk_hec_time(pt->time_ms, when, sizeof(when));
-    /* json-c escapes every string: record text, names and ids come from outside */
-    struct json_object *o = json_object_new_object();
-    struct json_object *fields = json_object_new_object();
-    /* the literal keeps the exact milliseconds (a double would print 0.12299999) */
-    struct json_object *t = json_object_new_double_s((double)pt->time_ms / 1000.0, when);
-    int bad = o == NULL || fields == NULL || t == NULL;
-    if (!bad) {
-        bad |= json_object_object_add(o, "time", t) != 0;
-        t = NULL; /* owned by o */
-        bad |= add_string(o, "host", f->host) != 0;
-        bad |= add_string(o, "source", source) != 0;
-        bad |= add_string(o, "sourcetype", pt->sourcetype) != 0;
-        if (c->index != NULL) {
-            bad |= add_string(o, "index", c->index) != 0;
-        }
-        bad |= add_string(fields, "tenant", ev->tenant) != 0;
-        bad |= add_string(fields, "tenant_id", ev->tenant_id) != 0;
-        bad |= add_string(fields, "stream", ev->stream) != 0;
-        bad |= add_string(fields, "kind", dfw_event_kind_name(pt->kind)) != 0;
-        if (pt->incident_id != NULL) {
-            bad |= add_string(fields, "incident_id", pt->incident_id) != 0;
-        }
-    }
-    dfw_err err = bad ? DFW_ERR_NOMEM : DFW_OK;
+    dfw_err err = shared(f, &f->head_key, &f->head, head_names, head_v, head_opt, 4, 1);
     if (err == DFW_OK) {
-        /* {<time..index>,"event":<record>,"fields":<fields>}: the record goes in as its bytes */
-        size_t len;
-        const char *head = json_object_to_json_string_length(o, FLAGS, &len);
-        err = head ? dfw_buf_append(out, head, len - 1) : DFW_ERR_NOMEM;
-        if (err == DFW_OK) {
-            err = dfw_buf_puts(out, ",\"event\":");
-        }
-        if (err == DFW_OK && pt->record != NULL) {
-            err = append_json(out, pt->record);
-        }
-        else if (err == DFW_OK) {
-            err = dfw_event_append_json(ev, out);
-        }
-        if (err == DFW_OK) {
-            err = dfw_buf_puts(out, ",\"fields\":");
-        }
-        if (err == DFW_OK) {
-            err = append_json(out, fields);
-        }
-        if (err == DFW_OK) {
-            err = dfw_buf_append(out, "}", 1);
-        }
+        err = shared(f, &f->fields_key, &f->fields, field_names, field_v, field_opt, 5, 0);
     }
-    json_object_put(t);
-    json_object_put(fields);
-    json_object_put(o);
+    if (err == DFW_OK) {
+        err = dfw_buf_printf(out, "{\"time\":%s,", when);
+    }
+    if (err == DFW_OK) {
+        err = dfw_buf_append(out, f->head.data, f->head.len);
+    }
+    if (err == DFW_OK) {
+        err = dfw_buf_puts(out, ",\"event\":");
+    }
+    if (err == DFW_OK && pt->record != NULL) {
+        err = append_json(out, pt->record);
+    }
+    else if (err == DFW_OK) {
+        err = dfw_event_append_json(ev, out);
+    }
+    if (err == DFW_OK) {
+        err = dfw_buf_puts(out, ",\"fields\":");
+    }
+    if (err == DFW_OK) {
+        err = dfw_buf_append(out, f->fields.data, f->fields.len);
+    }
+    if (err == DFW_OK) {
+        err = dfw_buf_append(out, "}", 1);
+    }
     return err;
 }
 
@@ -206,7 +267,7 @@ int dfw_out_splunk_hec_alert_sent(const struct dfw_event *ev,
 /* graph-incidents split: the incident without "alerts" (a shallow copy: the record is shared
  * with the other outputs and read-only), then each alert that is due (see
  * dfw_out_splunk_hec_alert_sent), one object per line. */
-static dfw_err append_split(const struct dfw_out_splunk_hec_fmt *f,
+static dfw_err append_split(struct dfw_out_splunk_hec_fmt *f,
                             const struct dfw_event *ev,
                             struct json_object *rec,
                             struct json_object *alerts,
@@ -248,15 +309,15 @@ static dfw_err append_split(const struct dfw_out_splunk_hec_fmt *f,
     return err;
 }
 
-dfw_err dfw_out_splunk_hec_format(const struct dfw_out_splunk_hec_fmt *f,
+dfw_err dfw_out_splunk_hec_format(struct dfw_out_splunk_hec_fmt *f,
                                   const struct dfw_event *ev,
                                   struct dfw_buf *out)
 {
     const struct dfw_out_splunk_hec_conf *c = f->conf;
-    struct dfw_buf source = DFW_BUF_INIT;
-    if (dfw_out_splunk_hec_source(c->source ? c->source : "defender-forwarder", ev, &source) !=
+    struct dfw_buf *source = &f->source;
+    dfw_buf_reset(source);
+    if (dfw_out_splunk_hec_source(c->source ? c->source : "defender-forwarder", ev, source) !=
         DFW_OK) {
-        dfw_buf_free(&source);
         return DFW_ERR_NOMEM;
     }
     size_t start = out->len;
@@ -269,12 +330,12 @@ dfw_err dfw_out_splunk_hec_format(const struct dfw_out_splunk_hec_fmt *f,
     if (json_object_is_type(rec, json_type_object) &&
         json_object_object_get_ex(rec, "alerts", &alerts) &&
         json_object_is_type(alerts, json_type_array)) {
-        err = append_split(f, ev, rec, alerts, source.data, out);
+        err = append_split(f, ev, rec, alerts, source->data, out);
     }
     else if (err == DFW_OK) {
         struct part pt = {ev->record, dfw_out_splunk_hec_sourcetype(c, ev->stream), ev->updated_ms,
                           ev->kind, NULL};
-        err = append_object(f, ev, &pt, source.data, out);
+        err = append_object(f, ev, &pt, source->data, out);
     }
     dfw_event_record_put(ev, rec);
     if (err != DFW_OK) {
@@ -283,7 +344,6 @@ dfw_err dfw_out_splunk_hec_format(const struct dfw_out_splunk_hec_fmt *f,
             out->data[start] = '\0';
         }
     }
-    dfw_buf_free(&source);
     return err;
 }
 

@@ -11,15 +11,27 @@
 
 struct json_object;
 
-/* What format needs besides the conf: the host name, resolved once. */
+/* What format needs besides the conf: the host name, resolved once; and the parts of the event
+ * object that the events of a batch share (host to index, and "fields"), serialised for one event
+ * and reused while the next has the same (its key is the same). Not thread-safe: one per output
+ * instance. */
 struct dfw_out_splunk_hec_fmt {
     const struct dfw_out_splunk_hec_conf *conf; /* borrowed */
     char host[256];
+    struct dfw_buf source;             /* scratch: the event's source */
+    struct dfw_buf key;                /* scratch: a key being compared */
+    struct dfw_buf head_key, head;     /* source, sourcetype -> "host":...[,"index":...] */
+    struct dfw_buf fields_key, fields; /* tenant, tenant_id, stream, kind, incident_id ->
+                                          {"tenant":...} */
 };
 
-/* Fill f from c: host is c->host or this machine's host name ("localhost" when unknown). */
+/* Fill f from c: host is c->host or this machine's host name ("localhost" when unknown). Free it
+ * with dfw_out_splunk_hec_fmt_free. */
 void dfw_out_splunk_hec_fmt_init(struct dfw_out_splunk_hec_fmt *f,
                                  const struct dfw_out_splunk_hec_conf *c);
+
+/* Free what f holds (not conf). */
+void dfw_out_splunk_hec_fmt_free(struct dfw_out_splunk_hec_fmt *f);
 
 /* Seconds since the epoch with a millisecond fraction, "1700000000.123", into out (>= 32
  * bytes). */
@@ -37,8 +49,8 @@ dfw_out_splunk_hec_source(const char *tmpl, const struct dfw_event *ev, struct d
  * stream, ms365:defender:incident), then one object per alert that
  * dfw_out_splunk_hec_alert_sent says is due: event = the alert, time = its lastUpdateDateTime,
  * sourcetype dfw_out_splunk_hec_alert_sourcetype, fields plus "incident_id" (ev->id).
- * DFW_ERR_NOMEM leaves out unchanged. */
-dfw_err dfw_out_splunk_hec_format(const struct dfw_out_splunk_hec_fmt *f,
+ * DFW_ERR_NOMEM leaves out unchanged. f's shared parts are updated (not thread-safe). */
+dfw_err dfw_out_splunk_hec_format(struct dfw_out_splunk_hec_fmt *f,
                                   const struct dfw_event *ev,
                                   struct dfw_buf *out);
 

@@ -11,9 +11,15 @@ void hec_queue_init(struct hec_queue *q, size_t max_events, size_t max_bytes)
     q->max_bytes = max_bytes;
 }
 
-static void req_free(struct hec_req *r)
+static void req_free(struct hec_queue *q, struct hec_req *r)
 {
-    dfw_buf_free(&r->body);
+    if (q->nspare < HEC_QUEUE_SPARE && r->body.cap > 0) {
+        dfw_buf_reset(&r->body);
+        q->spare[q->nspare++] = r->body;
+    }
+    else {
+        dfw_buf_free(&r->body);
+    }
     free(r->batches);
     free(r);
 }
@@ -23,8 +29,11 @@ void hec_queue_clear(struct hec_queue *q)
     struct hec_req *r = q->head;
     while (r != NULL) {
         struct hec_req *next = r->next;
-        req_free(r);
+        req_free(q, r);
         r = next;
+    }
+    for (size_t i = 0; i < q->nspare; i++) {
+        dfw_buf_free(&q->spare[i]);
     }
     struct hec_batch *b = q->batches;
     while (b != NULL) {
@@ -79,6 +88,9 @@ static struct hec_req *req_new(struct hec_queue *q, int64_t now_ms)
     struct hec_req *r = calloc(1, sizeof(*r));
     if (r == NULL) {
         return NULL;
+    }
+    if (q->nspare > 0) {
+        r->body = q->spare[--q->nspare];
     }
     r->id = ++q->next_id;
     r->state = HEC_REQ_OPEN;
@@ -164,6 +176,18 @@ void hec_queue_abandon(struct hec_queue *q, struct hec_batch *b)
     batch_release(q, b);
 }
 
+void hec_queue_cancel(struct hec_queue *q, uint64_t seq)
+{
+    struct hec_batch *b = q->batches;
+    while (b != NULL) {
+        struct hec_batch *next = b->next; /* abandon may free b */
+        if (b->seq == seq && !b->done) {
+            hec_queue_abandon(q, b);
+        }
+        b = next;
+    }
+}
+
 void hec_queue_finish(struct hec_queue *q, struct hec_req *r, dfw_err result)
 {
     struct hec_req *prev = NULL;
@@ -188,7 +212,7 @@ void hec_queue_finish(struct hec_queue *q, struct hec_req *r, dfw_err result)
         b->open--;
         batch_complete(q, b, result);
     }
-    req_free(r);
+    req_free(q, r);
 }
 
 size_t hec_queue_pending(const struct hec_queue *q)

@@ -47,6 +47,8 @@ struct hec_req {
     struct hec_req *next;
 };
 
+#define HEC_QUEUE_SPARE 8
+
 struct hec_queue {
     size_t max_events;
     size_t max_bytes;
@@ -55,6 +57,10 @@ struct hec_queue {
     struct hec_req *open; /* the request taking events, or NULL */
     struct hec_batch *batches;
     unsigned next_id;
+    /* bodies of finished requests, kept for the next ones: a body of batch_max_bytes is above
+     * glibc's mmap threshold, and a fresh one would be mapped and faulted in page by page */
+    struct dfw_buf spare[HEC_QUEUE_SPARE];
+    size_t nspare;
 };
 
 /* An empty queue closing requests at max_events events or max_bytes bytes. */
@@ -77,6 +83,10 @@ void hec_queue_seal(struct hec_queue *q, struct hec_batch *b);
 
 /* b was not accepted after all: it completes without an acknowledgement. */
 void hec_queue_abandon(struct hec_queue *q, struct hec_batch *b);
+
+/* The pipeline took back every batch with this seq: none is acknowledged any more (their requests
+ * still go out). */
+void hec_queue_cancel(struct hec_queue *q, uint64_t seq);
 
 /* Close the open request (HEC_REQ_READY); returns it, or NULL when none is open. */
 struct hec_req *hec_queue_close_open(struct hec_queue *q);

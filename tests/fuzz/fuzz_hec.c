@@ -133,6 +133,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    strcmp(get_str(fields, "kind"), dfw_event_kind_name(ev.kind)) == 0,
                "fields");
     json_object_put(obj);
+    /* the parts f kept from this event are used again only where the next event shares them: a
+     * second event of another tenant, stream and kind reads as with a fresh f */
+    struct dfw_event other = ev;
+    other.tenant = "fabrikam";
+    other.stream = streams[((o >> 3) + 1) & 3];
+    other.kind = ev.kind == DFW_EVENT_NEW ? DFW_EVENT_UPDATE : DFW_EVENT_NEW;
+    for (int k = 0; k < 2; k++) {
+        const struct dfw_event *e = k == 0 ? &other : &ev;
+        struct dfw_out_splunk_hec_fmt fresh;
+        dfw_out_splunk_hec_fmt_init(&fresh, &c);
+        struct dfw_buf a = DFW_BUF_INIT, b = DFW_BUF_INIT;
+        FUZZ_CHECK(dfw_out_splunk_hec_format(&f, e, &a) == DFW_OK &&
+                       dfw_out_splunk_hec_format(&fresh, e, &b) == DFW_OK,
+                   "format failed");
+        FUZZ_CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0,
+                   "a kept part changed the event: %.300s", a.data);
+        dfw_buf_free(&a);
+        dfw_buf_free(&b);
+        dfw_out_splunk_hec_fmt_free(&fresh);
+    }
+    dfw_out_splunk_hec_fmt_free(&f);
     dfw_buf_free(&out);
 done:
     json_object_put(rec);

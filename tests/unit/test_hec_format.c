@@ -159,6 +159,7 @@ static void incident_golden_custom_fields(void **state)
     assert_int_equal(dfw_out_splunk_hec_format(&f, &ev, &out), DFW_OK);
     /* no index key (the token's default index), one sourcetype for every stream */
     golden("incident.hec.json", &out);
+    dfw_out_splunk_hec_fmt_free(&f);
     dfw_buf_free(&out);
     json_object_put(rec);
     dfw_output_conf_free(plugin(), c);

@@ -83,8 +83,17 @@ struct dfw_output_plugin {
 
     /* Take a batch. DFW_OK: accepted, ack will be called exactly once for batch->seq (possibly
      * before submit returns). DFW_ERR_BUSY / DFW_ERR_RETRY: not accepted (no ack will come);
-     * the pipeline resubmits later. The batch memory is only valid during the call. */
+     * the pipeline resubmits later. The batch struct is only valid during the call; the events
+     * it points to (and what they point to) stay valid until ack is called for batch->seq or the
+     * pipeline cancels it, so that an output may read them later (the HEC output renders a page
+     * request by request). */
     dfw_err (*submit)(void *self, const struct dfw_batch *batch, dfw_ack_fn ack, void *ack_ctx);
+
+    /* The pipeline takes back a batch it submitted that is not acknowledged yet (its job
+     * failed): its events are about to be freed. The output must not read them any more and
+     * must not call ack for seq; what it already sent may still arrive. May be NULL for outputs
+     * that copy what they need during submit. */
+    void (*cancel)(void *self, uint64_t seq);
 
     /* Drive pending I/O and deliver acks; wait at most timeout_ms. May be NULL. The engine calls
      * it with 0 on every turn of its loop. */

@@ -77,6 +77,17 @@ static void deliver_failed(struct job *j, int64_t now, dfw_err rc)
     dfw__job_at(j, j->retry_at);
 }
 
+void dfw__deliver_cancel(struct job *j)
+{
+    struct dfw_engine *e = j->tenant->engine;
+    for (unsigned o = 0; o < e->noutputs; o++) {
+        if ((j->pending & (1u << o)) && e->outputs[o].plugin->cancel != NULL) {
+            e->outputs[o].plugin->cancel(e->outputs[o].self, j->seq);
+        }
+    }
+    j->pending = 0;
+}
+
 static void on_ack(void *ack_ctx, uint64_t seq, dfw_err result)
 {
     struct ack_ctx *a = ack_ctx;

@@ -288,6 +288,9 @@ void dfw__job_anomaly(struct job *j, enum anomaly a);
 
 /* engine_deliver.c */
 void dfw__deliver_begin(struct job *j);
+/* The batch will not be acknowledged (the job fails or is freed): outputs still holding it are
+ * told to let go of its events (dfw_output_plugin.cancel) before they are freed. */
+void dfw__deliver_cancel(struct job *j);
 enum deliver_verdict dfw__deliver(struct job *j, int64_t now);
 
 /* read_ahead.c (read_ahead = yes): while the batch of slice N is delivered, the request for slice

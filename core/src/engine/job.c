@@ -38,6 +38,7 @@ void dfw__job_uncount(struct job *j)
 static void job_fail(struct job *j, dfw_err err)
 {
     dfw_cursor_rollback(&j->cursor); /* its pairs were never acknowledged */
+    dfw__deliver_cancel(j);
     dfw__batch_drop(j);
     dfw__ahead_drop(j);
     set_state(j, J_FAILED);
@@ -388,6 +389,7 @@ void dfw__job_release(struct job *j)
     if (j->waiting_token) {
         dfw__token_forget(j->slot, j);
     }
+    dfw__deliver_cancel(j);
     dfw__batch_drop(j);
     dfw_buf_free(&j->strs);
     dfw_buf_free(&j->ahead_body);
