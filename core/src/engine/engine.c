@@ -141,36 +141,6 @@ static void poll_outputs(const struct dfw_engine *e)
     }
 }
 
-/* Write the checkpoints the jobs staged this turn, in one transaction. While the store cannot be
- * written (disk full, read-only) jobs stop advancing (job.c looks at store_down) and the error is
- * said once, and again every minute. */
-static void commit_checkpoints(struct dfw_engine *e, int64_t now)
-{
-    if (dfw_state_staged(e->state) == 0 || now < e->commit_due ||
-        (e->store_down && now < e->store_retry_at)) {
-        return;
-    }
-    char err[1024];
-    if (dfw_state_commit(e->state, err, sizeof(err)) == DFW_OK) {
-        if (e->store_down) {
-            dfw_log(DFW_LOG_INFO, "state", "msg=\"checkpoints are written again\"");
-        }
-        e->store_down = 0;
-        return;
-    }
-    if (!e->store_down || now >= e->store_logged + 60000) {
-        dfw_log(DFW_LOG_ERROR, "state",
-                "msg=\"%s; every stream holds at its last written checkpoint until the store can "
-                "be written\" staged=%zu",
-                DFW_LOG_ESC(err), dfw_state_staged(e->state));
-        e->store_logged = now;
-    }
-    /* a new outage: each stream says once that it holds (checkpoint_hold.c) */
-    e->store_outages += !e->store_down;
-    e->store_down = 1;
-    e->store_retry_at = now + DFW_STORE_RETRY_MS;
-}
-
 /* Run every job whose timer is due. */
 static void step_due(struct dfw_engine *e, int64_t now)
 {
@@ -227,7 +197,7 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
         step_due(e, now);
         poll_outputs(e); /* acknowledgements make their jobs due now */
         step_due(e, now);
-        commit_checkpoints(e, now); /* before anything else is delivered */
+        dfw__checkpoints_commit(e, now); /* before anything else is delivered */
         dfw__metrics_http_serve(e);
         if (once && e->nfinished == e->njobs) {
             break;
@@ -272,7 +242,7 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
     }
     e->store_down = 0;
     e->commit_due = 0; /* everything staged now */
-    commit_checkpoints(e, dfw_mono_ms());
+    dfw__checkpoints_commit(e, dfw_mono_ms());
     if (progress) {
         progress_line(e, 1);
     }

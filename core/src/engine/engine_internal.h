@@ -256,6 +256,12 @@ void dfw__job_uncount(struct job *j);
  * (--once: the run ends, the next one repeats the batch delivered since). */
 int dfw__job_hold(struct job *j, int64_t now);
 
+/* checkpoint_hold.c: write the staged checkpoints in one transaction when they are due (the loop,
+ * every turn; job.c before it delivers an answer read ahead). While the store cannot be written
+ * (disk full, read-only) store_down is set, jobs stop advancing and the error is said once, and
+ * again every minute. */
+void dfw__checkpoints_commit(struct dfw_engine *e, int64_t now);
+
 /* engine_fetch.c: the outcome of trying to send the job's request for the slice w gives (written
  * to *slice). ahead (a read-ahead, read_ahead.c): nothing but FS_SENT or FS_WAIT, and FS_WAIT
  * has no effect (no token request, no timer, no error): the request is sent later as usual. */
