@@ -176,7 +176,7 @@ struct job {
 /* A checkpoint that delivered events is committed in the turn of the loop that staged it (a crash
  * repeats at most that batch); one that only moves an empty window on waits up to this long for
  * others to share its transaction and fsync (a crash then re-reads windows that held nothing).
- * job.c stages, engine.c commits. */
+ * job.c stages, dfw__checkpoints_commit (checkpoint_hold.c) commits. */
 #define DFW_QUIET_COMMIT_MS 1000
 
 struct dfw_engine {
