@@ -166,7 +166,7 @@ struct job {
     size_t batch_late;     /* events of the batch that arrived late (see dfw_cursor.prev_end_ms) */
     int64_t batch_late_ms; /* the most behind of them: ms before the previous sweep's end */
     /* counters */
-    uint64_t fetched, duplicates, delivered, bytes, api_calls, throttled, late, read_ahead;
+    uint64_t fetched, duplicates, delivered, bytes, api_calls, throttled, late;
     uint64_t anomalies[AN_COUNT];
 };
 

@@ -265,7 +265,6 @@ static void answer_read_ahead(struct job *j, int64_t now)
     memset(&j->ahead_body, 0, sizeof(j->ahead_body));
     r.owner = &body;
     j->ahead = AHEAD_NONE;
-    j->read_ahead++;
     answer(j, &r, now);
     dfw_buf_free(&body); /* unless the batch took it */
 }

@@ -69,7 +69,6 @@ int dfw__ahead_answer(struct job *j, const struct dfw_http_response *r, int64_t 
     }
     /* committed meanwhile, and the window's next slice is the one asked for (dfw__ahead_settle) */
     j->ahead = AHEAD_NONE;
-    j->read_ahead++;
     return 0;
 }
 
