@@ -159,13 +159,13 @@ static void send_req(struct hec_out *o, struct hec_req *r, int64_t now)
     o->in_flight++;
 }
 
-/* The oldest source is placed whole, or given up: its batch is complete once its requests are. */
-static void src_pop(struct hec_out *o, int placed)
+/* The source at *pp is placed whole, or given up: its batch is complete once its requests are. */
+static void src_remove(struct hec_out *o, struct hec_src **pp, int placed)
 {
-    struct hec_src *s = o->srcs;
-    o->srcs = s->next_src;
-    if (o->srcs == NULL) {
-        o->srcs_tail = &o->srcs;
+    struct hec_src *s = *pp;
+    *pp = s->next_src;
+    if (o->srcs_tail == &s->next_src) {
+        o->srcs_tail = pp;
     }
     if (placed) {
         hec_queue_seal(&o->q, s->b);
@@ -216,7 +216,7 @@ static void fill(struct hec_out *o, int64_t now)
     while (o->srcs != NULL && room(o)) {
         struct hec_src *s = o->srcs;
         if (s->b->done) {
-            src_pop(o, 0); /* a request of it failed: the pipeline sends it again */
+            src_remove(o, &o->srcs, 0); /* a request of it failed: the pipeline sends it again */
             continue;
         }
         const struct hec_req *open = o->q.open;
@@ -224,15 +224,12 @@ static void fill(struct hec_out *o, int64_t now)
             open = o->q.open;
             dfw_err err = place(o, s->b, &s->events[s->next++], now);
             if (err != DFW_OK) {
-                if (!s->b->done) {
-                    s->b->done = 1;
-                    s->b->ack(s->b->ack_ctx, s->b->seq, err);
-                }
+                hec_queue_fail(&o->q, s->b, err);
                 break;
             }
         }
         if (s->b->done || s->next == s->n) {
-            src_pop(o, !s->b->done);
+            src_remove(o, &o->srcs, !s->b->done);
         }
     }
     if (o->srcs == NULL && o->conf->batch_timeout_ms == 0) {
@@ -535,13 +532,7 @@ static void hec_cancel(void *self, uint64_t seq)
             pp = &s->next_src;
             continue;
         }
-        *pp = s->next_src;
-        hec_queue_abandon(&o->q, s->b);
-        free(s);
-    }
-    o->srcs_tail = &o->srcs;
-    while (*o->srcs_tail != NULL) {
-        o->srcs_tail = &(*o->srcs_tail)->next_src;
+        src_remove(o, pp, 0);
     }
     hec_queue_cancel(&o->q, seq); /* placed ones: sent still, never acknowledged */
 }

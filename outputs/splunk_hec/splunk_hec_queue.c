@@ -169,6 +169,11 @@ void hec_queue_seal(struct hec_queue *q, struct hec_batch *b)
     batch_complete(q, b, DFW_OK);
 }
 
+void hec_queue_fail(struct hec_queue *q, struct hec_batch *b, dfw_err err)
+{
+    batch_complete(q, b, err);
+}
+
 void hec_queue_abandon(struct hec_queue *q, struct hec_batch *b)
 {
     b->sealed = 1;

@@ -81,6 +81,9 @@ dfw_err hec_queue_add(
 /* Every event of b is placed: b completes when its requests do (at once when it has none). */
 void hec_queue_seal(struct hec_queue *q, struct hec_batch *b);
 
+/* b cannot be placed whole: it is acknowledged with err now (unless it already was). */
+void hec_queue_fail(struct hec_queue *q, struct hec_batch *b, dfw_err err);
+
 /* b was not accepted after all: it completes without an acknowledgement. */
 void hec_queue_abandon(struct hec_queue *q, struct hec_batch *b);
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 import urllib.request
 
 import harness
@@ -278,6 +279,33 @@ class FaultHec:
     def stop(self):
         harness.stop_process(self.proc)
         self.log.close()
+
+
+class FaultHecCase(unittest.TestCase):
+    """A test with a work directory, the emulator (TENANTS tenants of RECORDS records, stream
+    STREAM only), our fault HEC endpoint, a HEC token file and a state directory; self.fwd, when
+    a test starts a forwarder in the background, is cleaned up."""
+
+    PREFIX = "dfw-hec-"
+    TENANTS = 3
+    RECORDS = 20
+    STREAM = "mde-alerts"
+
+    def setUp(self):
+        self.work = harness.Workdir(self.PREFIX)
+        self.fwd = None
+        self.emu = harness.Emulator(self.work.path, tenants=self.TENANTS, records=self.RECORDS,
+                                    args=["--streams", self.STREAM])
+        self.hec = FaultHec(self.work.path)
+        self.token = write_token(self.work.path)
+        self.state = os.path.join(self.work.path, "state")
+
+    def tearDown(self):
+        if self.fwd:
+            self.fwd.cleanup()
+        self.hec.stop()
+        self.emu.stop()
+        self.work.cleanup()
 
 
 def hec_output(url, token_file, ca_file=None, **opts):

@@ -14,22 +14,9 @@ import hec_harness as hh
 STREAM = "mde-alerts"
 
 
-class HecFaultTest(unittest.TestCase):
-    def setUp(self):
-        self.work = harness.Workdir("dfw-hecfault-")
-        self.fwd = None
-        self.emu = harness.Emulator(self.work.path, tenants=3, records=20,
-                                    args=["--streams", STREAM])
-        self.hec = hh.FaultHec(self.work.path)
-        self.token = hh.write_token(self.work.path)
-        self.state = os.path.join(self.work.path, "state")
-
-    def tearDown(self):
-        if self.fwd:
-            self.fwd.cleanup()
-        self.hec.stop()
-        self.emu.stop()
-        self.work.cleanup()
+class HecFaultTest(hh.FaultHecCase):
+    PREFIX = "dfw-hecfault-"
+    STREAM = STREAM
 
     def config(self, tenants=("contoso",), forwarder=None, **opts):
         out = hh.hec_output(opts.pop("url", self.hec.url), self.token, ack_poll_interval_ms=100,

@@ -16,22 +16,11 @@ RECORDS = 60
 PAGE = 10  # several slices: the window planner splits the first full page
 
 
-class ReadAheadTest(unittest.TestCase):
-    def setUp(self):
-        self.work = harness.Workdir("dfw-readahead-")
-        self.fwd = None
-        self.emu = harness.Emulator(self.work.path, tenants=1, records=RECORDS,
-                                    args=["--streams", STREAM])
-        self.hec = hh.FaultHec(self.work.path)
-        self.token = hh.write_token(self.work.path)
-        self.state = os.path.join(self.work.path, "state")
-
-    def tearDown(self):
-        if self.fwd:
-            self.fwd.cleanup()
-        self.hec.stop()
-        self.emu.stop()
-        self.work.cleanup()
+class ReadAheadTest(hh.FaultHecCase):
+    PREFIX = "dfw-readahead-"
+    TENANTS = 1
+    RECORDS = RECORDS
+    STREAM = STREAM
 
     def config(self, read_ahead=None):
         out = hh.hec_output(self.hec.url, self.token, ack_poll_interval_ms=100, retry_min_ms=100,

@@ -144,17 +144,19 @@ enum fetch_send dfw__fetch_send(struct job *j,
 {
     struct tenant_rt *t = j->tenant;
     struct dfw_engine *e = t->engine;
-    if (ahead && j->slot->failed != DFW_OK) {
-        return FS_WAIT;
+    if (ahead) {
+        /* only when it can go at once: a missing token or permission is the next send's to say */
+        const struct dfw_token *tk =
+            j->slot->failed == DFW_OK ? dfw_auth_token(t->auth, j->resource, dfw_now_ms()) : NULL;
+        if (tk == NULL || missing_role(j, tk->claims) != NULL) {
+            return FS_WAIT;
+        }
     }
     if (j->slot->failed != DFW_OK) {
         j->fail_err = j->slot->failed;
         return FS_FAILED;
     }
     const struct dfw_token *tok = dfw_auth_token(t->auth, j->resource, dfw_now_ms());
-    if (tok == NULL && ahead) {
-        return FS_WAIT;
-    }
     if (tok == NULL) {
         dfw__token_request(j->slot, now);
         if (j->slot->failed != DFW_OK) {
@@ -165,9 +167,6 @@ enum fetch_send dfw__fetch_send(struct job *j,
         return FS_WAIT;
     }
     const char *missing = missing_role(j, tok->claims);
-    if (missing != NULL && ahead) {
-        return FS_WAIT;
-    }
     if (missing != NULL) {
         const char *kind = dfw_token_kind_name(dfw_claims_kind(tok->claims));
         dfw_log(DFW_LOG_ERROR, "auth",

@@ -69,11 +69,6 @@ static dfw_err flatten(struct dfw_page *page)
     return DFW_OK;
 }
 
-static int is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 /* The rows of the array at *pos (advanced past it). A repeated "value" replaces the first, as in
  * json-c. */
 static dfw_err index_rows(struct dfw_page *page, const char *body, size_t len, size_t *pos)
@@ -99,15 +94,9 @@ static dfw_err index_rows(struct dfw_page *page, const char *body, size_t len, s
  * DFW_ERR_INVALID when there is no "value" array. */
 static dfw_err walk(struct dfw_page *page, const char *body, size_t len, struct dfw_json_span *m)
 {
-    /* the checked text is one value between whitespace: its bytes need no skipping to be known */
-    size_t first = 0, end = len;
-    while (first < end && is_ws(body[first])) {
-        first++;
-    }
-    while (end > first && is_ws(body[end - 1])) {
-        end--;
-    }
-    struct dfw_json_span root = {first, end - first}, name;
+    /* a big root is in the index: found without reading it */
+    struct dfw_json_span root, name;
+    dfw_json_value(body, len, 0, &root, &page->index);
     size_t pos = root.off;
     int has_value = 0;
     while (dfw_json_next_name(body, root, &pos, &name) == 1) {
