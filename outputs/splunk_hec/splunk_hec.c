@@ -496,6 +496,17 @@ static int hec_wait(void *self, struct dfw_wait_fd *fds, int max, int *timeout_m
     return n;
 }
 
+/* Nothing more is coming before an acknowledgement: the open request goes out now, once every
+ * submitted event is in it (the sources are placed as room allows). */
+static void hec_quiet(void *self)
+{
+    struct hec_out *o = self;
+    if (o->srcs == NULL && o->q.open != NULL) {
+        hec_queue_close_open(&o->q);
+        start_ready(o, dfw_mono_ms());
+    }
+}
+
 static dfw_err hec_submit(void *self, const struct dfw_batch *batch, dfw_ack_fn ack, void *ack_ctx)
 {
     struct hec_out *o = self;
@@ -570,6 +581,7 @@ const struct dfw_output_plugin dfw_out_splunk_hec_plugin = {
     .cancel = hec_cancel,
     .poll = hec_poll,
     .wait = hec_wait,
+    .quiet = hec_quiet,
     .flush = hec_flush,
     .destroy = hec_destroy,
 };

@@ -96,7 +96,8 @@ const struct dfw_option dfw_out_splunk_hec_options[] = {
         DFW_OPT_INT,
         "100",
         batch_timeout_ms,
-        "ms to wait for more events before sending a request that is not full"),
+        "ms to wait for more events before sending a request that is not full, while other pages "
+        "are being read"),
     OPT("max_pending",
         DFW_OPT_INT,
         "32",

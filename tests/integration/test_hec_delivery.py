@@ -77,6 +77,26 @@ class HecDeliveryTest(unittest.TestCase):
                                          index="main")
         self.assertEqual(problems, [], "\n".join(problems[:20]))
 
+    def test_last_request_of_a_page_does_not_wait_when_nothing_can_join_it(self):
+        """One tenant and stream in pages of 4 with batch_timeout_ms at its maximum (60 s): the
+        request that ends a page goes out as soon as no job reads a page, since no other batch can
+        join it before it is acknowledged. Were it held for batch_timeout_ms, the six pages would
+        take six minutes and the run would not end within its timeout."""
+        self.streams = "mde-alerts"
+        self.emu = harness.Emulator(self.work.path, tenants=1, records=20)
+        self.col = hh.Collector(self.work.path, tls=False)
+        token = hh.write_token(self.work.path)
+        out = hh.hec_output(self.col.url, token, gzip="off", ack="off", batch_timeout_ms=60000)
+        conf = self.config([("splunk", out)], page_size=4)
+        r = harness.run_forwarder(conf, "run", "--once", timeout=150)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        summary = harness.parse_summary(r.stdout)
+        self.assertEqual(summary["delivered"], "20")
+        self.assertGreaterEqual(int(summary["api_calls"]), 5)
+        expected = harness.expected_records(self.emu, streams=("mde-alerts",))
+        problems = hh.check_hec_delivery(self.col.settle(len(expected)), expected, self.emu)
+        self.assertEqual(problems, [], "\n".join(problems[:20]))
+
     def test_graph_incidents_split_into_incident_and_alert_events(self):
         """graph-incidents as the Splunk add-on indexes incidents: the incident without its alerts
         as ms365:defender:incident and each expanded alert as ms365:defender:incident:alerts with

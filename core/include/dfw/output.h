@@ -105,6 +105,14 @@ struct dfw_output_plugin {
      * poll but without wait is polled every 50 ms while batches are out. */
     int (*wait)(void *self, struct dfw_wait_fd *fds, int max, int *timeout_ms);
 
+    /* The pipeline will submit nothing more until an acknowledgement comes: no job is reading a
+     * page (every job with work waits for its batch to be acknowledged, the next page's request
+     * of a read-ahead aside). Send now what is held back for later batches to join (the HEC
+     * request kept open for batch_timeout_ms), since none will. Called on the pipeline thread,
+     * from the engine's loop, once per turn while that holds; no ack is called from it. May be
+     * NULL: an output that holds nothing back. */
+    void (*quiet)(void *self);
+
     /* Deliver or fail everything accepted so far within timeout_ms (acks are called). */
     dfw_err (*flush)(void *self, int timeout_ms);
 

@@ -132,6 +132,21 @@ static int outputs_wait(const struct dfw_engine *e, struct dfw_wait_fd *fds, int
     return timeout;
 }
 
+/* Nothing will be submitted before an acknowledgement: the outputs send what they hold back (a
+ * lone tenant's last request of a page does not wait batch_timeout_ms for batches that cannot
+ * come). While any job reads a page, what it brings may still join them. */
+static void quiet_outputs(const struct dfw_engine *e)
+{
+    if (e->nfetching > 0 || e->ndelivering == 0) {
+        return;
+    }
+    for (size_t o = 0; o < e->noutputs; o++) {
+        if (e->outputs[o].plugin->quiet != NULL) {
+            e->outputs[o].plugin->quiet(e->outputs[o].self);
+        }
+    }
+}
+
 static void poll_outputs(const struct dfw_engine *e)
 {
     for (size_t o = 0; o < e->noutputs; o++) {
@@ -195,10 +210,12 @@ dfw_err dfw_engine_run(struct dfw_engine *e, int once, int progress)
         }
         dfw__reload_tick(e, now);
         step_due(e, now);
-        poll_outputs(e); /* acknowledgements make their jobs due now */
+        poll_outputs(e);     /* acknowledgements make their jobs due now: at the clock's time */
+        now = dfw_mono_ms(); /* else they would wait for the next timer, TIMER_SLACK_MS late */
         step_due(e, now);
         dfw__checkpoints_commit(e, now); /* before anything else is delivered */
         dfw__metrics_http_serve(e);
+        quiet_outputs(e);
         if (once && e->nfinished == e->njobs) {
             break;
         }

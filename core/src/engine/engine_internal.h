@@ -196,6 +196,7 @@ struct dfw_engine {
     struct app_bucket *apps; /* Graph buckets per client_id */
     size_t napps, capapps;
     size_t ndelivering;                    /* jobs in J_DELIVER */
+    size_t nfetching;                      /* jobs in J_FETCH */
     size_t nfinished;                      /* jobs in J_DONE or J_FAILED */
     size_t nswept;                         /* jobs that have read their first window */
     struct dfw_metrics_http *metrics_http; /* metrics_listen, or NULL */

@@ -15,15 +15,17 @@
 
 #define FAILED_RETRY_MS (10 * 60 * 1000)
 
-/* Every state change goes through here: the engine counts jobs delivering and finished, so that
- * its loop never walks all jobs. */
+/* Every state change goes through here: the engine counts jobs fetching, delivering and finished,
+ * so that its loop never walks all jobs. */
 static void set_state(struct job *j, enum job_state st)
 {
     struct dfw_engine *e = j->tenant->engine;
     e->ndelivering -= j->state == J_DELIVER;
+    e->nfetching -= j->state == J_FETCH;
     e->nfinished -= j->state == J_DONE || j->state == J_FAILED;
     j->state = st;
     e->ndelivering += st == J_DELIVER;
+    e->nfetching += st == J_FETCH;
     e->nfinished += st == J_DONE || st == J_FAILED;
 }
 
@@ -31,6 +33,7 @@ void dfw__job_uncount(struct job *j)
 {
     struct dfw_engine *e = j->tenant->engine;
     e->ndelivering -= j->state == J_DELIVER;
+    e->nfetching -= j->state == J_FETCH;
     e->nfinished -= j->state == J_DONE || j->state == J_FAILED;
     e->nswept -= j->swept != 0;
 }
