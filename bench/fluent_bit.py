@@ -1,7 +1,8 @@
 """The Fluent Bit side of bench/throughput, only when FLUENT_BIT=/path/to/fluent-bit is set (never a
 dependency): the same records from a JSON-lines file (tail, read from the head, exit at the end,
 the json parser on the input) into the same receivers: syslog-ng over TCP (out_tcp, JSON lines:
-Fluent Bit has no CEF), the HEC receiver (out_splunk over TLS, gzip or not) and out_null.
+Fluent Bit has no CEF), the HEC receiver (out_splunk over TLS, gzip or not), a file (out_file,
+Format plain: a JSON line per record) and out_null.
 """
 
 import os
@@ -40,6 +41,10 @@ def hec_output(url, token, ca_file, gzip):
     if gzip:
         out["Compress"] = "gzip"
     return out
+
+
+def file_output(directory, name):
+    return {"Name": "file", "Path": directory, "File": name, "Format": "plain"}
 
 
 def null_output():
