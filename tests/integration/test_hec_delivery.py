@@ -80,8 +80,8 @@ class HecDeliveryTest(unittest.TestCase):
     def test_last_request_of_a_page_does_not_wait_when_nothing_can_join_it(self):
         """One tenant and stream in pages of 4 with batch_timeout_ms at its maximum (60 s): the
         request that ends a page goes out as soon as no job reads a page, since no other batch can
-        join it before it is acknowledged. Were it held for batch_timeout_ms, the six pages would
-        take six minutes and the run would not end within its timeout."""
+        join it before it is acknowledged. Were it held for batch_timeout_ms, each of the five or more
+        pages would wait a minute and the run would not end within its timeout."""
         self.streams = "mde-alerts"
         self.emu = harness.Emulator(self.work.path, tenants=1, records=20)
         self.col = hh.Collector(self.work.path, tls=False)
