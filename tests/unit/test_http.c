@@ -208,6 +208,60 @@ static void free_with_queued_requests(void **state)
     assert_int_equal(o.n, 0);
 }
 
+struct into_seen {
+    int calls;
+    size_t len, cap;
+    char body[64];
+};
+
+static void into_done(void *ctx, const struct dfw_http_response *r)
+{
+    struct into_seen *s = ctx;
+    s->calls++;
+    s->len = r->len;
+    s->cap = r->owner != NULL ? r->owner->cap : 0;
+    snprintf(s->body, sizeof(s->body), "%s", r->body);
+}
+
+/* The buffer handed in is taken at once and holds this answer only: nothing of what it held
+ * before shows, and it keeps no more memory than the answer needs (a large recycled buffer, a
+ * small answer). */
+static void get_into_takes_the_buffer_and_answers_with_its_own_bytes(void **state)
+{
+    (void)state;
+    char err[256];
+    struct dfw_http_opts opts = {.timeout_ms = 5000, .connect_timeout_ms = 5000};
+    struct dfw_http *h = dfw_http_new(&opts, err, sizeof(err));
+    assert_non_null(h);
+    struct dfw_buf old = DFW_BUF_INIT;
+    char page[4096];
+    memset(page, 'p', sizeof(page));
+    for (int i = 0; i < 256; i++) {
+        assert_int_equal(dfw_buf_append(&old, page, sizeof(page)), DFW_OK);
+    }
+    char url[64];
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/x", closed_port());
+    struct into_seen seen = {0};
+    assert_int_equal(dfw_http_get_into(h, url, NULL, NULL, &old, into_done, &seen), DFW_OK);
+    assert_null(old.data);
+    assert_int_equal(old.len, 0);
+    assert_int_equal(old.cap, 0);
+    for (int turns = 0; dfw_http_pending(h) > 0 && turns < 1000; turns++) {
+        dfw_http_run(h, 100);
+    }
+    assert_int_equal(seen.calls, 1);
+    assert_int_equal(seen.len, 0);
+    assert_string_equal(seen.body, "");
+    assert_true(seen.cap < 256 * sizeof(page));
+    /* into NULL is dfw_http_get */
+    assert_int_equal(dfw_http_get_into(h, url, NULL, NULL, NULL, into_done, &seen), DFW_OK);
+    for (int turns = 0; dfw_http_pending(h) > 0 && turns < 1000; turns++) {
+        dfw_http_run(h, 100);
+    }
+    assert_int_equal(seen.calls, 2);
+    dfw_http_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +272,7 @@ int main(void)
         cmocka_unit_test(requests_beyond_max_active_wait_their_turn),
         cmocka_unit_test(one_at_a_time_in_order),
         cmocka_unit_test(free_with_queued_requests),
+        cmocka_unit_test(get_into_takes_the_buffer_and_answers_with_its_own_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,11 @@ dfw_err dfw_buf_printf(struct dfw_buf *b, const char *fmt, ...)
 /* Set len to 0, keep the allocation. */
 void dfw_buf_reset(struct dfw_buf *b);
 
+/* Shrink the allocation to len + 1 bytes when that gives back more than slack bytes (a buffer
+ * reused for smaller contents keeps no memory it no longer needs). The data stays; when realloc
+ * fails the buffer is left as it was. */
+void dfw_buf_fit(struct dfw_buf *b, size_t slack);
+
 /* Free the storage; the buffer is empty and reusable afterwards. */
 void dfw_buf_free(struct dfw_buf *b);
 

@@ -24,6 +24,18 @@ static dfw_err reserve(struct dfw_buf *b, size_t extra)
     return DFW_OK;
 }
 
+void dfw_buf_fit(struct dfw_buf *b, size_t slack)
+{
+    if (b->data == NULL || b->cap - (b->len + 1) <= slack) {
+        return;
+    }
+    char *p = realloc(b->data, b->len + 1);
+    if (p != NULL) {
+        b->data = p;
+        b->cap = b->len + 1;
+    }
+}
+
 dfw_err dfw_buf_append(struct dfw_buf *b, const void *data, size_t len)
 {
     if (reserve(b, len) != DFW_OK) {

@@ -171,6 +171,9 @@ int dfw_json_name_is(const char *t, struct dfw_json_span name, const char *key)
     return same;
 }
 
+/* Keys whose lengths dfw_json_members measures once per call; more are compared as any name. */
+#define MEMBERS_KEYS_FAST 8
+
 int dfw_json_members(const char *t,
                      struct dfw_json_span span,
                      const char *const *keys,
@@ -179,13 +182,23 @@ int dfw_json_members(const char *t,
                      const struct dfw_json_index *ix)
 {
     memset(out, 0, nkeys * sizeof(*out));
+    size_t klen[MEMBERS_KEYS_FAST];
+    for (size_t k = 0; k < nkeys && k < MEMBERS_KEYS_FAST; k++) {
+        klen[k] = strlen(keys[k]);
+    }
     size_t pos = span.off, end = span.off + span.len;
     struct dfw_json_span name, v;
     int rc;
     while ((rc = dfw_json_next_name(t, span, &pos, &name)) == 1) {
         pos = dfw_json_value(t, end, pos, &v, ix);
+        /* a name without escapes is its bytes between the quotes: compared in place */
+        int plain = memchr(t + name.off, '\\', name.len) == NULL;
         for (size_t k = 0; k < nkeys; k++) {
-            if (dfw_json_name_is(t, name, keys[k])) {
+            int same =
+                plain && k < MEMBERS_KEYS_FAST
+                    ? name.len == klen[k] + 2 && memcmp(t + name.off + 1, keys[k], klen[k]) == 0
+                    : dfw_json_name_is(t, name, keys[k]);
+            if (same) {
                 out[k] = v;
             }
         }

@@ -1,5 +1,6 @@
 /* Sixteen bytes at a time (SSE2, part of every x86-64) or eight (a 64-bit word elsewhere: "SIMD
- * within a register"), for the JSON scanners of base/ (not a public header). A block test gives
+ * within a register"), for the JSON scanners of base/ and the line escaping of format/ (not a
+ * public header). A block test gives
  * a mask with one bit per byte that matches; dfw__blk_first gives the first matching byte. On a
  * big-endian machine without SSE2 DFW_BLK is 0 and the callers keep their byte loops only. */
 #ifndef DFW_BASE_SWAR_H

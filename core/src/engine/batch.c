@@ -39,8 +39,17 @@ void dfw__job_anomaly(struct job *j, enum anomaly a)
 void dfw__batch_drop(struct job *j)
 {
     dfw_page_free(&j->page);
-    free(j->body);
-    j->body = NULL;
+    /* kept for the next request unless one is out already (a read-ahead, with its own buffer):
+     * then it would only add a page to the job's memory */
+    if (!j->in_flight && j->body.cap > j->spare.cap) {
+        dfw_buf_free(&j->spare);
+        j->spare = j->body;
+        dfw_buf_reset(&j->spare);
+    }
+    else {
+        dfw_buf_free(&j->body);
+    }
+    j->body = (struct dfw_buf)DFW_BUF_INIT;
     free(j->events);
     j->events = NULL;
     dfw_buf_reset(&j->strs); /* kept for the next page */
@@ -131,11 +140,14 @@ dfw_err dfw__batch_build(struct job *j, const struct dfw_http_response *r, char 
         return DFW_ERR_INVALID;
     }
     /* the events point into the body: keep it, without a copy (the loop lends its buffer) */
-    j->body = r->owner != NULL ? dfw_buf_steal(r->owner) : NULL;
+    if (r->owner != NULL) {
+        j->body = *r->owner;
+        *r->owner = (struct dfw_buf)DFW_BUF_INIT;
+    }
     size_t n = j->page.nrows;
     j->events = calloc(n ? n : 1, sizeof(*j->events));
     size_t *offs = j->events ? malloc(3 * (n ? n : 1) * sizeof(*offs)) : NULL;
-    if (j->body == NULL || offs == NULL || reserve_scratch(j, n ? n : 1) != 0) {
+    if (j->body.data != r->body || offs == NULL || reserve_scratch(j, n ? n : 1) != 0) {
         free(offs);
         dfw__batch_drop(j);
         snprintf(err, len, "out of memory");

@@ -140,7 +140,9 @@ struct job {
     /* the response being delivered: the slice it answered and what it said about it */
     struct dfw_slice slice;
     struct dfw_slice_outcome outcome;
-    char *body; /* owned: the response body the page and events point into */
+    struct dfw_buf body;  /* the response body the page and events point into */
+    struct dfw_buf spare; /* a dropped batch's body, emptied: the next request's answer goes into
+                             its memory (no fresh pages to fault in); freed in any other state */
     struct dfw_page page;
     struct dfw_event *events;
     struct dfw_buf strs; /* ids, last-update times and severities of the events (arena) */

@@ -16,7 +16,7 @@
 #define FAILED_RETRY_MS (10 * 60 * 1000)
 
 /* Every state change goes through here: the engine counts jobs fetching, delivering and finished,
- * so that its loop never walks all jobs. */
+ * so that its loop never walks all jobs; a job that stops reading pages frees its spare buffer. */
 static void set_state(struct job *j, enum job_state st)
 {
     struct dfw_engine *e = j->tenant->engine;
@@ -27,6 +27,9 @@ static void set_state(struct job *j, enum job_state st)
     e->ndelivering += st == J_DELIVER;
     e->nfetching += st == J_FETCH;
     e->nfinished += st == J_DONE || st == J_FAILED;
+    if (st != J_FETCH && st != J_DELIVER) {
+        dfw_buf_free(&j->spare); /* no page to read until the next poll: memory given back */
+    }
 }
 
 void dfw__job_uncount(struct job *j)
@@ -401,6 +404,7 @@ void dfw__job_release(struct job *j)
     dfw__batch_drop(j);
     dfw_buf_free(&j->strs);
     dfw_buf_free(&j->ahead_body);
+    dfw_buf_free(&j->spare);
     dfw_cursor_clear(&j->cursor);
     dfw_cell_clear(&j->cell);
     free(j->times);

@@ -121,6 +121,9 @@ void dfw_http_free(struct dfw_http *h)
     free(h);
 }
 
+/* Bytes of a body's buffer beyond its answer kept when the answer is complete. */
+#define FIT_SLACK (256 * 1024)
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct xfer *x = userdata;
@@ -286,10 +289,21 @@ static dfw_err add(struct dfw_http *h,
                    const char *bearer,
                    const char *header,
                    const char *form,
+                   struct dfw_buf *into,
                    dfw_http_done_fn done,
                    void *ctx)
 {
     struct xfer *x = calloc(1, sizeof(*x));
+    if (into != NULL) {
+        if (x != NULL) {
+            x->body = *into;
+            dfw_buf_reset(&x->body);
+        }
+        else {
+            dfw_buf_free(into);
+        }
+        *into = (struct dfw_buf)DFW_BUF_INIT;
+    }
     if (x == NULL) {
         return DFW_ERR_NOMEM;
     }
@@ -360,13 +374,24 @@ dfw_err dfw_http_get(struct dfw_http *h,
                      dfw_http_done_fn done,
                      void *ctx)
 {
-    return add(h, url, bearer, header, NULL, done, ctx);
+    return add(h, url, bearer, header, NULL, NULL, done, ctx);
+}
+
+dfw_err dfw_http_get_into(struct dfw_http *h,
+                          const char *url,
+                          const char *bearer,
+                          const char *header,
+                          struct dfw_buf *into,
+                          dfw_http_done_fn done,
+                          void *ctx)
+{
+    return add(h, url, bearer, header, NULL, into, done, ctx);
 }
 
 dfw_err dfw_http_post_form(
     struct dfw_http *h, const char *url, const char *body, dfw_http_done_fn done, void *ctx)
 {
-    return add(h, url, NULL, NULL, body, done, ctx);
+    return add(h, url, NULL, NULL, body, NULL, done, ctx);
 }
 
 static void finish(struct dfw_http *h, struct xfer *x, CURLcode rc)
@@ -377,6 +402,7 @@ static void finish(struct dfw_http *h, struct xfer *x, CURLcode rc)
     if (dfw_buf_append(&x->body, "", 0) != DFW_OK) {
         rc = CURLE_OUT_OF_MEMORY;
     }
+    dfw_buf_fit(&x->body, FIT_SLACK); /* a recycled buffer larger than this answer (into) */
     r.body = x->body.data;
     r.len = x->body.len;
     r.owner = &x->body;

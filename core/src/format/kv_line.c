@@ -1,6 +1,7 @@
 /* The line writer shared by the CEF and LEEF encoders: escaping per mode, and fitting a line
  * into a size limit (syslog over UDP). */
 #include "kv_line.h"
+#include "../base/swar.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -111,31 +112,52 @@ static size_t encode_unit(
     return 1;
 }
 
+/* Bytes at s that encode as themselves in every mode: printable ASCII but '\\', the mode's
+ * special character and DEL; a block at a time (most values have none of the others). */
+static size_t plain_prefix(const unsigned char *s, size_t n, char special)
+{
+    size_t i = 0;
+#if DFW_BLK
+    while (n - i >= DFW_BLK) {
+        dfw__blk x = dfw__blk_load((const char *)s + i);
+        uint64_t m = dfw__blk_ctl_or_high(x) | dfw__blk_eq(x, '\\') | dfw__blk_eq(x, special) |
+                     dfw__blk_eq(x, 0x7f);
+        if (m != 0) {
+            return i + dfw__blk_first(m);
+        }
+        i += DFW_BLK;
+    }
+#endif
+    while (i < n && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\' && s[i] != (unsigned char)special) {
+        i++;
+    }
+    return i;
+}
+
 size_t dfw__escape(struct dfw__writer *w, struct dfw__sv v, size_t limit, enum dfw__esc mode)
 {
     const unsigned char *s = (const unsigned char *)v.s;
     const struct esc_rules *r = &rules[mode];
     size_t done = 0, i = 0;
-    size_t run = 0; /* bytes before i that encode as themselves, not written yet */
     while (i < v.n) {
+        size_t run = plain_prefix(s + i, v.n - i, r->special);
+        run = run < limit - done ? run : limit - done;
+        dfw__w_put(w, (const char *)s + i, run);
+        done += run;
+        i += run;
+        if (i == v.n) {
+            break;
+        }
         const char *enc;
         size_t elen;
         size_t used = encode_unit(s + i, v.n - i, r, &enc, &elen);
         if (elen > limit - done) {
             break;
         }
-        if (enc == (const char *)s + i) {
-            run += elen; /* unchanged (then elen == used): written with its neighbours at once */
-        }
-        else {
-            dfw__w_put(w, (const char *)s + i - run, run);
-            run = 0;
-            dfw__w_put(w, enc, elen);
-        }
+        dfw__w_put(w, enc, elen);
         done += elen;
         i += used;
     }
-    dfw__w_put(w, (const char *)s + i - run, run);
     return done;
 }
 
@@ -280,7 +302,9 @@ dfw_err dfw__kv_render(struct dfw__kv_line *l, size_t max_len, struct dfw_buf *o
 {
     for (size_t i = 0; i < l->fmt->n; i++) {
         l->lim[i] = SIZE_MAX;
-        l->esc[i] = l->val[i].s ? esc_len(l->val[i], SIZE_MAX, l->fmt->value_esc) : 0;
+        /* the escaped lengths matter only for fitting into max_len */
+        l->esc[i] =
+            l->val[i].s && max_len > 0 ? esc_len(l->val[i], SIZE_MAX, l->fmt->value_esc) : 0;
     }
     l->marked = 0;
     if (max_len > 0 && line_len(l, header_len(l)) > max_len) {
