@@ -143,7 +143,8 @@ static void send_req(struct hec_out *o, struct hec_req *r, int64_t now)
     }
     if (o->conf->gzip && !r->gzipped) {
         dfw_buf_reset(&o->wire);
-        if (dfw_out_splunk_hec_gzip(r->body.data, r->body.len, 6, &o->wire) == DFW_OK) {
+        if (dfw_out_splunk_hec_gzip(r->body.data, r->body.len, (int)o->conf->gzip_level,
+                                    &o->wire) == DFW_OK) {
             struct dfw_buf raw = r->body;
             r->body = o->wire; /* swap: the scratch keeps the raw allocation for next time */
             o->wire = raw;

@@ -77,6 +77,11 @@ const struct dfw_option dfw_out_splunk_hec_options[] = {
         ca_file,
         "CA certificates (PEM) to verify the HEC endpoint (default: system store)"),
     OPT("gzip", DFW_OPT_BOOL, "on", gzip, "compress request bodies (Content-Encoding: gzip)"),
+    OPT("gzip_level",
+        DFW_OPT_INT,
+        "6",
+        gzip_level,
+        "zlib compression level of request bodies: 1 fastest to 9 smallest (default 6)"),
     OPT("ack",
         DFW_OPT_BOOL,
         "on",
@@ -216,6 +221,7 @@ static dfw_err check_ranges(const struct dfw_out_splunk_hec_conf *c, char *errbu
         const char *name;
         long long v, min, max;
     } r[] = {
+        {"gzip_level", c->gzip_level, 1, 9},
         {"batch_max_events", c->batch_max_events, 1, 100000},
         {"batch_max_bytes", c->batch_max_bytes, 4096, 64LL * 1024 * 1024},
         {"batch_timeout_ms", c->batch_timeout_ms, 0, 60000},

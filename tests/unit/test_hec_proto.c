@@ -208,6 +208,10 @@ static void option_checks(void **state)
     assert_non_null(strstr(init_error(unknown), "sourcetypes"));
     const char *zero[] = {"url=https://splunk:8088", tok, "batch_max_events=0", NULL};
     assert_non_null(strstr(init_error(zero), "batch_max_events"));
+    const char *level[] = {"url=https://splunk:8088", tok, "gzip_level=10", NULL};
+    assert_non_null(strstr(init_error(level), "gzip_level must be between 1 and 9"));
+    const char *level0[] = {"url=https://splunk:8088", tok, "gzip_level=0", NULL};
+    assert_non_null(strstr(init_error(level0), "gzip_level"));
     const char *small[] = {"url=https://splunk:8088", tok, "batch_max_bytes=1k", NULL};
     assert_non_null(strstr(init_error(small), "batch_max_bytes"));
     const char *retry[] = {"url=https://splunk:8088", tok, "retry_min_ms=5000", "retry_max_ms=10",

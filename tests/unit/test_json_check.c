@@ -174,7 +174,7 @@ static void index_of_big_containers(void **state)
     /* rows read through the index are the rows read without it */
     struct dfw_json_span root = {0, len}, name, arr, r1, r2;
     size_t pos = 0, p1, p2;
-    assert_int_equal(dfw_json_next_name(t, root, &pos, &name), 1);
+    assert_int_equal(dfw_json_next_name(t, root, &pos, &name, NULL), 1);
     dfw_json_value(t, len, pos, &arr, NULL);
     p1 = p2 = arr.off;
     int n = 0;
@@ -215,6 +215,31 @@ static void index_small_and_refused(void **state)
     free(t);
 }
 
+/* Member names come with whether they hold an escape: those are compared decoded, the others in
+ * place; both ways give the same answer. */
+static void names_say_when_they_are_escaped(void **state)
+{
+    (void)state;
+    const char *t = "{\"id\":1, \"\\u0069d\":2, \"a\\\"b\":3, \"x\\\\\":4}";
+    struct dfw_json_span obj = {0, strlen(t)}, name, v;
+    const int want[] = {0, 1, 1, 1};
+    const char *decoded[] = {"id", "id", "a\"b", "x\\"};
+    size_t pos = 0;
+    int escaped = -1, n = 0;
+    while (dfw_json_next_name(t, obj, &pos, &name, &escaped) == 1) {
+        assert_int_equal(escaped, want[n]);
+        assert_true(dfw_json_name_is(t, name, decoded[n]));
+        pos = dfw_json_value(t, obj.len, pos, &v, NULL);
+        n++;
+    }
+    assert_int_equal(n, 4);
+    const char *keys[] = {"id", "a\"b"};
+    struct dfw_json_span m[2];
+    assert_int_equal(dfw_json_members(t, obj, keys, 2, m, NULL), 0);
+    assert_int_equal(t[m[0].off], '2'); /* the last "id", written with an escape */
+    assert_int_equal(t[m[1].off], '3');
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +250,7 @@ int main(void)
         cmocka_unit_test(utf8_table),
         cmocka_unit_test(index_of_big_containers),
         cmocka_unit_test(index_small_and_refused),
+        cmocka_unit_test(names_say_when_they_are_escaped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

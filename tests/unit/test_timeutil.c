@@ -3,7 +3,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "dfw/timeutil.h"
 
@@ -99,6 +101,29 @@ static void formats_round_trip(void **state)
     assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
 }
 
+/* Any time of years 0-9999 is written as gmtime_r and snprintf write it. */
+static void formats_like_gmtime(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252ULL; /* xorshift64: the same values on every run */
+    const int64_t first = -62167219200000LL, span = 253402300799999LL - first + 1;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int64_t ms = first + (int64_t)(x % (uint64_t)span);
+        char got[DFW_TIME_LEN], want[64];
+        dfw_time_format(ms, got, sizeof(got));
+        time_t secs = (time_t)(ms / 1000 - (ms % 1000 < 0));
+        struct tm tm;
+        assert_non_null(gmtime_r(&secs, &tm));
+        snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(((ms % 1000) + 1000) % 1000));
+        assert_string_equal(got, want);
+    }
+}
+
 static void durations(void **state)
 {
     (void)state;
@@ -131,6 +156,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_0_to_7_fraction_digits),
+        cmocka_unit_test(formats_like_gmtime),
         cmocka_unit_test(rejects_malformed),
         cmocka_unit_test(rejects_impossible_dates),
         cmocka_unit_test(formats_any_int64),

@@ -69,11 +69,14 @@ int dfw_json_members(const char *text,
  * the member's name (its bytes, quotes included) in *name and *pos at the first byte of the
  * member's value (which
  * the caller must then pass: dfw_json_value, or dfw_json_next_item to the end of an array); 0
- * after the last member, with *pos after the '}'; -1 when obj is not an object. */
+ * after the last member, with *pos after the '}'; -1 when obj is not an object. escaped (may be
+ * NULL) is set with the name: 1 when it holds a backslash escape, 0 when its bytes between the
+ * quotes are the name itself (then compared with memcmp). */
 int dfw_json_next_name(const char *text,
                        struct dfw_json_span obj,
                        size_t *pos,
-                       struct dfw_json_span *name);
+                       struct dfw_json_span *name,
+                       int *escaped);
 
 /* Is the member name (its bytes, quotes included) key? Compared as JSON strings: a name written
  * with escapes ("\u0069d") is decoded first, as json-c does. */

@@ -19,10 +19,11 @@ static size_t skip_ws(const char *t, size_t len, size_t i)
     return i;
 }
 
-/* At an opening quote: the offset after the closing one. The text is valid: a backslash always
- * starts an escape, whose second byte is never the closing quote. Strings are short (names,
- * times, ids): a block at a time inline beats a memchr call per string. */
-static size_t string_end(const char *t, size_t len, size_t i)
+/* At an opening quote: the offset after the closing one; *escaped is set when the string holds a
+ * backslash. The text is valid: a backslash always starts an escape, whose second byte is never
+ * the closing quote. Strings are short (names, times, ids): a block at a time inline beats a
+ * memchr call per string. */
+static size_t string_end_esc(const char *t, size_t len, size_t i, int *escaped)
 {
     i++;
     while (i < len) {
@@ -46,9 +47,16 @@ static size_t string_end(const char *t, size_t len, size_t i)
         if (t[i] == '"') {
             return i + 1;
         }
+        *escaped = 1;
         i += 2;
     }
     return len;
+}
+
+static size_t string_end(const char *t, size_t len, size_t i)
+{
+    int escaped;
+    return string_end_esc(t, len, i, &escaped);
 }
 
 void dfw_json_index_free(struct dfw_json_index *ix)
@@ -137,10 +145,8 @@ static size_t next_start(const char *t, size_t end, size_t pos, size_t open)
     return i;
 }
 
-int dfw_json_next_name(const char *t,
-                       struct dfw_json_span obj,
-                       size_t *pos,
-                       struct dfw_json_span *name)
+int dfw_json_next_name(
+    const char *t, struct dfw_json_span obj, size_t *pos, struct dfw_json_span *name, int *escaped)
 {
     size_t end = obj.off + obj.len;
     if (obj.len < 2 || t[obj.off] != '{') {
@@ -151,8 +157,12 @@ int dfw_json_next_name(const char *t,
         *pos = i < end ? i + 1 : end; /* after '}' */
         return 0;
     }
-    size_t n = string_end(t, end, i);
+    int esc = 0;
+    size_t n = string_end_esc(t, end, i, &esc);
     *name = (struct dfw_json_span){i, n - i};
+    if (escaped != NULL) {
+        *escaped = esc;
+    }
     *pos = skip_ws(t, end, skip_ws(t, end, n) + 1); /* the value, after ':' */
     return 1;
 }
@@ -189,10 +199,10 @@ int dfw_json_members(const char *t,
     size_t pos = span.off, end = span.off + span.len;
     struct dfw_json_span name, v;
     int rc;
-    while ((rc = dfw_json_next_name(t, span, &pos, &name)) == 1) {
+    int escaped;
+    while ((rc = dfw_json_next_name(t, span, &pos, &name, &escaped)) == 1) {
         pos = dfw_json_value(t, end, pos, &v, ix);
-        /* a name without escapes is its bytes between the quotes: compared in place */
-        int plain = memchr(t + name.off, '\\', name.len) == NULL;
+        int plain = !escaped; /* its bytes between the quotes: compared in place */
         for (size_t k = 0; k < nkeys; k++) {
             int same =
                 plain && k < MEMBERS_KEYS_FAST

@@ -118,6 +118,26 @@ void dfw_time_format(int64_t ms, char *out, size_t outlen)
     civil_from_days(days, &y, &m, &d);
     int h = (int)(rem / 3600000), mi = (int)(rem / 60000 % 60), s = (int)(rem / 1000 % 60);
     int frac = (int)(rem % 1000);
+    if (y >= 0 && y <= 9999 && outlen > 24) {
+        /* the usual case without snprintf's parsing of its format (once per message and time) */
+        const int v[] = {(int)(y / 100), (int)(y % 100), m, d, h, mi, s};
+        const char sep[] = {0, 0, '-', '-', 'T', ':', ':'};
+        char *p = out;
+        for (int i = 0; i < 7; i++) {
+            if (sep[i] != 0) {
+                *p++ = sep[i];
+            }
+            *p++ = (char)('0' + v[i] / 10);
+            *p++ = (char)('0' + v[i] % 10);
+        }
+        p[0] = '.';
+        p[1] = (char)('0' + frac / 100);
+        p[2] = (char)('0' + frac / 10 % 10);
+        p[3] = (char)('0' + frac % 10);
+        p[4] = 'Z';
+        p[5] = '\0';
+        return;
+    }
     snprintf(out, outlen,
              y >= 0 && y <= 9999 ? "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ"
                                  : "%+05lld-%02d-%02dT%02d:%02d:%02d.%03dZ",

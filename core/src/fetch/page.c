@@ -99,7 +99,7 @@ static dfw_err walk(struct dfw_page *page, const char *body, size_t len, struct 
     dfw_json_value(body, len, 0, &root, &page->index);
     size_t pos = root.off;
     int has_value = 0;
-    while (dfw_json_next_name(body, root, &pos, &name) == 1) {
+    while (dfw_json_next_name(body, root, &pos, &name, NULL) == 1) {
         if (dfw_json_name_is(body, name, "value")) {
             has_value = pos < len && body[pos] == '[';
             if (has_value) {

@@ -23,7 +23,8 @@ void dfw__jobj_open(struct dfw__jobj *o, struct dfw__jv v, struct dfw__jscratch 
     }
     size_t pos = v.s.off;
     struct dfw_json_span name, val;
-    while (dfw_json_next_name(v.t, v.s, &pos, &name) == 1) {
+    int esc;
+    while (dfw_json_next_name(v.t, v.s, &pos, &name, &esc) == 1) {
         pos = dfw_json_value(v.t, v.s.off + v.s.len, pos, &val, v.ix);
         if (o->n == o->cap) {
             size_t cap = 2 * o->cap;
@@ -39,7 +40,6 @@ void dfw__jobj_open(struct dfw__jobj *o, struct dfw__jv v, struct dfw__jscratch 
             o->m = m;
             o->cap = cap;
         }
-        int esc = memchr(v.t + name.off, '\\', name.len) != NULL;
         o->m[o->n++] = (struct dfw__jmember){name, val, esc};
     }
 }
