@@ -22,9 +22,7 @@ struct syslog_out {
     char *name;
     struct dfw_syslog_transport *tr;
     struct dfw_buf msg;   /* one message being rendered */
-    struct dfw_buf batch; /* stream: framed messages back to back; UDP: unframed messages */
-    size_t *ends;         /* UDP: end offset of each message in batch */
-    size_t ends_cap;
+    struct dfw_buf batch; /* stream: framed messages back to back, up to STREAM_CHUNK bytes */
 };
 
 /* JSON body: the record as the API sent it; when it exceeds limit (UDP), a stub naming the event
@@ -110,7 +108,6 @@ static void syslog_destroy(void *self)
     dfw_out_syslog_transport_free(o->tr);
     dfw_buf_free(&o->msg);
     dfw_buf_free(&o->batch);
-    free(o->ends);
     free(o->name);
     free(o);
 }
@@ -161,44 +158,37 @@ static dfw_err syslog_format(const void *conf, const struct dfw_event *ev, struc
     return render(conf, &s, ev, dfw_now_ms(), out);
 }
 
-static dfw_err add_end(struct syslog_out *o, size_t i, size_t end)
-{
-    if (i >= o->ends_cap) {
-        size_t cap = o->ends_cap ? o->ends_cap * 2 : 64;
-        size_t *p = realloc(o->ends, cap * sizeof(*p));
-        if (p == NULL) {
-            return DFW_ERR_NOMEM;
-        }
-        o->ends = p;
-        o->ends_cap = cap;
-    }
-    o->ends[i] = end;
-    return DFW_OK;
-}
+/* Stream transports write the framed messages a chunk at a time, each as soon as it is rendered:
+ * the receiver reads one chunk while the next is rendered, and a page never sits rendered whole
+ * in memory (docs/performance.md, "syslog in chunks"). */
+#define STREAM_CHUNK (256 * 1024)
 
-/* Render the whole batch into o->batch (framed for a stream transport). */
-static dfw_err render_batch(struct syslog_out *o, const struct dfw_batch *batch)
+/* Render and send every event; UDP sends each message alone. A failure may come after some
+ * messages went out: the pipeline then sends the whole batch again (at least once). */
+static dfw_err render_and_send(struct syslog_out *o, const struct dfw_batch *batch, size_t *sent)
 {
     int stream = dfw_out_syslog_transport_is_stream(o->tr);
     int64_t now = dfw_now_ms();
     dfw_buf_reset(&o->batch);
     for (size_t i = 0; i < batch->count; i++) {
-        struct dfw_buf *dst = stream ? &o->msg : &o->batch;
-        if (stream) {
-            dfw_buf_reset(&o->msg);
-        }
-        dfw_err err = render(o->conf, &o->set, &batch->events[i], now, dst);
+        dfw_buf_reset(&o->msg);
+        dfw_err err = render(o->conf, &o->set, &batch->events[i], now, &o->msg);
         if (err == DFW_OK && stream) {
             err = dfw_out_syslog_frame(o->conf->framing, o->msg.data, o->msg.len, &o->batch);
-        }
-        if (err == DFW_OK && !stream) {
-            err = add_end(o, i, o->batch.len);
         }
         if (err != DFW_OK) {
             dfw_log(DFW_LOG_ERROR, "output",
                     "output=%s msg=\"cannot format event\" id=%s error=\"%s\"", o->name,
                     DFW_LOG_VAL(batch->events[i].id), dfw_strerror(err));
             return err;
+        }
+        struct dfw_buf *out = stream ? &o->batch : &o->msg;
+        if (!stream || out->len >= STREAM_CHUNK || i + 1 == batch->count) {
+            if (dfw_out_syslog_transport_send(o->tr, out->data, out->len) != DFW_OK) {
+                return DFW_ERR_RETRY; /* not acknowledged: the pipeline sends the batch again */
+            }
+            *sent += out->len;
+            dfw_buf_reset(&o->batch);
         }
     }
     return DFW_OK;
@@ -216,26 +206,14 @@ syslog_submit(void *self, const struct dfw_batch *batch, dfw_ack_fn ack, void *a
     if (err != DFW_OK) {
         return err; /* BUSY while a reconnect delay runs, RETRY when connecting failed */
     }
-    err = render_batch(o, batch);
+    size_t sent = 0;
+    err = render_and_send(o, batch, &sent);
     if (err != DFW_OK) {
         return err;
     }
-    if (dfw_out_syslog_transport_is_stream(o->tr)) {
-        err = dfw_out_syslog_transport_send(o->tr, o->batch.data, o->batch.len);
-    }
-    else {
-        size_t begin = 0;
-        for (size_t i = 0; i < batch->count && err == DFW_OK; i++) {
-            err = dfw_out_syslog_transport_send(o->tr, o->batch.data + begin, o->ends[i] - begin);
-            begin = o->ends[i];
-        }
-    }
-    if (err != DFW_OK) {
-        return DFW_ERR_RETRY; /* not acknowledged: the pipeline sends the batch again */
-    }
     dfw_out_syslog_transport_success(o->tr);
     dfw_log(DFW_LOG_DEBUG, "output", "output=%s msg=\"batch sent\" seq=%llu events=%zu bytes=%zu",
-            o->name, (unsigned long long)batch->seq, batch->count, o->batch.len);
+            o->name, (unsigned long long)batch->seq, batch->count, sent);
     ack(ack_ctx, batch->seq, DFW_OK);
     return DFW_OK;
 }

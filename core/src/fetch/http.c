@@ -8,11 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
 
 #define UPLOAD_BUFFER 16384L /* CURLOPT_UPLOAD_BUFFERSIZE's minimum */
 #define IDLE_HANDLES  64     /* easy handles kept for the next transfers */
@@ -25,8 +22,6 @@ struct xfer {
     struct curl_slist *headers;
     char *post_body;
     struct dfw_buf body;
-    char *advised; /* body.data and .cap when huge pages were last asked for (on_body) */
-    size_t advised_cap;
     int64_t retry_after_ms;
     dfw_http_done_fn done;
     void *ctx;
@@ -129,36 +124,11 @@ void dfw_http_free(struct dfw_http *h)
 /* Bytes of a body's buffer beyond its answer kept when the answer is complete. */
 #define FIT_SLACK (256 * 1024)
 
-/* Bodies this large ask for transparent huge pages: a page of 10,000 alerts (24 MB) faults in
- * 12 pages of 2 MiB instead of 6,000 of 4 KiB (docs/performance.md, "Huge pages"). */
-#define HUGE_BODY (4 * 1024 * 1024)
-
-static void advise_huge(struct xfer *x)
-{
-#ifdef MADV_HUGEPAGE
-    if (x->body.cap < HUGE_BODY || (x->body.data == x->advised && x->body.cap == x->advised_cap)) {
-        return;
-    }
-    x->advised = x->body.data;
-    x->advised_cap = x->body.cap;
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t from = ((uintptr_t)x->body.data + page - 1) & ~(page - 1);
-    uintptr_t to = ((uintptr_t)x->body.data + x->body.cap) & ~(page - 1);
-    (void)madvise((void *)from, to - from, MADV_HUGEPAGE); /* a hint: refused is as before */
-#else
-    (void)x;
-#endif
-}
-
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct xfer *x = userdata;
     size_t n = size * nmemb;
-    if (dfw_buf_append(&x->body, ptr, n) != DFW_OK) {
-        return 0;
-    }
-    advise_huge(x);
-    return n;
+    return dfw_buf_append(&x->body, ptr, n) == DFW_OK ? n : 0;
 }
 
 int64_t dfw_http_delay_seconds_ms(const char *text, const char **end)
