@@ -30,7 +30,8 @@ struct dfw_http_response {
     const char *body;       /* response body (NUL-terminated), may be empty */
     struct dfw_buf *owner;  /* the buffer holding body, or NULL: a callback that keeps the body
                                past its return takes it with dfw_buf_steal(owner), which gives
-                               back body itself (then the caller's to free) */
+                               back body itself (then the caller's to free), or moves *owner
+                               whole (capacity too) and leaves it empty (DFW_BUF_INIT) */
     size_t len;             /* bytes */
     int64_t retry_after_ms; /* from Retry-After (seconds or HTTP date), -1 when absent */
     const char *error;      /* transport error text (curl's error buffer), "" on success */
