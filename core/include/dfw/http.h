@@ -56,25 +56,18 @@ dfw_err dfw_http_global_init(void);
  * header are copied; the bearer is copied into a header and never logged. Accepts gzip/deflate.
  * Requests start in the order they were queued, at most max_active at once. DFW_ERR_NOMEM when
  * the request cannot be queued (its callback is then never called); a queued request that cannot
- * be started later completes with transport DFW_ERR_RETRY ("out of memory"). */
+ * be started later completes with transport DFW_ERR_RETRY ("out of memory"). into, when not NULL,
+ * is a buffer the answer's body is written into (taken in every case, error or not: *into is
+ * left empty, and its storage is resp->owner's or freed): a caller reading page after page hands
+ * back the previous page's buffer and its pages need no fresh memory faulted in
+ * (docs/performance.md, "Recycled page buffers"). */
 dfw_err dfw_http_get(struct dfw_http *http,
                      const char *url,
                      const char *bearer,
                      const char *header,
+                     struct dfw_buf *into,
                      dfw_http_done_fn done,
                      void *ctx);
-
-/* dfw_http_get, the answer's body written into the memory of *into (taken in every case, error
- * or not: *into is left empty, and its storage is resp->owner's or freed): a caller reading page
- * after page hands back the previous page's buffer and its pages need no fresh memory faulted in
- * (docs/performance.md, "Recycled page buffers"). into NULL: dfw_http_get. */
-dfw_err dfw_http_get_into(struct dfw_http *http,
-                          const char *url,
-                          const char *bearer,
-                          const char *header,
-                          struct dfw_buf *into,
-                          dfw_http_done_fn done,
-                          void *ctx);
 
 /* Queue a POST of an application/x-www-form-urlencoded body (copied; may hold a secret; wiped
  * when freed). Queued and started as dfw_http_get. */

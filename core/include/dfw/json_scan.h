@@ -82,6 +82,11 @@ int dfw_json_next_name(const char *text,
  * with escapes ("\u0069d") is decoded first, as json-c does. */
 int dfw_json_name_is(const char *text, struct dfw_json_span name, const char *key);
 
+/* dfw_json_name_is for a name whose escaped flag dfw_json_next_name gave and a key of klen bytes:
+ * without escapes the bytes between the quotes are compared in place (no scan, no strlen). */
+int dfw_json_name_eq(
+    const char *text, struct dfw_json_span name, int escaped, const char *key, size_t klen);
+
 /* The next element of an array: arr is the array's bytes, or any span that starts at its '[' and
  * reaches at least to its ']'; *pos is the offset to read from (arr.off before the first call;
  * advanced by each call). Returns 1 with the element's bytes in *item, 0 after the last element

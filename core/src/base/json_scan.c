@@ -167,11 +167,12 @@ int dfw_json_next_name(
     return 1;
 }
 
-int dfw_json_name_is(const char *t, struct dfw_json_span name, const char *key)
+int dfw_json_name_eq(
+    const char *t, struct dfw_json_span name, int escaped, const char *key, size_t k)
 {
     const char *s = t + name.off;
-    size_t n = name.len, k = strlen(key);
-    if (memchr(s, '\\', n) == NULL) {
+    size_t n = name.len;
+    if (!escaped) {
         return n == k + 2 && memcmp(s + 1, key, k) == 0;
     }
     struct json_object *o = dfw_json_parse(s, n);
@@ -181,7 +182,13 @@ int dfw_json_name_is(const char *t, struct dfw_json_span name, const char *key)
     return same;
 }
 
-/* Keys whose lengths dfw_json_members measures once per call; more are compared as any name. */
+int dfw_json_name_is(const char *t, struct dfw_json_span name, const char *key)
+{
+    return dfw_json_name_eq(t, name, memchr(t + name.off, '\\', name.len) != NULL, key,
+                            strlen(key));
+}
+
+/* Keys whose lengths dfw_json_members measures once per call; more are measured per member. */
 #define MEMBERS_KEYS_FAST 8
 
 int dfw_json_members(const char *t,
@@ -202,13 +209,9 @@ int dfw_json_members(const char *t,
     int escaped;
     while ((rc = dfw_json_next_name(t, span, &pos, &name, &escaped)) == 1) {
         pos = dfw_json_value(t, end, pos, &v, ix);
-        int plain = !escaped; /* its bytes between the quotes: compared in place */
         for (size_t k = 0; k < nkeys; k++) {
-            int same =
-                plain && k < MEMBERS_KEYS_FAST
-                    ? name.len == klen[k] + 2 && memcmp(t + name.off + 1, keys[k], klen[k]) == 0
-                    : dfw_json_name_is(t, name, keys[k]);
-            if (same) {
+            size_t kl = k < MEMBERS_KEYS_FAST ? klen[k] : strlen(keys[k]);
+            if (dfw_json_name_eq(t, name, escaped, keys[k], kl)) {
                 out[k] = v;
             }
         }

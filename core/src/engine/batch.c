@@ -147,7 +147,7 @@ dfw_err dfw__batch_build(struct job *j, const struct dfw_http_response *r, char 
     size_t n = j->page.nrows;
     j->events = calloc(n ? n : 1, sizeof(*j->events));
     size_t *offs = j->events ? malloc(3 * (n ? n : 1) * sizeof(*offs)) : NULL;
-    if (j->body.data != r->body || offs == NULL || reserve_scratch(j, n ? n : 1) != 0) {
+    if (r->owner == NULL || offs == NULL || reserve_scratch(j, n ? n : 1) != 0) {
         free(offs);
         dfw__batch_drop(j);
         snprintf(err, len, "out of memory");

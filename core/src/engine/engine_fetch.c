@@ -192,8 +192,8 @@ enum fetch_send dfw__fetch_send(struct job *j,
     dfw_window_slice(w, slice);
     char *url =
         dfw_stream_url(j->def, j->base_url, slice, j->top, dfw_stream_expands(j->def, t->conf));
-    dfw_err rc = url ? dfw_http_get_into(e->http, url, tok->access_token, dfw_stream_header(j->def),
-                                         &j->spare, done, j)
+    dfw_err rc = url ? dfw_http_get(e->http, url, tok->access_token, dfw_stream_header(j->def),
+                                    &j->spare, done, j)
                      : DFW_ERR_NOMEM;
     free(url);
     if (rc != DFW_OK) {

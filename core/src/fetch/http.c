@@ -294,18 +294,16 @@ static dfw_err add(struct dfw_http *h,
                    void *ctx)
 {
     struct xfer *x = calloc(1, sizeof(*x));
-    if (into != NULL) {
-        if (x != NULL) {
-            x->body = *into;
-            dfw_buf_reset(&x->body);
-        }
-        else {
+    if (x == NULL) {
+        if (into != NULL) {
             dfw_buf_free(into);
         }
-        *into = (struct dfw_buf)DFW_BUF_INIT;
-    }
-    if (x == NULL) {
         return DFW_ERR_NOMEM;
+    }
+    if (into != NULL) {
+        x->body = *into;
+        *into = (struct dfw_buf)DFW_BUF_INIT;
+        dfw_buf_reset(&x->body);
     }
     x->retry_after_ms = -1;
     x->done = done;
@@ -371,19 +369,9 @@ dfw_err dfw_http_get(struct dfw_http *h,
                      const char *url,
                      const char *bearer,
                      const char *header,
+                     struct dfw_buf *into,
                      dfw_http_done_fn done,
                      void *ctx)
-{
-    return add(h, url, bearer, header, NULL, NULL, done, ctx);
-}
-
-dfw_err dfw_http_get_into(struct dfw_http *h,
-                          const char *url,
-                          const char *bearer,
-                          const char *header,
-                          struct dfw_buf *into,
-                          dfw_http_done_fn done,
-                          void *ctx)
 {
     return add(h, url, bearer, header, NULL, into, done, ctx);
 }

@@ -62,8 +62,7 @@ struct dfw__jv dfw__jobj_get(const struct dfw__jobj *o, const char *key, char op
     size_t k = strlen(key);
     for (size_t i = o->n; i-- > 0;) {
         const struct dfw__jmember *m = &o->m[i];
-        if (m->escaped ? dfw_json_name_is(o->t, m->name, key)
-                       : m->name.len == k + 2 && memcmp(o->t + m->name.off + 1, key, k) == 0) {
+        if (dfw_json_name_eq(o->t, m->name, m->escaped, key, k)) {
             if (o->t[m->val.off] == open) {
                 r.s = m->val;
             }

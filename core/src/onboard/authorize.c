@@ -147,7 +147,7 @@ sync_request(struct dfw_http *http, const char *url, const char *form, struct sy
 {
     memset(c, 0, sizeof(*c));
     dfw_err rc = form != NULL ? dfw_http_post_form(http, url, form, on_done, c)
-                              : dfw_http_get(http, url, NULL, NULL, on_done, c);
+                              : dfw_http_get(http, url, NULL, NULL, NULL, on_done, c);
     if (rc != DFW_OK) {
         return rc;
     }

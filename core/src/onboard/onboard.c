@@ -307,7 +307,7 @@ static void start_call(struct call *c)
     dfw_err rc = dfw_buf_printf(&url, "%s%s?$top=1", c->base_url, c->out->def->path);
     if (rc == DFW_OK) {
         rc = dfw_http_get(t->run->http, url.data, tok->access_token, dfw_stream_header(c->out->def),
-                          call_done, c);
+                          NULL, call_done, c);
     }
     dfw_buf_free(&url);
     if (rc != DFW_OK) {
