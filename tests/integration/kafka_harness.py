@@ -60,10 +60,9 @@ class KafkaBroker:
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.jars = broker_jars()
-        self.port = harness.free_port()
-        self.controller_port = harness.free_port()
+        self.port, self.controller_port, sasl_port = harness.free_ports(3)
         self.bootstrap = f"127.0.0.1:{self.port}"
-        self.sasl_port = harness.free_port() if sasl_users else None
+        self.sasl_port = sasl_port if sasl_users else None
         self.sasl_bootstrap = f"127.0.0.1:{self.sasl_port}" if sasl_users else None
         self.heap = heap
         self.conf = os.path.join(self.dir, "server.properties")
