@@ -21,12 +21,14 @@
 /* A batch taken but not yet placed in requests whole: its events are rendered only as requests are
  * filled (fill), so that the output holds the bytes of the requests it may send or must keep for
  * a re-send (max_pending), not whole pages. The pipeline keeps the events until the batch is
- * acknowledged or cancelled (dfw/output.h). */
+ * acknowledged or cancelled, or until the source is placed whole and taken says so (dfw/event.h):
+ * then it may free the page while the last requests are out. */
 struct hec_src {
     struct hec_batch *b;
     const struct dfw_event *events;
     size_t n, next; /* events, and the first not placed yet */
     struct hec_src *next_src;
+    dfw_taken_fn taken; /* told once every event is placed (NULL: not told) */
 };
 
 struct hec_out {
@@ -169,6 +171,9 @@ static void src_remove(struct hec_out *o, struct hec_src **pp, int placed)
         o->srcs_tail = pp;
     }
     if (placed) {
+        if (s->taken != NULL) {
+            s->taken(s->b->ack_ctx, s->b->seq); /* the requests hold every event: page not read */
+        }
         hec_queue_seal(&o->q, s->b);
     }
     else {
@@ -524,7 +529,7 @@ static dfw_err hec_submit(void *self, const struct dfw_batch *batch, dfw_ack_fn 
         free(src);
         return DFW_ERR_NOMEM;
     }
-    *src = (struct hec_src){b, batch->events, batch->count, 0, NULL};
+    *src = (struct hec_src){b, batch->events, batch->count, 0, NULL, batch->taken};
     *o->srcs_tail = src;
     o->srcs_tail = &src->next_src;
     int64_t now = dfw_mono_ms();

@@ -22,9 +22,9 @@ class ReadAheadTest(hh.FaultHecCase):
     RECORDS = RECORDS
     STREAM = STREAM
 
-    def config(self, read_ahead=None):
+    def config(self, read_ahead=None, **hec):
         out = hh.hec_output(self.hec.url, self.token, ack_poll_interval_ms=100, retry_min_ms=100,
-                            retry_max_ms=1000, batch_timeout_ms=0)
+                            retry_max_ms=1000, batch_timeout_ms=0, **hec)
         return harness.write_config(os.path.join(self.work.path, "fwd.conf"), self.emu,
                                     self.state, [("splunk", out)], tenants=("contoso",),
                                     streams=STREAM,
@@ -90,6 +90,19 @@ class ReadAheadTest(hh.FaultHecCase):
         self.release_and_finish(conf)
         self.check_all()
         self.assertIn("status=503", self.fwd.log())
+
+    def test_a_batch_failing_after_its_page_was_given_back_is_read_again(self):
+        # HEC holds every event of a page in its requests, so the page is freed and the next one
+        # read ahead before the acknowledgement; the output gives the first request up at once
+        # (max_retries = 0): the pipeline has no page to send again and reads the slice again
+        self.hec.set(statuses=[[503, 9]])
+        conf = self.config(max_retries=0)
+        r = harness.run_forwarder(conf, "run", "--once", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        self.assertIn("giving up on request after 1 attempts", r.stderr)
+        self.assertIn("its page was given back; reading the slice again", r.stderr)
+        self.assertEqual(harness.state_show(conf)[("contoso", STREAM)]["delivered"], RECORDS)
+        self.check_all()  # the refused request was not recorded: every record once
 
     def test_stop_with_a_page_read_ahead_loses_nothing(self):
         self.hec.set(hold_acks=True)

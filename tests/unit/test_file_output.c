@@ -83,7 +83,7 @@ static void submit_writes_and_acks(void **state)
     struct dfw_event evs[2] = {
         {"t", "tid", "s", DFW_EVENT_NEW, "1", 1, "u", r1, 0, 0, NULL, 0, NULL, NULL},
         {"t", "tid", "s", DFW_EVENT_NEW, "2", 2, "u", r2, 0, 0, NULL, 0, NULL, NULL}};
-    struct dfw_batch b = {evs, 2, 42};
+    struct dfw_batch b = {evs, 2, 42, NULL};
     acks = 0;
     assert_int_equal(p->submit(self, &b, on_ack, NULL), DFW_OK);
     assert_int_equal(acks, 1);

@@ -147,7 +147,7 @@ static void close_output(void *self, void *conf)
 static dfw_err
 submit(void *self, const struct events *e, size_t from, size_t n, uint64_t seq, struct acks *a)
 {
-    struct dfw_batch b = {e->ev + from, n, seq};
+    struct dfw_batch b = {e->ev + from, n, seq, NULL};
     return plugin()->submit(self, &b, on_ack, a);
 }
 

@@ -421,7 +421,7 @@ static void memo_remembers_delivered_records(void **state)
                               event(NULL, DFW_EVENT_NEW)};
     ev[1].id = "b";
     ev[2].id = "c";
-    struct dfw_batch b = {ev, 3, 7};
+    struct dfw_batch b = {ev, 3, 7, NULL};
     uint64_t h = dfw_out_kafka_batch_hash(&b);
     struct dfw_kafka_memos memos = {NULL, 0};
     assert_null(dfw_out_kafka_memo_find(&memos, 7, 3, h));

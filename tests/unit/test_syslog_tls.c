@@ -261,7 +261,7 @@ static dfw_err send_one(struct server *s, const char *host, const char *const *e
                            0,
                            NULL,
                            NULL};
-    struct dfw_batch b = {&ev, 1, 1};
+    struct dfw_batch b = {&ev, 1, 1, NULL};
     acks = 0;
     dfw_err r = p->submit(self, &b, on_ack, NULL);
     p->destroy(self);

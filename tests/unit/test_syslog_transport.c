@@ -85,7 +85,7 @@ static void inst_close(struct inst *in)
 
 static dfw_err submit(struct inst *in, const struct dfw_event *evs, size_t n, uint64_t seq)
 {
-    struct dfw_batch b = {evs, n, seq};
+    struct dfw_batch b = {evs, n, seq, NULL};
     return in->p->submit(in->self, &b, on_ack, NULL);
 }
 

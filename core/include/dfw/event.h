@@ -44,12 +44,22 @@ struct dfw_event {
                                                index, dfw/json_scan.h), or NULL; an aid only */
 };
 
+/* See struct dfw_batch.taken. ctx is the ack_ctx submit was given. */
+typedef void (*dfw_taken_fn)(void *ctx, uint64_t seq);
+
 /* A batch: the events of one fetched page that passed deduplication. seq is unique per pipeline
  * and is what the output passes back to the acknowledgement callback. */
 struct dfw_batch {
     const struct dfw_event *events;
     size_t count;
     uint64_t seq;
+    /* NULL, or set by the pipeline for an output that reads the events after submit returns
+     * (one with cancel, dfw/output.h): the output calls it at most once, on the pipeline thread
+     * and before the batch's ack, when it will not read the events again because everything it
+     * sends or may re-send for them is in its own memory (the HEC output: every event rendered
+     * into a request). The pipeline may then free the page before the acknowledgement; a batch
+     * that fails afterwards is read from the API again and submitted whole. */
+    dfw_taken_fn taken;
 };
 
 /* "new" or "update". */

@@ -84,9 +84,10 @@ struct dfw_output_plugin {
     /* Take a batch. DFW_OK: accepted, ack will be called exactly once for batch->seq (possibly
      * before submit returns). DFW_ERR_BUSY / DFW_ERR_RETRY: not accepted (no ack will come);
      * the pipeline resubmits later. The batch struct is only valid during the call; the events
-     * it points to (and what they point to) stay valid until ack is called for batch->seq or the
-     * pipeline cancels it, so that an output may read them later (the HEC output renders a page
-     * request by request). */
+     * it points to (and what they point to) stay valid until ack is called for batch->seq, the
+     * pipeline cancels it, or the output calls batch->taken, so that an output may read them
+     * later (the HEC output renders a page request by request). An output without cancel must
+     * not read them after submit returns. */
     dfw_err (*submit)(void *self, const struct dfw_batch *batch, dfw_ack_fn ack, void *ack_ctx);
 
     /* The pipeline takes back a batch it submitted that is not acknowledged yet (its job

@@ -36,7 +36,7 @@ void dfw__job_anomaly(struct job *j, enum anomaly a)
             j->def->name, anomaly_text[a]);
 }
 
-void dfw__batch_drop(struct job *j)
+void dfw__batch_release(struct job *j)
 {
     dfw_page_free(&j->page);
     /* kept for the next request unless one is out already (a read-ahead, with its own buffer):
@@ -52,6 +52,13 @@ void dfw__batch_drop(struct job *j)
     j->body = (struct dfw_buf)DFW_BUF_INIT;
     free(j->events);
     j->events = NULL;
+    j->released = 1;
+}
+
+void dfw__batch_drop(struct job *j)
+{
+    dfw__batch_release(j);
+    j->released = 0;
     dfw_buf_reset(&j->strs); /* kept for the next page */
     j->nevents = 0;
 }

@@ -33,7 +33,12 @@ void dfw__deliver_begin(struct job *j)
     j->seq = ++e->next_seq;
     j->acked = 0;
     j->pending = 0;
-    j->deliver_attempts = 0;
+    j->reading = 0;
+    j->released = 0;
+    if (!j->reread) {
+        j->deliver_attempts = 0; /* a reread goes on counting: --once still gives up */
+    }
+    j->reread = 0;
     j->busy_since = 0;
     j->retry_at = 0;
     j->verdict = DV_WAIT;
@@ -86,6 +91,36 @@ void dfw__deliver_cancel(struct job *j)
         }
     }
     j->pending = 0;
+    j->reading = 0;
+}
+
+unsigned dfw__late_readers(const struct dfw_engine *e)
+{
+    unsigned mask = 0;
+    for (unsigned o = 0; o < e->noutputs; o++) {
+        mask |= e->outputs[o].plugin->cancel != NULL ? 1u << o : 0;
+    }
+    return mask;
+}
+
+int dfw__deliver_taken(const struct job *j, unsigned mask)
+{
+    unsigned all = (1u << j->tenant->engine->noutputs) - 1;
+    return (j->acked | j->pending) == all && (j->reading & mask) == 0;
+}
+
+/* An output will not read the batch's events again (dfw_batch.taken): the page may go (job.c). */
+static void on_taken(void *ack_ctx, uint64_t seq)
+{
+    struct ack_ctx *a = ack_ctx;
+    struct job *j = a->job;
+    unsigned bit = 1u << a->out;
+    if (j->state != J_DELIVER || seq != j->seq || !(j->reading & bit)) {
+        return;
+    }
+    j->reading &= ~bit;
+    dfw__job_at(j,
+                dfw_mono_ms()); /* the page may go, the next be read ahead: in the loop (job.c) */
 }
 
 static void on_ack(void *ack_ctx, uint64_t seq, dfw_err result)
@@ -98,6 +133,7 @@ static void on_ack(void *ack_ctx, uint64_t seq, dfw_err result)
         return; /* a late ack of a batch already re-sent */
     }
     j->pending &= ~bit;
+    j->reading &= ~bit;
     if (result == DFW_OK) {
         j->acked |= bit;
         if (j->acked == (1u << e->noutputs) - 1) {
@@ -127,19 +163,25 @@ enum deliver_verdict dfw__deliver(struct job *j, int64_t now)
         dfw__job_at(j, j->retry_at);
         return DV_WAIT;
     }
-    struct dfw_batch batch = {j->events, j->nevents, j->seq};
+    unsigned all = (1u << e->noutputs) - 1;
+    if (j->released && (j->acked | j->pending) != all) {
+        return DV_REREAD; /* the events are gone with the page */
+    }
+    struct dfw_batch batch = {j->events, j->nevents, j->seq, on_taken};
     for (unsigned o = 0; o < e->noutputs && j->verdict != DV_GIVE_UP; o++) {
         unsigned bit = 1u << o;
         if ((j->acked | j->pending) & bit) {
             continue;
         }
         j->pending |= bit;
+        j->reading |= bit; /* before submit: taken or ack may be called inside it */
         dfw_err rc = e->outputs[o].plugin->submit(e->outputs[o].self, &batch, on_ack, &j->acks[o]);
         if (rc == DFW_OK) {
             j->busy_since = 0;
         }
         else {
             j->pending &= ~bit;
+            j->reading &= ~bit;
             deliver_failed(j, now, rc);
             if (rc != DFW_ERR_BUSY && (j->deliver_attempts == 1 || j->deliver_attempts % 10 == 0)) {
                 dfw_log(DFW_LOG_WARN, "pipeline",
@@ -150,5 +192,5 @@ enum deliver_verdict dfw__deliver(struct job *j, int64_t now)
             }
         }
     }
-    return j->acked == (1u << e->noutputs) - 1 ? DV_ACKED : j->verdict;
+    return j->acked == all ? DV_ACKED : j->verdict;
 }

@@ -106,9 +106,11 @@ struct ack_ctx {
 
 /* What delivery of the current batch needs the life cycle to do. */
 enum deliver_verdict {
-    DV_WAIT,   /* acknowledgements outstanding, or a retry is scheduled (due) */
-    DV_ACKED,  /* every output acknowledged the batch */
-    DV_GIVE_UP /* --once: the outputs keep refusing; fail the job (deliver_err) */
+    DV_WAIT,    /* acknowledgements outstanding, or a retry is scheduled (due) */
+    DV_ACKED,   /* every output acknowledged the batch */
+    DV_GIVE_UP, /* --once: the outputs keep refusing; fail the job (deliver_err) */
+    DV_REREAD   /* an output must get the batch again but its page is given back: read the slice
+                   again (the checkpoint has not moved) */
 };
 
 struct job {
@@ -158,6 +160,9 @@ struct job {
     uint64_t seq;
     unsigned acked;   /* bit per output */
     unsigned pending; /* bit per output: submitted, ack outstanding */
+    unsigned reading; /* bit per output: submitted, neither acknowledged nor taken (dfw_batch) */
+    int released;     /* the batch's page is given back: only its count and pairs are left */
+    int reread;       /* this batch is the reread of one whose delivery failed: attempts go on */
     int deliver_attempts;
     int64_t busy_since; /* monotonic ms: first back-pressure answer for this batch, 0 none */
     int64_t retry_at;   /* monotonic ms: the batch is submitted again no earlier */
@@ -292,6 +297,10 @@ void dfw__fetch_verdict(struct job *j, const struct dfw_http_response *r, struct
 dfw_err dfw__batch_build(struct job *j, const struct dfw_http_response *r, char *err, size_t len);
 /* Free the page and the batch (pending pairs are not touched). */
 void dfw__batch_drop(struct job *j);
+/* Every output has the batch in its own memory (dfw__deliver_taken): give the page and the events
+ * back before the acknowledgements (the body's memory takes the next request's answer when none
+ * is out). What the commit needs (nevents, the pending pairs, the outcome) stays. */
+void dfw__batch_release(struct job *j);
 /* Count a paging anomaly; warn once per sweep. */
 void dfw__job_anomaly(struct job *j, enum anomaly a);
 
@@ -301,6 +310,15 @@ void dfw__deliver_begin(struct job *j);
  * told to let go of its events (dfw_output_plugin.cancel) before they are freed. */
 void dfw__deliver_cancel(struct job *j);
 enum deliver_verdict dfw__deliver(struct job *j, int64_t now);
+/* Every output has the batch, and those of mask (bit per output) have acknowledged it or said it
+ * is taken (dfw_batch.taken). All outputs: its page may be given back; an output that does not
+ * say taken keeps it until its acknowledgement, because its re-send may rely on the batch being
+ * the same (the Kafka output's memo of what a failed batch delivered). */
+int dfw__deliver_taken(const struct job *j, unsigned mask);
+/* The outputs (bit each) that read a batch's events after submit returns (those with cancel): the
+ * read-ahead waits until they have taken the batch, so that the next page does not arrive
+ * beside a whole page. */
+unsigned dfw__late_readers(const struct dfw_engine *e);
 
 /* read_ahead.c (read_ahead = yes): while the batch of slice N is delivered, the request for slice
  * N+1 is sent, so the API's latency overlaps the outputs'. N+1 is what the window gives once N's
@@ -309,8 +327,11 @@ enum deliver_verdict dfw__deliver(struct job *j, int64_t now);
  * (so dedup, kinds and late arrivals are decided as without read-ahead); at the commit it is
  * used only if the window's next slice is the one asked for, else dropped. At most two pages
  * per job are in memory. The checkpoint never moves ahead of the outputs: nothing of N+1 is
- * delivered before N's checkpoint is committed. */
-/* After the batch is submitted (J_DELIVER): send the next slice's request when it is known. */
+ * delivered before N's checkpoint is committed. The request is sent before N is submitted when
+ * every output copies a batch in submit; else once those that read it later have taken it
+ * (dfw__deliver_taken), when its page is given back too if no other output still needs it, so
+ * that a job's memory stays near one page and what the outputs hold. */
+/* J_DELIVER: send the next slice's request when it is known. */
 void dfw__ahead_send(struct job *j, int64_t now, dfw_http_done_fn done);
 /* An answer arrived (in_flight is cleared): 1 when it was the read-ahead's and is dealt with (kept
  * or dropped), 0 when the caller handles it as the answer to j->slice. */

@@ -171,6 +171,27 @@ static void commit(struct job *j, int64_t now)
     schedule_poll(j, now);
 }
 
+static void on_response(void *ctx, const struct dfw_http_response *r);
+static void send(struct job *j, int64_t now);
+
+/* Delivery failed after the page was given back: the slice is read again, now that the retry
+ * delay is over, and its batch goes to every output (those that acknowledged the first one get
+ * its records twice: at-least-once). */
+static void reread(struct job *j, int64_t now)
+{
+    dfw_log(DFW_LOG_INFO, "pipeline",
+            "tenant=%s stream=%s msg=\"the batch must be sent again and its page was given back; "
+            "reading the slice again\" attempts=%d",
+            j->tenant->conf->name, j->def->name, j->deliver_attempts);
+    dfw_cursor_rollback(&j->cursor); /* its pairs were never acknowledged */
+    dfw__deliver_cancel(j);
+    dfw__batch_drop(j);
+    dfw__ahead_drop(j);
+    j->reread = 1;
+    set_state(j, J_FETCH);
+    send(j, now);
+}
+
 static void deliver_step(struct job *j, int64_t now)
 {
     switch (dfw__deliver(j, now)) {
@@ -180,8 +201,20 @@ static void deliver_step(struct job *j, int64_t now)
     case DV_GIVE_UP:
         job_fail(j, j->deliver_err);
         break;
-    case DV_WAIT:
+    case DV_REREAD:
+        reread(j, now);
         break;
+    case DV_WAIT: {
+        unsigned late = dfw__late_readers(j->tenant->engine);
+        /* the passes of a cell count what each page brings: a reread would skew them */
+        if (!j->released && j->cursor.win.mode != DFW_WINDOW_PASSES && dfw__deliver_taken(j, ~0u)) {
+            dfw__batch_release(j); /* before the read-ahead: its answer may take the memory */
+        }
+        if (late != 0 && dfw__deliver_taken(j, late)) {
+            dfw__ahead_send(j, now, on_response);
+        }
+        break;
+    }
     }
 }
 
@@ -202,8 +235,6 @@ static int skip_refused(struct job *j, const struct dfw_http_response *r)
     dfw__job_at(j, dfw_mono_ms());
     return 1;
 }
-
-static void on_response(void *ctx, const struct dfw_http_response *r);
 
 /* The answer to the request for j->slice. */
 static void answer(struct job *j, const struct dfw_http_response *r, int64_t now)
@@ -229,8 +260,10 @@ static void answer(struct job *j, const struct dfw_http_response *r, int64_t now
         }
         set_state(j, J_DELIVER);
         dfw__deliver_begin(j);
-        /* before the outputs get the batch: the next page arrives while this one is encoded */
-        dfw__ahead_send(j, now, on_response);
+        if (dfw__late_readers(j->tenant->engine) == 0) {
+            /* before the outputs get the batch: the next page arrives while this one is encoded */
+            dfw__ahead_send(j, now, on_response);
+        }
         deliver_step(j, now);
         return;
     }
