@@ -81,7 +81,7 @@ const struct dfw_option dfw_out_splunk_hec_options[] = {
         DFW_OPT_INT,
         "6",
         gzip_level,
-        "zlib compression level of request bodies: 1 fastest to 9 smallest (default 6)"),
+        "compression level of request bodies (libdeflate): 1 fastest to 9 smallest (default 6)"),
     OPT("ack",
         DFW_OPT_BOOL,
         "on",

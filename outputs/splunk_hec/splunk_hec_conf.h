@@ -25,7 +25,7 @@ struct dfw_out_splunk_hec_conf {
     char *host;                             /* NULL: this machine's host name */
     char *ca_file;        /* NULL: the system's CA store; verification is always on */
     int gzip;             /* Content-Encoding: gzip */
-    long long gzip_level; /* zlib's deflate level, 1 (fastest) to 9 (smallest); default 6 */
+    long long gzip_level; /* libdeflate's level, 1 (fastest) to 9 (smallest); default 6 */
     int ack;              /* indexer acknowledgement */
     int split_alerts;     /* graph-incidents: each expanded alert its own event (default on) */
     long long batch_max_events;

@@ -6,8 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#define ZLIB_CONST /* next_in is const: the body is never written to */
-#include <zlib.h>
+#include <libdeflate.h>
 
 void dfw_out_splunk_hec_fmt_init(struct dfw_out_splunk_hec_fmt *f,
                                  const struct dfw_out_splunk_hec_conf *c)
@@ -349,42 +348,23 @@ dfw_err dfw_out_splunk_hec_format(struct dfw_out_splunk_hec_fmt *f,
 
 dfw_err dfw_out_splunk_hec_gzip(const void *data, size_t len, int level, struct dfw_buf *out)
 {
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    /* windowBits 15 + 16: a gzip header and trailer instead of zlib's */
-    if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-        return DFW_ERR_INVALID;
+    struct libdeflate_compressor *c = libdeflate_alloc_compressor(level < 0 ? 6 : level);
+    if (c == NULL) {
+        return level < 0 || level > 12 ? DFW_ERR_INVALID : DFW_ERR_NOMEM;
     }
-    size_t start = out->len;
-    unsigned char chunk[16384];
-    const unsigned char *in = data;
-    size_t left = len;
-    dfw_err err = DFW_OK;
-    int rc = Z_OK;
-    while (err == DFW_OK && rc != Z_STREAM_END) {
-        if (zs.avail_in == 0 && left > 0) {
-            /* avail_in is 32 bits: feed large bodies in slices */
-            uInt n = left > (1u << 30) ? (1u << 30) : (uInt)left;
-            zs.next_in = in;
-            zs.avail_in = n;
-            in += n;
-            left -= n;
+    /* one call over the whole body into room for the worst case: a gzip member (RFC 1952) */
+    size_t bound = libdeflate_gzip_compress_bound(c, len);
+    dfw_err err = dfw_buf_reserve(out, bound);
+    if (err == DFW_OK) {
+        size_t n = libdeflate_gzip_compress(c, data, len, out->data + out->len, bound);
+        if (n == 0) {
+            err = DFW_ERR_INVALID; /* cannot happen with the bound's room */
         }
-        zs.next_out = chunk;
-        zs.avail_out = sizeof(chunk);
-        rc = deflate(&zs, left == 0 ? Z_FINISH : Z_NO_FLUSH);
-        if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
-            err = DFW_ERR_INVALID;
-            break;
-        }
-        err = dfw_buf_append(out, chunk, sizeof(chunk) - zs.avail_out);
-    }
-    deflateEnd(&zs);
-    if (err != DFW_OK) {
-        out->len = start;
-        if (out->data != NULL) {
-            out->data[start] = '\0';
+        else {
+            out->len += n;
+            out->data[out->len] = '\0';
         }
     }
+    libdeflate_free_compressor(c);
     return err;
 }

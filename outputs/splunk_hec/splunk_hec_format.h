@@ -63,8 +63,11 @@ int dfw_out_splunk_hec_alert_sent(const struct dfw_event *ev,
                                   struct json_object *alert,
                                   enum dfw_event_kind *kind);
 
-/* Append data gzip-compressed (RFC 1952) to out. level: zlib level 1-9, or -1 for the default.
- * DFW_ERR_NOMEM or DFW_ERR_INVALID (zlib failure); out is unchanged on error. */
+/* Append data gzip-compressed (one RFC 1952 member, by libdeflate in one call) to out. level:
+ * libdeflate's level 1 (fastest) to 12 (smallest; the output's gzip_level allows 1-9), or -1 for
+ * the default 6. Returns DFW_OK, DFW_ERR_NOMEM, or DFW_ERR_INVALID (a level out of range); out is
+ * unchanged on error. Needs room for libdeflate's worst case (slightly more than len) in out.
+ * Thread-safe: the compressor is this call's own. */
 dfw_err dfw_out_splunk_hec_gzip(const void *data, size_t len, int level, struct dfw_buf *out);
 
 #endif

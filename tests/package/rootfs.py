@@ -17,7 +17,7 @@ import sys
 CACHE = os.path.expanduser(os.environ.get("DFW_BOOT_CACHE", "~/.cache/defender-forwarder"))
 # the Depends of defender-forwarder and defender-forwarder-rsyslog (dpkg-deb -f DEB Depends)
 INCLUDE = ("systemd,systemd-sysv,dbus,libcurl4,libjson-c5,libinih1,libmicrohttpd12,librdkafka1,"
-           "libsqlite3-0,libssl3,zlib1g,ca-certificates,man-db,rsyslog")
+           "libsqlite3-0,libssl3,libdeflate0,ca-certificates,man-db,rsyslog")
 
 
 def rootfs(work, log=print):

@@ -262,6 +262,19 @@ static void gzip_round_trip(void **state)
     assert_int_equal(len, raw.len);
     assert_memory_equal(back, raw.data, raw.len);
     free(back);
+    /* the fastest and the smallest level the output allows decode to the same text */
+    for (int level = 1; level <= 9; level += 8) {
+        dfw_buf_reset(&gz);
+        assert_int_equal(dfw_out_splunk_hec_gzip(raw.data, raw.len, level, &gz), DFW_OK);
+        back = gunzip(&gz, &len);
+        assert_int_equal(len, raw.len);
+        assert_memory_equal(back, raw.data, raw.len);
+        free(back);
+    }
+    /* a level libdeflate does not have: an error, out unchanged */
+    dfw_buf_reset(&gz);
+    assert_int_equal(dfw_out_splunk_hec_gzip(raw.data, raw.len, 13, &gz), DFW_ERR_INVALID);
+    assert_int_equal(gz.len, 0);
     /* empty input: still a valid gzip member */
     dfw_buf_reset(&gz);
     assert_int_equal(dfw_out_splunk_hec_gzip("", 0, -1, &gz), DFW_OK);

@@ -19,6 +19,12 @@ struct dfw_buf {
 /* Append len bytes. Returns DFW_OK or DFW_ERR_NOMEM (buffer unchanged). */
 dfw_err dfw_buf_append(struct dfw_buf *b, const void *data, size_t len);
 
+/* Make room for extra more bytes and the NUL after data + len, which stay as they are (a writer
+ * such as a compressor then fills data + len directly and moves len). Capacity grows by
+ * doubling. Returns DFW_OK or DFW_ERR_NOMEM (buffer unchanged). Not thread-safe (nor is the rest:
+ * a buffer has one writer). */
+dfw_err dfw_buf_reserve(struct dfw_buf *b, size_t extra);
+
 /* Append a NUL-terminated string. */
 dfw_err dfw_buf_puts(struct dfw_buf *b, const char *s);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static dfw_err reserve(struct dfw_buf *b, size_t extra)
+dfw_err dfw_buf_reserve(struct dfw_buf *b, size_t extra)
 {
     size_t need = b->len + extra + 1;
     if (need <= b->cap) {
@@ -38,7 +38,7 @@ void dfw_buf_fit(struct dfw_buf *b, size_t slack)
 
 dfw_err dfw_buf_append(struct dfw_buf *b, const void *data, size_t len)
 {
-    if (reserve(b, len) != DFW_OK) {
+    if (dfw_buf_reserve(b, len) != DFW_OK) {
         return DFW_ERR_NOMEM;
     }
     if (len > 0) {
@@ -63,7 +63,7 @@ dfw_err dfw_buf_printf(struct dfw_buf *b, const char *fmt, ...)
     if (n < 0) {
         return DFW_ERR_INVALID;
     }
-    if (reserve(b, (size_t)n) != DFW_OK) {
+    if (dfw_buf_reserve(b, (size_t)n) != DFW_OK) {
         return DFW_ERR_NOMEM;
     }
     va_start(ap, fmt);
@@ -91,7 +91,7 @@ void dfw_buf_free(struct dfw_buf *b)
 
 char *dfw_buf_steal(struct dfw_buf *b)
 {
-    if (b->data == NULL && reserve(b, 0) != DFW_OK) {
+    if (b->data == NULL && dfw_buf_reserve(b, 0) != DFW_OK) {
         return NULL;
     }
     if (b->len == 0) {
