@@ -30,6 +30,10 @@ struct dfw_engine *dfw_engine_new(const struct dfw_config *cfg,
     e->cfg = cfg;
     e->outputs = outputs;
     e->noutputs = noutputs;
+    e->all_outputs = (1u << noutputs) - 1;
+    for (size_t o = 0; o < noutputs; o++) {
+        e->late_readers |= outputs[o].plugin->cancel != NULL ? 1u << o : 0;
+    }
     e->state = state;
     e->stop_grace_ms = STOP_GRACE_MS;
     struct dfw_http_opts ho = {

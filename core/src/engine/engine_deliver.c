@@ -94,19 +94,9 @@ void dfw__deliver_cancel(struct job *j)
     j->reading = 0;
 }
 
-unsigned dfw__late_readers(const struct dfw_engine *e)
-{
-    unsigned mask = 0;
-    for (unsigned o = 0; o < e->noutputs; o++) {
-        mask |= e->outputs[o].plugin->cancel != NULL ? 1u << o : 0;
-    }
-    return mask;
-}
-
 int dfw__deliver_taken(const struct job *j, unsigned mask)
 {
-    unsigned all = (1u << j->tenant->engine->noutputs) - 1;
-    return (j->acked | j->pending) == all && (j->reading & mask) == 0;
+    return (j->acked | j->pending) == j->tenant->engine->all_outputs && (j->reading & mask) == 0;
 }
 
 /* An output will not read the batch's events again (dfw_batch.taken): the page may go (job.c). */
@@ -136,7 +126,7 @@ static void on_ack(void *ack_ctx, uint64_t seq, dfw_err result)
     j->reading &= ~bit;
     if (result == DFW_OK) {
         j->acked |= bit;
-        if (j->acked == (1u << e->noutputs) - 1) {
+        if (j->acked == e->all_outputs) {
             dfw__job_at(j, dfw_mono_ms()); /* the commit happens in the loop */
         }
     }
@@ -153,7 +143,7 @@ static void on_ack(void *ack_ctx, uint64_t seq, dfw_err result)
 enum deliver_verdict dfw__deliver(struct job *j, int64_t now)
 {
     struct dfw_engine *e = j->tenant->engine;
-    if (j->acked == (1u << e->noutputs) - 1) {
+    if (j->acked == e->all_outputs) {
         return DV_ACKED;
     }
     if (j->verdict == DV_GIVE_UP) {
@@ -163,8 +153,7 @@ enum deliver_verdict dfw__deliver(struct job *j, int64_t now)
         dfw__job_at(j, j->retry_at);
         return DV_WAIT;
     }
-    unsigned all = (1u << e->noutputs) - 1;
-    if (j->released && (j->acked | j->pending) != all) {
+    if (j->released && (j->acked | j->pending) != e->all_outputs) {
         return DV_REREAD; /* the events are gone with the page */
     }
     struct dfw_batch batch = {j->events, j->nevents, j->seq, on_taken};
@@ -192,5 +181,5 @@ enum deliver_verdict dfw__deliver(struct job *j, int64_t now)
             }
         }
     }
-    return j->acked == all ? DV_ACKED : j->verdict;
+    return j->acked == e->all_outputs ? DV_ACKED : j->verdict;
 }

@@ -190,6 +190,10 @@ struct dfw_engine {
     const struct dfw_config *cfg;
     struct dfw_output *outputs;
     size_t noutputs;
+    unsigned all_outputs;  /* a bit per output: a batch every output acknowledged */
+    unsigned late_readers; /* outputs that read a batch's events after submit (those with cancel):
+                              the read-ahead waits until they have taken the batch, so that the
+                              next page does not arrive beside a whole page */
     struct dfw_state *state;
     struct dfw_http *http;
     struct tenant_rt **tenants; /* owned */
@@ -315,10 +319,6 @@ enum deliver_verdict dfw__deliver(struct job *j, int64_t now);
  * say taken keeps it until its acknowledgement, because its re-send may rely on the batch being
  * the same (the Kafka output's memo of what a failed batch delivered). */
 int dfw__deliver_taken(const struct job *j, unsigned mask);
-/* The outputs (bit each) that read a batch's events after submit returns (those with cancel): the
- * read-ahead waits until they have taken the batch, so that the next page does not arrive
- * beside a whole page. */
-unsigned dfw__late_readers(const struct dfw_engine *e);
 
 /* read_ahead.c (read_ahead = yes): while the batch of slice N is delivered, the request for slice
  * N+1 is sent, so the API's latency overlaps the outputs'. N+1 is what the window gives once N's

@@ -41,12 +41,19 @@ void dfw__job_uncount(struct job *j)
     e->nswept -= j->swept != 0;
 }
 
-static void job_fail(struct job *j, dfw_err err)
+/* The slice is not delivered: its pairs go back, the outputs forget the batch, the page and a
+ * read-ahead are dropped. */
+static void abandon_slice(struct job *j)
 {
     dfw_cursor_rollback(&j->cursor); /* its pairs were never acknowledged */
     dfw__deliver_cancel(j);
     dfw__batch_drop(j);
     dfw__ahead_drop(j);
+}
+
+static void job_fail(struct job *j, dfw_err err)
+{
+    abandon_slice(j);
     set_state(j, J_FAILED);
     j->fail_err = err;
     j->failing = 1;
@@ -183,10 +190,7 @@ static void reread(struct job *j, int64_t now)
             "tenant=%s stream=%s msg=\"the batch must be sent again and its page was given back; "
             "reading the slice again\" attempts=%d",
             j->tenant->conf->name, j->def->name, j->deliver_attempts);
-    dfw_cursor_rollback(&j->cursor); /* its pairs were never acknowledged */
-    dfw__deliver_cancel(j);
-    dfw__batch_drop(j);
-    dfw__ahead_drop(j);
+    abandon_slice(j);
     j->reread = 1;
     set_state(j, J_FETCH);
     send(j, now);
@@ -205,7 +209,7 @@ static void deliver_step(struct job *j, int64_t now)
         reread(j, now);
         break;
     case DV_WAIT: {
-        unsigned late = dfw__late_readers(j->tenant->engine);
+        unsigned late = j->tenant->engine->late_readers;
         /* the passes of a cell count what each page brings: a reread would skew them */
         if (!j->released && j->cursor.win.mode != DFW_WINDOW_PASSES && dfw__deliver_taken(j, ~0u)) {
             dfw__batch_release(j); /* before the read-ahead: its answer may take the memory */
@@ -260,7 +264,7 @@ static void answer(struct job *j, const struct dfw_http_response *r, int64_t now
         }
         set_state(j, J_DELIVER);
         dfw__deliver_begin(j);
-        if (dfw__late_readers(j->tenant->engine) == 0) {
+        if (j->tenant->engine->late_readers == 0) {
             /* before the outputs get the batch: the next page arrives while this one is encoded */
             dfw__ahead_send(j, now, on_response);
         }
