@@ -1,5 +1,7 @@
-/* The page parser: response bytes -> page (dfw_stream_parse_page) -> rows -> per record id,
- * last-update time, creation time and severity (dfw_stream_row_key), for each stream.
+/* The page parser: response bytes -> page (dfw_stream_parse_page_keyed) -> rows -> per record id,
+ * last-update time, creation time and severity (dfw_stream_row_key), for each stream; the identity
+ * read while the page was checked (keyed rows) and with the page's index is the one read from the
+ * row's bytes alone.
  * Invariants: an accepted page is strict JSON (dfw_json_check), json-c parses it whole and finds
  * the same records as the rows; every row is strict JSON on one line (what HEC, Kafka, file and
  * syslog JSON send on) that json-c parses alone; a refused row leaves nothing behind; a next link
@@ -20,7 +22,8 @@
 
 #define BASE "https://api.security.microsoft.com"
 
-/* The identity read with the page's index is the one read without it (scanning every byte). */
+/* The identity read with the page's index and the members the check captured is the one read
+ * without them (scanning every byte of the row). */
 static void same_without_index(const struct dfw_stream_def *def,
                                const struct dfw_page_row *row,
                                dfw_err rc,
@@ -29,13 +32,13 @@ static void same_without_index(const struct dfw_stream_def *def,
 {
     struct dfw_buf plain = DFW_BUF_INIT;
     struct dfw_row_key p;
-    dfw_err prc = dfw_stream_row_key(def, row->json, row->len, 128, &plain, &p, NULL);
-    FUZZ_CHECK(prc == rc, "row key %d with the index, %d without", rc, prc);
+    dfw_err prc = dfw_stream_row_key(def, row->json, row->len, 128, &plain, &p, NULL, NULL);
+    FUZZ_CHECK(prc == rc, "row key %d with the index (keyed %d), %d without", rc, row->keyed, prc);
     if (rc == DFW_OK) {
         FUZZ_CHECK(plain.len == arena->len && memcmp(plain.data, arena->data, plain.len) == 0 &&
                        p.id == k->id && p.updated == k->updated && p.severity == k->severity &&
                        p.updated_ms == k->updated_ms && p.created_ms == k->created_ms,
-                   "the index changed the row key");
+                   "the index or the captured members changed the row key");
     }
     dfw_buf_free(&plain);
 }
@@ -64,7 +67,8 @@ static void check_row(const struct dfw_stream_def *def,
     }
     struct dfw_buf arena = DFW_BUF_INIT;
     struct dfw_row_key k;
-    dfw_err rc = dfw_stream_row_key(def, row->json, row->len, 128, &arena, &k, ix);
+    dfw_err rc = dfw_stream_row_key(def, row->json, row->len, 128, &arena, &k, ix,
+                                    row->keyed ? row->key : NULL);
     same_without_index(def, row, rc, &arena, &k);
     if (rc == DFW_OK) {
         const char *id = arena.data + k.id;
@@ -140,7 +144,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t s = 0; dfw_streams[s] != NULL; s++) {
         struct dfw_page page;
         char err[512];
-        if (dfw_stream_parse_page(body, size, BASE, &page, err, sizeof(err)) != DFW_OK) {
+        if (dfw_stream_parse_page_keyed(body, size, BASE, dfw_streams[s], &page, err,
+                                        sizeof(err)) != DFW_OK) {
             FUZZ_CHECK(fuzz_no_controls(err, strlen(err)), "control character in '%s'", err);
             continue;
         }

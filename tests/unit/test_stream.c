@@ -82,7 +82,7 @@ static void parse_page_and_keys(void **state)
     struct dfw_buf a = DFW_BUF_INIT;
     struct dfw_row_key k;
     assert_int_equal(dfw_stream_row_key(dfw_stream_find("m365d-incidents"), p.rows[0].json,
-                                        p.rows[0].len, 64, &a, &k, &p.index),
+                                        p.rows[0].len, 64, &a, &k, &p.index, NULL),
                      DFW_OK);
     assert_string_equal(a.data + k.id, "924521");
     assert_string_equal(a.data + k.updated, "2020-09-06T12:18:03.81Z");
@@ -140,7 +140,7 @@ static void record_without_key_is_invalid(void **state)
     dfw_buf_puts(&a, "kept");
     for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
         struct dfw_row_key k;
-        assert_int_equal(dfw_stream_row_key(mde, recs[i], strlen(recs[i]), 64, &a, &k, NULL),
+        assert_int_equal(dfw_stream_row_key(mde, recs[i], strlen(recs[i]), 64, &a, &k, NULL, NULL),
                          DFW_ERR_INVALID);
         assert_string_equal(a.data, "kept"); /* the arena as it was */
     }
@@ -209,8 +209,8 @@ static void graph_incidents(void **state)
         DFW_OK);
     struct dfw_buf a = DFW_BUF_INIT;
     struct dfw_row_key k;
-    assert_int_equal(dfw_stream_row_key(gi, p.rows[0].json, p.rows[0].len, 64, &a, &k, &p.index),
-                     DFW_OK);
+    assert_int_equal(
+        dfw_stream_row_key(gi, p.rows[0].json, p.rows[0].len, 64, &a, &k, &p.index, NULL), DFW_OK);
     assert_string_equal(a.data + k.id, "2972395");
     assert_int_equal(k.updated_ms, 1632994545113LL);
     assert_int_equal(k.created_ms, 1628844215553LL);
@@ -249,7 +249,8 @@ static void id_with_nul_is_invalid(void **state)
     const char *rec = "{\"id\":\"a\\u0000b\",\"lastUpdateTime\":\"2020-09-06T12:18:03Z\"}";
     struct dfw_buf a = DFW_BUF_INIT;
     struct dfw_row_key k;
-    assert_int_equal(dfw_stream_row_key(mde, rec, strlen(rec), 64, &a, &k, NULL), DFW_ERR_INVALID);
+    assert_int_equal(dfw_stream_row_key(mde, rec, strlen(rec), 64, &a, &k, NULL, NULL),
+                     DFW_ERR_INVALID);
     dfw_buf_free(&a);
 }
 
@@ -264,20 +265,85 @@ static void row_keys_read_like_json_c(void **state)
                       "\"lastUpdateTime\" : \"2020-09-06T12:18:03Z\", \"alertCreationTime\":7}";
     struct dfw_buf a = DFW_BUF_INIT;
     struct dfw_row_key k;
-    assert_int_equal(dfw_stream_row_key(mde, rec, strlen(rec), 64, &a, &k, NULL), DFW_OK);
+    assert_int_equal(dfw_stream_row_key(mde, rec, strlen(rec), 64, &a, &k, NULL, NULL), DFW_OK);
     assert_string_equal(a.data + k.id, "x\"\xc3\xa9");
     assert_string_equal(a.data + k.severity, "High");
     assert_string_equal(a.data + k.updated, "2020-09-06T12:18:03Z");
     assert_int_equal(k.created_ms, k.updated_ms); /* not a time: the last-update time */
     const struct dfw_stream_def *inc = dfw_stream_find("m365d-incidents");
     const char *num = "{\"incidentId\":-42,\"lastUpdateTime\":\"2020-09-06T12:18:03Z\"}";
-    assert_int_equal(dfw_stream_row_key(inc, num, strlen(num), 64, &a, &k, NULL), DFW_OK);
+    assert_int_equal(dfw_stream_row_key(inc, num, strlen(num), 64, &a, &k, NULL, NULL), DFW_OK);
     assert_string_equal(a.data + k.id, "-42");
     const char *big =
         "{\"incidentId\":99999999999999999999,\"lastUpdateTime\":\"2020-09-06T12:18:03Z\"}";
-    assert_int_equal(dfw_stream_row_key(inc, big, strlen(big), 64, &a, &k, NULL), DFW_OK);
+    assert_int_equal(dfw_stream_row_key(inc, big, strlen(big), 64, &a, &k, NULL, NULL), DFW_OK);
     assert_string_equal(a.data + k.id, "9223372036854775807"); /* json-c saturates */
     dfw_buf_free(&a);
+}
+
+/* The row's identity from its members read while the page was checked (keyed) is the one read
+ * from its bytes; what that pass cannot read (an escaped name, an identity member that is an
+ * object, a record with line breaks, which is flattened) leaves the row unkeyed, and objects at a
+ * record's depth outside "value" are no rows. */
+static void keyed_rows_read_like_their_bytes(void **state)
+{
+    (void)state;
+    const struct dfw_stream_def *mde = dfw_stream_find("mde-alerts");
+    const char *body =
+        "{\"other\":[{\"id\":\"not a row\"}],\"value\":["
+        "{\"id\":\"a\",\"severity\":\"Low\",\"severity\":\"High\",\"lastUpdateTime\" : "
+        "\"2020-09-06T12:18:03Z\",\"evidence\":[{\"id\":\"inner\",\"severity\":\"Low\"}]},"
+        "{\"\\u0069d\":\"b\",\"lastUpdateTime\":\"2020-09-06T12:18:04Z\"},"
+        "{\"id\":{\"x\":1},\"lastUpdateTime\":\"2020-09-06T12:18:05Z\"},"
+        "{\"id\":\"d\",\n\"lastUpdateTime\":\"2020-09-06T12:18:06Z\","
+        "\"alertCreationTime\":\"2020-09-06T12:00:00Z\"},"
+        "{\"id\":7,\"lastUpdateTime\":\"2020-09-06T12:18:07Z\",\"severity\":1}]}";
+    struct dfw_page p;
+    char err[256];
+    assert_int_equal(
+        dfw_stream_parse_page_keyed(body, strlen(body), "https://x", mde, &p, err, sizeof(err)),
+        DFW_OK);
+    assert_int_equal(p.nrows, 5);
+    const int keyed[] = {1, 0, 0, 0, 1};
+    const char *ids[] = {"a", "b", NULL, "d", "7"};
+    for (size_t i = 0; i < p.nrows; i++) {
+        assert_int_equal(p.rows[i].keyed, keyed[i]);
+        struct dfw_buf a = DFW_BUF_INIT, b = DFW_BUF_INIT;
+        struct dfw_row_key ka, kb;
+        const struct dfw_page_row *r = &p.rows[i];
+        dfw_err ra = dfw_stream_row_key(mde, r->json, r->len, 64, &a, &ka, &p.index,
+                                        r->keyed ? r->key : NULL);
+        dfw_err rb = dfw_stream_row_key(mde, r->json, r->len, 64, &b, &kb, NULL, NULL);
+        assert_int_equal(ra, rb);
+        assert_int_equal(ra, ids[i] ? DFW_OK : DFW_ERR_INVALID);
+        if (ids[i] != NULL) {
+            assert_string_equal(a.data + ka.id, ids[i]);
+            assert_int_equal(a.len, b.len);
+            assert_memory_equal(a.data, b.data, a.len);
+            assert_int_equal(ka.updated_ms, kb.updated_ms);
+            assert_int_equal(ka.created_ms, kb.created_ms);
+            assert_int_equal(ka.severity, kb.severity);
+        }
+        dfw_buf_free(&a);
+        dfw_buf_free(&b);
+    }
+    struct dfw_buf a = DFW_BUF_INIT;
+    struct dfw_row_key k;
+    assert_int_equal(
+        dfw_stream_row_key(mde, p.rows[0].json, p.rows[0].len, 64, &a, &k, &p.index, p.rows[0].key),
+        DFW_OK);
+    assert_string_equal(a.data + k.severity, "High"); /* the last of the repeated name */
+    dfw_buf_reset(&a);
+    assert_int_equal(
+        dfw_stream_row_key(mde, p.rows[3].json, p.rows[3].len, 64, &a, &k, &p.index, NULL), DFW_OK);
+    assert_int_equal(k.created_ms, 1599393600000LL); /* read from the flattened row */
+    dfw_buf_reset(&a);
+    assert_int_equal(
+        dfw_stream_row_key(mde, p.rows[4].json, p.rows[4].len, 64, &a, &k, &p.index, p.rows[4].key),
+        DFW_OK);
+    assert_int_equal(k.severity, SIZE_MAX); /* not a string: none */
+    dfw_buf_free(&a);
+    dfw_page_free(&p);
 }
 
 /* Rows keep the API's bytes; line breaks between tokens go (one line per record in JSON-lines
@@ -342,6 +408,7 @@ int main(void)
         cmocka_unit_test(refuses_pages_that_are_not_strict_json),
         cmocka_unit_test(id_with_nul_is_invalid),
         cmocka_unit_test(row_keys_read_like_json_c),
+        cmocka_unit_test(keyed_rows_read_like_their_bytes),
         cmocka_unit_test(rows_are_one_line),
         cmocka_unit_test(record_without_key_is_invalid),
         cmocka_unit_test(graph_incidents),

@@ -39,4 +39,39 @@ dfw_err dfw_json_check_index(const char *text,
                              char *errbuf,
                              size_t errlen);
 
+/* Members read while checking: for every object opened at depth `depth` (1: the root; a page's
+ * records are at 3: root object, "value" array, record), the values of its members named
+ * names[0..nnames) (nnames at most DFW_JSON_CAPTURE_MAX). Set depth, names and nnames; the check
+ * fills obj. Reading the members of such an object from the text afterwards (dfw_json_members)
+ * gives the same values, without a second walk of the text. */
+#define DFW_JSON_CAPTURE_MAX 4
+struct dfw_json_capture_obj {
+    size_t open; /* offset of the object's '{' in the text */
+    int unsure;  /* 1: read the object's members instead (dfw_json_members): one of its names
+                    holds an escape, or a wanted member's value is an object or an array */
+    struct dfw_json_span v[DFW_JSON_CAPTURE_MAX]; /* offsets in the text; {0, 0}: none. The
+                                                     last one when a name repeats, as json-c */
+};
+struct dfw_json_capture {
+    size_t depth;
+    const char *names[DFW_JSON_CAPTURE_MAX]; /* borrowed; compared byte for byte */
+    size_t nnames;
+    struct dfw_json_capture_obj *obj; /* owned: in the order the objects open */
+    size_t n, cap;
+};
+
+/* Free the captured objects (not the names); the capture keeps depth and names. NULL: no-op. */
+void dfw_json_capture_free(struct dfw_json_capture *c);
+
+/* dfw_json_check_index that also fills *cap (its objects emptied first) in the same pass, when cap
+ * is not NULL. Like the index, only an aid: out of memory leaves cap->n 0 and is no error; on
+ * DFW_ERR_INVALID cap->n is 0. Thread-safe for distinct ix and cap. */
+dfw_err dfw_json_check_capture(const char *text,
+                               size_t len,
+                               size_t max_depth,
+                               struct dfw_json_index *ix,
+                               struct dfw_json_capture *cap,
+                               char *errbuf,
+                               size_t errlen);
+
 #endif

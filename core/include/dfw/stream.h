@@ -97,6 +97,10 @@ char *dfw_stream_url(const struct dfw_stream_def *def,
                      int top,
                      int expand);
 
+/* The members of a record that make its identity (dfw_stream_row_key): the stream's id field,
+ * its last-update field, its creation field and "severity". */
+#define DFW_ROW_KEY_MEMBERS 4
+
 /* One record of a page: its bytes as the API sent them, without the whitespace around it and
  * with the line breaks between its tokens taken out (so that it is one line in JSON-lines
  * outputs; a JSON string holds no raw line break). Valid JSON (RFC 8259, dfw_json_check), not
@@ -104,6 +108,8 @@ char *dfw_stream_url(const struct dfw_stream_def *def,
 struct dfw_page_row {
     const char *json;
     size_t len;
+    int keyed; /* 1: key holds its identity members, read while the page was checked */
+    struct dfw_json_span key[DFW_ROW_KEY_MEMBERS]; /* offsets in json; see dfw_stream_row_key */
 };
 
 /* A parsed page. Rows point into the body given to dfw_stream_parse_page, which must outlive
@@ -137,6 +143,19 @@ dfw_err dfw_stream_parse_page(const char *body,
                               char *errbuf,
                               size_t errlen);
 
+/* dfw_stream_parse_page that also reads, in the same pass, each record's identity members for
+ * def (dfw_page_row.keyed and key, given to dfw_stream_row_key). A record whose members cannot be
+ * read that way (a name with an escape, an identity member that is an object or an array, a
+ * record with line breaks) is left unkeyed: dfw_stream_row_key then reads it from its bytes,
+ * with the same result. def NULL: no record is keyed. */
+dfw_err dfw_stream_parse_page_keyed(const char *body,
+                                    size_t len,
+                                    const char *base_url,
+                                    const struct dfw_stream_def *def,
+                                    struct dfw_page *page,
+                                    char *errbuf,
+                                    size_t errlen);
+
 /* Free what the page owns (not the body) and zero it. NULL is a no-op. */
 void dfw_page_free(struct dfw_page *page);
 
@@ -154,13 +173,15 @@ struct dfw_row_key {
  * arena. DFW_ERR_INVALID when the record is not an object, or its id or last-update time is
  * missing or malformed (an id that is not an integer or a string, an empty string, one of
  * id_max bytes or more, one holding a NUL character); then arena is left as it was.
- * DFW_ERR_NOMEM. ix: the page's index (struct dfw_page), or NULL. Thread-safe. */
+ * DFW_ERR_NOMEM. ix: the page's index (struct dfw_page), or NULL. pre: the row's identity
+ * members when it is keyed (dfw_page_row.key), else NULL (they are read from row). Thread-safe. */
 dfw_err dfw_stream_row_key(const struct dfw_stream_def *def,
                            const char *row,
                            size_t len,
                            size_t id_max,
                            struct dfw_buf *arena,
                            struct dfw_row_key *key,
-                           const struct dfw_json_index *ix);
+                           const struct dfw_json_index *ix,
+                           const struct dfw_json_span *pre);
 
 #endif

@@ -17,6 +17,9 @@ struct scan {
     struct dfw_json_index *ix; /* NULL: no index wanted, or given up (out of memory) */
     size_t *open_at;           /* per open container: its offset, and ix->n when it opened */
     size_t *slot;
+    struct dfw_json_capture *cap; /* NULL: none wanted, or given up (out of memory) */
+    size_t name_len[DFW_JSON_CAPTURE_MAX];
+    int escaped; /* the last string read held a backslash */
 };
 
 static int fail(struct scan *s, const char *why)
@@ -77,6 +80,7 @@ static int string(struct scan *s)
                 return fail(s, "truncated escape");
             }
             char e = s->p[1];
+            s->escaped = 1;
             if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
                 e == 't') {
                 s->p += 2;
@@ -158,6 +162,47 @@ static int literal(struct scan *s, const char *word)
     return 0;
 }
 
+static void capture_drop(struct scan *s)
+{
+    dfw_json_capture_free(s->cap);
+    s->cap = NULL; /* only an aid: the check goes on without it */
+}
+
+/* An object at the capture's depth opens at s->p. */
+static void capture_open(struct scan *s)
+{
+    struct dfw_json_capture *c = s->cap;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 256;
+        struct dfw_json_capture_obj *o = realloc(c->obj, cap * sizeof(*o));
+        if (o == NULL) {
+            capture_drop(s);
+            return;
+        }
+        c->obj = o;
+        c->cap = cap;
+    }
+    c->obj[c->n++] = (struct dfw_json_capture_obj){(size_t)(s->p - s->start), 0, {{0, 0}}};
+}
+
+/* A member of the current captured object is named by the string at [name, name_end) (quotes
+ * included): the index of the wanted name it is, or -1. */
+static int capture_name(struct scan *s, const char *name, const char *name_end)
+{
+    struct dfw_json_capture *c = s->cap;
+    if (s->escaped) {
+        c->obj[c->n - 1].unsure = 1;
+        return -1;
+    }
+    size_t n = (size_t)(name_end - name) - 2;
+    for (size_t k = 0; k < c->nnames && k < DFW_JSON_CAPTURE_MAX; k++) {
+        if (n == s->name_len[k] && memcmp(name + 1, c->names[k], n) == 0) {
+            return (int)k;
+        }
+    }
+    return -1;
+}
+
 /* A scalar, or the opening bracket of a container (pushed). */
 static int value_start(struct scan *s, unsigned char *stack, size_t *depth)
 {
@@ -176,6 +221,9 @@ static int value_start(struct scan *s, unsigned char *stack, size_t *depth)
             s->slot[*depth] = s->ix->n;
         }
         stack[(*depth)++] = (unsigned char)*s->p;
+        if (s->cap != NULL && *depth == s->cap->depth && *s->p == '{') {
+            capture_open(s);
+        }
         s->p++;
         return 0;
     case '"':
@@ -194,17 +242,21 @@ static int value_start(struct scan *s, unsigned char *stack, size_t *depth)
     }
 }
 
-/* "key" : at the key's opening quote (after optional whitespace). */
-static int member_key(struct scan *s)
+/* "key" : at the key's opening quote (after optional whitespace); *name: where the key's
+ * opening quote is, *name_end: after its closing one. */
+static int member_key(struct scan *s, const char **name, const char **name_end)
 {
     skip_ws(s);
     if (s->p >= s->end || *s->p != '"') {
         return fail(s,
                     s->p >= s->end ? "truncated: unclosed object" : "object key must be a string");
     }
+    *name = s->p;
+    s->escaped = 0;
     if (string(s) != 0) {
         return -1;
     }
+    *name_end = s->p;
     skip_ws(s);
     if (s->p >= s->end || *s->p != ':') {
         return fail(s, "':' expected after an object key");
@@ -273,14 +325,33 @@ static int check(struct scan *s)
             }
             s->p++;
         }
-        if (top == '{' && member_key(s) != 0) {
-            return -1;
+        int want = -1;
+        if (top == '{') {
+            const char *name, *name_end;
+            if (member_key(s, &name, &name_end) != 0) {
+                return -1;
+            }
+            if (s->cap != NULL && depth == s->cap->depth) {
+                skip_ws(s);
+                want = capture_name(s, name, name_end);
+            }
         }
         size_t before = depth;
+        const char *value = s->p;
         if (value_start(s, stack, &depth) != 0) {
             return -1;
         }
         fresh = depth > before;
+        if (want >= 0 && s->cap != NULL) {
+            struct dfw_json_capture_obj *o = &s->cap->obj[s->cap->n - 1];
+            if (fresh) {
+                o->unsure = 1; /* a container: its end is not known yet */
+            }
+            else {
+                o->v[want] =
+                    (struct dfw_json_span){(size_t)(value - s->start), (size_t)(s->p - value)};
+            }
+        }
     }
     skip_ws(s);
     if (s->p != s->end) {
@@ -307,6 +378,27 @@ dfw_err dfw_json_check_index(const char *text,
                              char *errbuf,
                              size_t errlen)
 {
+    return dfw_json_check_capture(text, len, max_depth, ix, NULL, errbuf, errlen);
+}
+
+void dfw_json_capture_free(struct dfw_json_capture *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    free(c->obj);
+    c->obj = NULL;
+    c->n = c->cap = 0;
+}
+
+dfw_err dfw_json_check_capture(const char *text,
+                               size_t len,
+                               size_t max_depth,
+                               struct dfw_json_index *ix,
+                               struct dfw_json_capture *cap,
+                               char *errbuf,
+                               size_t errlen)
+{
     if (max_depth > DFW_JSON_MAX_DEPTH) {
         max_depth = DFW_JSON_MAX_DEPTH;
     }
@@ -316,8 +408,15 @@ dfw_err dfw_json_check_index(const char *text,
         ix->len = len;
     }
     struct scan s = {text, text, text + len, NULL, max_depth, len <= UINT32_MAX ? ix : NULL,
-                     NULL, NULL};
+                     NULL, NULL, cap,        {0},  0};
+    if (cap != NULL) {
+        dfw_json_capture_free(cap);
+        for (size_t k = 0; k < cap->nnames && k < DFW_JSON_CAPTURE_MAX; k++) {
+            s.name_len[k] = strlen(cap->names[k]);
+        }
+    }
     if (text == NULL || check(&s) != 0) {
+        dfw_json_capture_free(cap);
         dfw_json_index_free(ix);
         if (errbuf != NULL && errlen > 0) {
             snprintf(errbuf, errlen, "byte %zu: %s", text ? (size_t)(s.p - s.start) : (size_t)0,

@@ -143,7 +143,8 @@ dfw_err dfw__batch_build(struct job *j, const struct dfw_http_response *r, char 
     const char *tenant = j->tenant->conf->name;
     j->batch_late = 0;
     j->batch_late_ms = 0;
-    if (dfw_stream_parse_page(r->body, r->len, j->base_url, &j->page, err, len) != DFW_OK) {
+    if (dfw_stream_parse_page_keyed(r->body, r->len, j->base_url, j->def, &j->page, err, len) !=
+        DFW_OK) {
         return DFW_ERR_INVALID;
     }
     /* the events point into the body: keep it, without a copy (the loop lends its buffer) */
@@ -166,8 +167,8 @@ dfw_err dfw__batch_build(struct job *j, const struct dfw_http_response *r, char 
         struct dfw_event *ev = &j->events[j->nevents];
         struct dfw_row_key key;
         size_t mark = j->strs.len;
-        dfw_err rc =
-            dfw_stream_row_key(j->def, row->json, row->len, ID_LEN, &j->strs, &key, &j->page.index);
+        dfw_err rc = dfw_stream_row_key(j->def, row->json, row->len, ID_LEN, &j->strs, &key,
+                                        &j->page.index, row->keyed ? row->key : NULL);
         if (rc != DFW_OK) {
             free(offs);
             /* never skip silently: the page is retried and the job reported failing */

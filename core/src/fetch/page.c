@@ -58,6 +58,7 @@ static dfw_err flatten(struct dfw_page *page)
             continue;
         }
         char *start = w;
+        r->keyed = 0; /* its members moved */
         for (size_t k = 0; k < r->len; k++) {
             if (r->json[k] != '\n' && r->json[k] != '\r') {
                 *w++ = r->json[k];
@@ -84,7 +85,7 @@ static dfw_err index_rows(struct dfw_page *page, const char *body, size_t len, s
             }
             page->rows = rows;
         }
-        page->rows[page->nrows++] = (struct dfw_page_row){body + item.off, item.len};
+        page->rows[page->nrows++] = (struct dfw_page_row){body + item.off, item.len, 0, {{0, 0}}};
     }
     return DFW_OK;
 }
@@ -164,6 +165,41 @@ static long count(const char *body, struct dfw_json_span s)
     return *end == '\0' && v >= 0 ? (long)v : -1;
 }
 
+/* The identity members of a record, in the order of struct dfw_page_row's key. */
+static void key_names(const struct dfw_stream_def *def, const char **names)
+{
+    names[0] = def->id_field;
+    names[1] = def->updated_field;
+    names[2] = def->created_field;
+    names[3] = "severity";
+}
+
+/* The rows whose objects the check captured take their members (offsets made the row's own). Both
+ * are in the order of the text. */
+static void key_rows(struct dfw_page *page, const char *body, const struct dfw_json_capture *cap)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < page->nrows; i++) {
+        struct dfw_page_row *r = &page->rows[i];
+        size_t off = (size_t)(r->json - body);
+        while (c < cap->n && cap->obj[c].open < off) {
+            c++;
+        }
+        if (c == cap->n) {
+            return;
+        }
+        const struct dfw_json_capture_obj *o = &cap->obj[c];
+        if (o->open != off || o->unsure) {
+            continue;
+        }
+        for (size_t k = 0; k < DFW_ROW_KEY_MEMBERS; k++) {
+            r->key[k] = o->v[k].len ? (struct dfw_json_span){o->v[k].off - off, o->v[k].len}
+                                    : (struct dfw_json_span){0, 0};
+        }
+        r->keyed = 1;
+    }
+}
+
 dfw_err dfw_stream_parse_page(const char *body,
                               size_t len,
                               const char *base_url,
@@ -171,17 +207,37 @@ dfw_err dfw_stream_parse_page(const char *body,
                               char *errbuf,
                               size_t errlen)
 {
+    return dfw_stream_parse_page_keyed(body, len, base_url, NULL, page, errbuf, errlen);
+}
+
+dfw_err dfw_stream_parse_page_keyed(const char *body,
+                                    size_t len,
+                                    const char *base_url,
+                                    const struct dfw_stream_def *def,
+                                    struct dfw_page *page,
+                                    char *errbuf,
+                                    size_t errlen)
+{
     memset(page, 0, sizeof(*page));
     page->count = -1;
+    /* records: objects inside the root object's "value" array */
+    struct dfw_json_capture cap = {.depth = 3, .nnames = def ? DFW_ROW_KEY_MEMBERS : 0};
+    if (def != NULL) {
+        key_names(def, cap.names);
+    }
     /* json-c alone lets NaN, "1." and bad UTF-8 through to the JSON outputs (dfw/json_check.h) */
     char why[128];
-    if (dfw_json_check_index(body, len, DFW_PAGE_MAX_DEPTH, &page->index, why, sizeof(why)) !=
-        DFW_OK) {
+    if (dfw_json_check_capture(body, len, DFW_PAGE_MAX_DEPTH, &page->index, def ? &cap : NULL, why,
+                               sizeof(why)) != DFW_OK) {
         snprintf(errbuf, errlen, "response is not valid JSON (RFC 8259) at %s", why);
         return DFW_ERR_INVALID;
     }
     struct dfw_json_span m[2] = {{0, 0}, {0, 0}};
     dfw_err err = walk(page, body, len, m);
+    if (err == DFW_OK) {
+        key_rows(page, body, &cap);
+    }
+    dfw_json_capture_free(&cap);
     if (err == DFW_ERR_INVALID) {
         dfw_page_free(page);
         snprintf(errbuf, errlen, "response has no \"value\" array");
@@ -219,12 +275,20 @@ static dfw_err row_key(const struct dfw_stream_def *def,
                        size_t id_max,
                        struct dfw_buf *arena,
                        struct dfw_row_key *key,
-                       const struct dfw_json_index *ix)
+                       const struct dfw_json_index *ix,
+                       const struct dfw_json_span *pre)
 {
-    const char *keys[] = {def->id_field, def->updated_field, def->created_field, "severity"};
-    struct dfw_json_span m[4];
-    if (dfw_json_members(row, (struct dfw_json_span){0, len}, keys, 4, m, ix) != 0 ||
-        m[0].len == 0 || m[1].len == 0) {
+    const char *keys[DFW_ROW_KEY_MEMBERS];
+    key_names(def, keys);
+    struct dfw_json_span m[DFW_ROW_KEY_MEMBERS];
+    if (pre != NULL) {
+        memcpy(m, pre, sizeof(m));
+    }
+    else if (dfw_json_members(row, (struct dfw_json_span){0, len}, keys, DFW_ROW_KEY_MEMBERS, m,
+                              ix) != 0) {
+        return DFW_ERR_INVALID;
+    }
+    if (m[0].len == 0 || m[1].len == 0) {
         return DFW_ERR_INVALID;
     }
     size_t n;
@@ -274,10 +338,11 @@ dfw_err dfw_stream_row_key(const struct dfw_stream_def *def,
                            size_t id_max,
                            struct dfw_buf *arena,
                            struct dfw_row_key *key,
-                           const struct dfw_json_index *ix)
+                           const struct dfw_json_index *ix,
+                           const struct dfw_json_span *pre)
 {
     size_t start = arena->len;
-    dfw_err err = row_key(def, row, len, id_max, arena, key, ix);
+    dfw_err err = row_key(def, row, len, id_max, arena, key, ix, pre);
     if (err != DFW_OK) {
         arena->len = start;
         if (arena->data != NULL) {
