@@ -194,9 +194,9 @@ static int capture_name(struct scan *s, const char *name, const char *name_end)
         c->obj[c->n - 1].unsure = 1;
         return -1;
     }
-    size_t n = (size_t)(name_end - name) - 2;
+    struct dfw_json_span span = {(size_t)(name - s->start), (size_t)(name_end - name)};
     for (size_t k = 0; k < c->nnames && k < DFW_JSON_CAPTURE_MAX; k++) {
-        if (n == s->name_len[k] && memcmp(name + 1, c->names[k], n) == 0) {
+        if (dfw_json_name_eq(s->start, span, 0, c->names[k], s->name_len[k])) {
             return (int)k;
         }
     }

@@ -165,6 +165,9 @@ static long count(const char *body, struct dfw_json_span s)
     return *end == '\0' && v >= 0 ? (long)v : -1;
 }
 
+/* a keyed row copies its members from the check's capture */
+_Static_assert(DFW_ROW_KEY_MEMBERS <= DFW_JSON_CAPTURE_MAX, "a row's key must fit a capture");
+
 /* The identity members of a record, in the order of struct dfw_page_row's key. */
 static void key_names(const struct dfw_stream_def *def, const char **names)
 {
@@ -278,15 +281,17 @@ static dfw_err row_key(const struct dfw_stream_def *def,
                        const struct dfw_json_index *ix,
                        const struct dfw_json_span *pre)
 {
-    const char *keys[DFW_ROW_KEY_MEMBERS];
-    key_names(def, keys);
     struct dfw_json_span m[DFW_ROW_KEY_MEMBERS];
     if (pre != NULL) {
         memcpy(m, pre, sizeof(m));
     }
-    else if (dfw_json_members(row, (struct dfw_json_span){0, len}, keys, DFW_ROW_KEY_MEMBERS, m,
-                              ix) != 0) {
-        return DFW_ERR_INVALID;
+    else {
+        const char *keys[DFW_ROW_KEY_MEMBERS];
+        key_names(def, keys);
+        if (dfw_json_members(row, (struct dfw_json_span){0, len}, keys, DFW_ROW_KEY_MEMBERS, m,
+                             ix) != 0) {
+            return DFW_ERR_INVALID;
+        }
     }
     if (m[0].len == 0 || m[1].len == 0) {
         return DFW_ERR_INVALID;
