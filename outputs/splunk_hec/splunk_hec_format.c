@@ -350,7 +350,7 @@ dfw_err dfw_out_splunk_hec_gzip(const void *data, size_t len, int level, struct 
 {
     struct libdeflate_compressor *c = libdeflate_alloc_compressor(level < 0 ? 6 : level);
     if (c == NULL) {
-        return level < 0 || level > 12 ? DFW_ERR_INVALID : DFW_ERR_NOMEM;
+        return level > 12 ? DFW_ERR_INVALID : DFW_ERR_NOMEM; /* a negative level asked for 6 */
     }
     /* one call over the whole body into room for the worst case: a gzip member (RFC 1952) */
     size_t bound = libdeflate_gzip_compress_bound(c, len);
