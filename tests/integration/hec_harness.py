@@ -167,32 +167,28 @@ service:
         harness.stop_process(self.proc, 20)
         self.log.close()
 
-    def events(self):
-        """Every received event as {time_ns, host, source, sourcetype, index, fields, event}."""
-        out = []
-        for path in self.outs:
-            if not os.path.exists(path):
-                continue
-            with open(path, encoding="utf-8") as f:
-                for line in f:
-                    if line.strip():
-                        out += otlp_events(json.loads(line))
-        return out
-
-    def count(self):
-        """How many log records arrived (cheaper than events()). A last line without its newline
-        is still being written by the exporter: it is not counted yet."""
-        n = 0
+    def _documents(self):
+        """The exporter's OTLP documents, one per complete line. A last line without its newline
+        is still being written by the exporter: it is left for the next read."""
         for path in self.outs:
             if not os.path.exists(path):
                 continue
             with open(path, encoding="utf-8") as f:
                 for line in f:
                     if line.strip() and line.endswith("\n"):
-                        doc = json.loads(line)
-                        n += sum(len(sl.get("logRecords", [])) for rl in
-                                 doc.get("resourceLogs", []) for sl in rl.get("scopeLogs", []))
-        return n
+                        yield json.loads(line)
+
+    def events(self):
+        """Every received event as {time_ns, host, source, sourcetype, index, fields, event}."""
+        out = []
+        for doc in self._documents():
+            out += otlp_events(doc)
+        return out
+
+    def count(self):
+        """How many log records arrived (cheaper than events())."""
+        return sum(len(sl.get("logRecords", [])) for doc in self._documents()
+                   for rl in doc.get("resourceLogs", []) for sl in rl.get("scopeLogs", []))
 
     def settle(self, count, timeout=30, events=True):
         """The events (or with events=False their number) once at least count arrived and the
