@@ -256,7 +256,7 @@ static void gzip_round_trip(void **state)
     assert_true(gz.len - 6 < raw.len / 4);
     assert_int_equal((unsigned char)gz.data[6], 0x1f); /* gzip magic */
     assert_int_equal((unsigned char)gz.data[7], 0x8b);
-    struct dfw_buf body = {gz.data + 6, gz.len - 6, gz.len - 6};
+    struct dfw_buf body = {.data = gz.data + 6, .len = gz.len - 6, .cap = gz.len - 6};
     size_t len;
     char *back = gunzip(&body, &len);
     assert_int_equal(len, raw.len);

@@ -34,10 +34,8 @@ static void keep(struct job *j, const struct dfw_http_response *r)
     j->ahead_resp.error = j->ahead_error;
     dfw_buf_free(&j->ahead_body);
     if (r->owner != NULL && r->body == r->owner->data) {
-        size_t len = r->owner->len, cap = r->owner->cap;
-        j->ahead_body.data = dfw_buf_steal(r->owner); /* the same memory: never NULL here */
-        j->ahead_body.len = len;
-        j->ahead_body.cap = cap;
+        j->ahead_body = *r->owner; /* the same memory */
+        *r->owner = (struct dfw_buf)DFW_BUF_INIT;
     }
     else if (dfw_buf_append(&j->ahead_body, r->body ? r->body : "", r->len) != DFW_OK) {
         j->ahead = AHEAD_NONE; /* out of memory: the slice is requested again after the commit */

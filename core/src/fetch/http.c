@@ -22,6 +22,7 @@ struct xfer {
     struct curl_slist *headers;
     char *post_body;
     struct dfw_buf body;
+    int sized; /* the body's room was reserved from the answer's Content-Length */
     int64_t retry_after_ms;
     dfw_http_done_fn done;
     void *ctx;
@@ -124,10 +125,24 @@ void dfw_http_free(struct dfw_http *h)
 /* Bytes of a body's buffer beyond its answer kept when the answer is complete. */
 #define FIT_SLACK (256 * 1024)
 
+/* The largest Content-Length reserved ahead; a larger body grows as it arrives. */
+#define SIZE_HINT_MAX ((curl_off_t)256 << 20)
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct xfer *x = userdata;
     size_t n = size * nmemb;
+    curl_off_t length = -1;
+    if (!x->sized) {
+        /* room for the whole body at once, to the byte: no copy while it grows, and no huge page
+         * beyond its end (dfw/buf.h). A compressed body's length is only a lower bound. */
+        x->sized = 1;
+        if (curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK &&
+            length > 0 && length <= SIZE_HINT_MAX &&
+            dfw_buf_reserve_exact(&x->body, (size_t)length) != DFW_OK) {
+            return 0;
+        }
+    }
     return dfw_buf_append(&x->body, ptr, n) == DFW_OK ? n : 0;
 }
 
@@ -305,6 +320,7 @@ static dfw_err add(struct dfw_http *h,
         *into = (struct dfw_buf)DFW_BUF_INIT;
         dfw_buf_reset(&x->body);
     }
+    x->body.large = 1; /* pages of many MiB */
     x->retry_after_ms = -1;
     x->done = done;
     x->ctx = ctx;
