@@ -1,10 +1,10 @@
 /* The file output: one JSON object per line, to a file (appended) or stdout ("-"). */
+#include "dfw/json_write.h"
 #include "dfw/log.h"
 #include "dfw/output.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,21 +85,18 @@ static dfw_err file_format(const void *conf, const struct dfw_event *ev, struct 
     size_t start = out->len;
     dfw_err err = DFW_OK;
     if (c->envelope) {
-        /* json-c escapes every field: ids and names come from outside */
-        struct json_object *env = json_object_new_object();
-        if (env == NULL) {
-            return DFW_ERR_NOMEM;
+        /* {"tenant":..,"tenant_id":..,"stream":..,"kind":..,"id":..,"record":<record>}: every
+         * string escaped (ids and names come from outside), the record as its bytes */
+        static const char *const names[] = {
+            "{\"tenant\":", ",\"tenant_id\":", ",\"stream\":", ",\"kind\":", ",\"id\":"};
+        const char *v[] = {ev->tenant, ev->tenant_id, ev->stream, dfw_event_kind_name(ev->kind),
+                           ev->id};
+        for (size_t i = 0; err == DFW_OK && i < sizeof(names) / sizeof(names[0]); i++) {
+            err = dfw_buf_puts(out, names[i]);
+            if (err == DFW_OK) {
+                err = dfw_json_append_string(out, v[i] ? v[i] : "");
+            }
         }
-        json_object_object_add(env, "tenant", json_object_new_string(ev->tenant));
-        json_object_object_add(env, "tenant_id", json_object_new_string(ev->tenant_id));
-        json_object_object_add(env, "stream", json_object_new_string(ev->stream));
-        json_object_object_add(env, "kind", json_object_new_string(dfw_event_kind_name(ev->kind)));
-        json_object_object_add(env, "id", json_object_new_string(ev->id));
-        /* {<envelope>,"record":<record>}: the record goes in as its bytes */
-        size_t len;
-        const char *head = json_object_to_json_string_length(
-            env, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-        err = head ? dfw_buf_append(out, head, len - 1) : DFW_ERR_NOMEM;
         if (err == DFW_OK) {
             err = dfw_buf_puts(out, ",\"record\":");
         }
@@ -109,7 +106,6 @@ static dfw_err file_format(const void *conf, const struct dfw_event *ev, struct 
         if (err == DFW_OK) {
             err = dfw_buf_append(out, "}", 1);
         }
-        json_object_put(env);
     }
     else {
         err = dfw_event_append_json(ev, out);
