@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "dfw/buf.h"
 #include "dfw/err.h"
 #include "dfw/window.h"
 
@@ -80,10 +81,11 @@ size_t dfw_cursor_seen_bytes(const struct dfw_cursor *c);
 uint64_t dfw_cursor_pair_hash(const char *id, const char *updated);
 
 /* To and from JSON (the checkpoint file format, version 2; version 1 files are read too: their
- * sweep in progress is begun again). to_json returns a new object (caller puts it), with the
- * committed pairs only; from_json fills an initialised-or-zeroed cursor, DFW_ERR_INVALID when
- * the object is not a checkpoint. */
-struct json_object *dfw_cursor_to_json(const struct dfw_cursor *c);
+ * sweep in progress is begun again). to_text appends the checkpoint with the committed pairs
+ * only to out, as one line of JSON text (json-c's plain form, the members in a fixed order);
+ * DFW_OK or DFW_ERR_NOMEM (out unchanged). from_json fills an initialised-or-zeroed cursor from
+ * the parsed text, DFW_ERR_INVALID when the object is not a checkpoint. */
+dfw_err dfw_cursor_to_text(const struct dfw_cursor *c, struct dfw_buf *out);
 dfw_err dfw_cursor_from_json(struct dfw_cursor *c, struct json_object *obj);
 
 #endif

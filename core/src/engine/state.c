@@ -429,11 +429,9 @@ dfw_err dfw_state_save(struct dfw_state *st,
                        char *errbuf,
                        size_t errlen)
 {
-    struct json_object *obj = dfw_cursor_to_json(c);
-    char *body = obj ? strdup(json_object_to_json_string_ext(
-                           obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE))
-                     : NULL;
-    json_object_put(obj);
+    struct dfw_buf text = DFW_BUF_INIT;
+    char *body = dfw_cursor_to_text(c, &text) == DFW_OK ? dfw_buf_steal(&text) : NULL;
+    dfw_buf_free(&text);
     if (body == NULL) {
         return dfw_errorf(DFW_ERR_NOMEM, errbuf, errlen, "out of memory");
     }

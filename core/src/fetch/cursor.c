@@ -1,9 +1,11 @@
 /* The cursor (dfw/cursor.h): checkpoint, sweep window and remembered pairs, and the checkpoint's
  * JSON form. */
 #include "dfw/cursor.h"
+#include "dfw/json_write.h"
 #include "dfw/timeutil.h"
 #include "seen.h"
 
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,65 +115,94 @@ uint64_t dfw_cursor_pair_hash(const char *id, const char *updated)
 
 /* ---- JSON ---- */
 
-static struct json_object *time_json(int64_t ms)
+/* The text of json-c's JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, the checkpoint's
+ * format since version 1, written without building a tree of some 10^4 pairs per page. */
+struct text {
+    struct dfw_buf *out;
+    dfw_err err;
+};
+
+static void put(struct text *t, const char *s)
 {
-    char ts[DFW_TIME_LEN];
-    dfw_time_format(ms, ts, sizeof(ts));
-    return json_object_new_string(ts);
+    if (t->err == DFW_OK) {
+        t->err = dfw_buf_puts(t->out, s);
+    }
 }
 
-static void add_pair(void *arg, const char *id, const char *updated, int64_t updated_ms)
+static void put_string(struct text *t, const char *s)
 {
-    struct json_object *pair = json_object_new_array_ext(3);
-    json_object_array_add(pair, json_object_new_string(id));
-    json_object_array_add(pair, json_object_new_string(updated));
-    json_object_array_add(pair, json_object_new_int64(updated_ms));
-    json_object_array_add(arg, pair);
+    if (t->err == DFW_OK) {
+        t->err = dfw_json_append_string(t->out, s);
+    }
 }
 
-static void add_i64(struct json_object *o, const char *key, int64_t v)
+static void put_i64(struct text *t, const char *member, int64_t v)
 {
-    json_object_object_add(o, key, json_object_new_int64(v));
+    if (t->err == DFW_OK) {
+        t->err = dfw_buf_printf(t->out, "%s\"%s\":%" PRId64, member[0] ? "," : "", member, v);
+    }
 }
 
-static struct json_object *window_json(const struct dfw_window *w)
+static void put_pair(void *arg, const char *id, const char *updated, int64_t updated_ms)
 {
-    struct json_object *o = json_object_new_object();
-    add_i64(o, "from_ms", w->from_ms);
-    add_i64(o, "to_ms", w->to_ms);
-    add_i64(o, "pos_ms", w->pos_ms);
-    add_i64(o, "end_ms", w->end_ms);
-    add_i64(o, "width_ms", w->width_ms);
-    add_i64(o, "top", w->top);
+    struct text *t = arg;
+    put(t, t->out->data[t->out->len - 1] == '[' ? "[" : ",[");
+    put_string(t, id);
+    put(t, ",");
+    put_string(t, updated);
+    if (t->err == DFW_OK) {
+        t->err = dfw_buf_printf(t->out, ",%" PRId64 "]", updated_ms);
+    }
+}
+
+static void put_window(struct text *t, const struct dfw_window *w)
+{
+    put(t, ",\"sweep\":{");
+    if (t->err == DFW_OK) {
+        t->err = dfw_buf_printf(t->out, "\"from_ms\":%" PRId64, w->from_ms);
+    }
+    put_i64(t, "to_ms", w->to_ms);
+    put_i64(t, "pos_ms", w->pos_ms);
+    put_i64(t, "end_ms", w->end_ms);
+    put_i64(t, "width_ms", w->width_ms);
+    put_i64(t, "top", w->top);
     if (w->mode != DFW_WINDOW_TIME) {
         /* a cell split by creation time; its $skip passes are begun again after a restart */
-        add_i64(o, "cpos_ms", w->cpos_ms);
-        add_i64(o, "cend_ms", w->mode == DFW_WINDOW_CREATED ? w->cend_ms : w->cpos_ms + 1);
+        put_i64(t, "cpos_ms", w->cpos_ms);
+        put_i64(t, "cend_ms", w->mode == DFW_WINDOW_CREATED ? w->cend_ms : w->cpos_ms + 1);
     }
-    return o;
+    put(t, "}");
 }
 
-struct json_object *dfw_cursor_to_json(const struct dfw_cursor *c)
+dfw_err dfw_cursor_to_text(const struct dfw_cursor *c, struct dfw_buf *out)
 {
-    struct json_object *o = json_object_new_object();
-    struct json_object *seen = json_object_new_array();
-    if (o == NULL || seen == NULL) {
-        json_object_put(o);
-        json_object_put(seen);
-        return NULL;
+    size_t start = out->len;
+    struct text t = {out, DFW_OK};
+    char ts[DFW_TIME_LEN];
+    dfw_time_format(c->high_water_ms, ts, sizeof(ts));
+    if (t.err == DFW_OK) {
+        t.err = dfw_buf_printf(out, "{\"version\":%d,\"high_water\":", CHECKPOINT_VERSION);
     }
-    add_i64(o, "version", CHECKPOINT_VERSION);
-    json_object_object_add(o, "high_water", time_json(c->high_water_ms));
-    add_i64(o, "high_water_ms", c->high_water_ms);
-    add_i64(o, "prev_end_ms", c->prev_end_ms);
+    put_string(&t, ts);
+    put_i64(&t, "high_water_ms", c->high_water_ms);
+    put_i64(&t, "prev_end_ms", c->prev_end_ms);
     if (c->win.to_ms != 0) {
-        json_object_object_add(o, "sweep", window_json(&c->win));
+        put_window(&t, &c->win);
     }
-    add_i64(o, "delivered", (int64_t)c->delivered);
-    add_i64(o, "late", (int64_t)c->late);
-    dfw__seen_each(c->seen, add_pair, seen);
-    json_object_object_add(o, "seen", seen);
-    return o;
+    put_i64(&t, "delivered", (int64_t)c->delivered);
+    put_i64(&t, "late", (int64_t)c->late);
+    put(&t, ",\"seen\":[");
+    if (t.err == DFW_OK && c->seen != NULL) {
+        dfw__seen_each(c->seen, put_pair, &t);
+    }
+    put(&t, "]}");
+    if (t.err != DFW_OK) {
+        out->len = start;
+        if (out->data != NULL) {
+            out->data[start] = '\0';
+        }
+    }
+    return t.err;
 }
 
 static int get_int64(struct json_object *o, const char *key, int64_t *out)
