@@ -10,6 +10,15 @@ struct dfw__jdec {
     char s[];
 };
 
+/* A name's length and its first and last bytes in one word: looking a key up compares this
+ * first, and the bytes only where it matches (most members differ in it). */
+static uint32_t tag_of(const char *s, size_t n)
+{
+    return n == 0 ? 0
+                  : (uint32_t)(n & 0xffff) | (uint32_t)(unsigned char)s[0] << 16 |
+                        (uint32_t)(unsigned char)s[n - 1] << 24;
+}
+
 void dfw__jobj_open(struct dfw__jobj *o, struct dfw__jv v, struct dfw__jscratch *sc)
 {
     o->t = v.t;
@@ -40,7 +49,8 @@ void dfw__jobj_open(struct dfw__jobj *o, struct dfw__jv v, struct dfw__jscratch 
             o->m = m;
             o->cap = cap;
         }
-        o->m[o->n++] = (struct dfw__jmember){name, val, esc};
+        o->m[o->n++] =
+            (struct dfw__jmember){name, val, esc, tag_of(v.t + name.off + 1, name.len - 2)};
     }
 }
 
@@ -60,9 +70,12 @@ struct dfw__jv dfw__jobj_get(const struct dfw__jobj *o, const char *key, char op
         return r;
     }
     size_t k = strlen(key);
+    uint32_t tag = tag_of(key, k);
     for (size_t i = o->n; i-- > 0;) {
         const struct dfw__jmember *m = &o->m[i];
-        if (dfw_json_name_eq(o->t, m->name, m->escaped, key, k)) {
+        if (m->escaped ? dfw_json_name_eq(o->t, m->name, 1, key, k)
+                       : m->tag == tag && m->name.len == k + 2 &&
+                             memcmp(o->t + m->name.off + 1, key, k) == 0) {
             if (o->t[m->val.off] == open) {
                 r.s = m->val;
             }

@@ -7,6 +7,7 @@
 #define DFW_FORMAT_JSON_VIEW_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "dfw/json_scan.h"
 
 /* A value in the text: s.len == 0 when absent. ix: the text's index, or NULL (an aid only). */
@@ -25,7 +26,8 @@ struct dfw__jscratch {
 
 struct dfw__jmember {
     struct dfw_json_span name, val;
-    int escaped; /* the name holds a backslash: compared decoded */
+    int escaped;  /* the name holds a backslash: compared decoded */
+    uint32_t tag; /* of an unescaped name: its length and outer bytes (dfw__jobj_get) */
 };
 
 #define DFW__JOBJ_INLINE 48
