@@ -136,6 +136,9 @@ static dfw_err hec_format(const void *conf, const struct dfw_event *ev, struct d
     return err;
 }
 
+/* Bytes a compressed request may keep beyond its body. */
+#define GZIP_FIT_SLACK (64 * 1024)
+
 /* Put the request on the wire (gzip'd the first time). */
 static void send_req(struct hec_out *o, struct hec_req *r, int64_t now)
 {
@@ -151,6 +154,9 @@ static void send_req(struct hec_out *o, struct hec_req *r, int64_t now)
             r->body = o->wire; /* swap: the scratch keeps the raw allocation for next time */
             o->wire = raw;
             r->gzipped = 1;
+            /* the scratch held an earlier raw body, every byte of it resident: what the request
+             * keeps until acknowledged is its compressed bytes (a tenth), not that */
+            dfw_buf_fit(&r->body, GZIP_FIT_SLACK);
         } /* else: send it uncompressed */
     }
     if (hec_http_post(o->http, 0, r->body.data, r->body.len, r->gzipped, r) != DFW_OK) {
