@@ -4,6 +4,8 @@
 #include "dfw/buf.h"
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <poll.h>
 #include <sys/select.h>
 #include <stdio.h>
@@ -26,6 +28,8 @@ struct hec_http {
     CURLM *multi;
     char *event_url;
     char *ack_url;
+    X509_STORE *trust; /* the CAs, loaded once for every connection; NULL: libcurl loads them */
+    CURLSH *share;     /* TLS sessions, resumed by the next connection (RFC 8446 §2.2) */
     char *ca_file;
     struct curl_slist *hdr_plain; /* Authorization, channel, Content-Type */
     struct curl_slist *hdr_gzip;  /* the same plus Content-Encoding: gzip */
@@ -75,6 +79,10 @@ void hec_http_free(struct hec_http *h)
     wipe_headers(h->hdr_gzip);
     free(h->event_url);
     free(h->ack_url);
+    if (h->share != NULL) {
+        curl_share_cleanup(h->share);
+    }
+    X509_STORE_free(h->trust);
     free(h->ca_file);
     free(h);
 }
@@ -121,6 +129,37 @@ static struct curl_slist *headers(const struct hec_http_opts *o, int gzip)
     return l;
 }
 
+/* The CAs libcurl would load for each connection, loaded once: the CA file (ca_file, else
+ * libcurl's default bundle) and libcurl's default CA directory, as CURLOPT_CAINFO and
+ * CURLOPT_CAPATH do. A receiver that closes its connection after each answer (HTTP/1.1
+ * "Connection: close") makes a TLS connection per request, and each reloaded and re-parsed
+ * every CA (docs/performance.md). NULL when out of memory; *bad when the file cannot be read. */
+static X509_STORE *load_trust(const char *ca_file, int *bad)
+{
+    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+    const char *file = ca_file != NULL ? ca_file : vi->cainfo;
+    X509_STORE *st = X509_STORE_new();
+    *bad = 0;
+    if (st == NULL) {
+        return NULL;
+    }
+    if ((file != NULL && X509_STORE_load_file(st, file) != 1) ||
+        (vi->capath != NULL && X509_STORE_load_path(st, vi->capath) != 1)) {
+        *bad = 1;
+        X509_STORE_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* CURLOPT_SSL_CTX_FUNCTION: every connection verifies with the store loaded once. */
+static CURLcode use_trust(CURL *curl, void *ssl_ctx, void *arg)
+{
+    (void)curl;
+    SSL_CTX_set1_cert_store(ssl_ctx, arg); /* takes a reference */
+    return CURLE_OK;
+}
+
 struct hec_http *hec_http_new(const struct hec_http_opts *opts, char *errbuf, size_t errlen)
 {
     struct hec_http *h = calloc(1, sizeof(*h));
@@ -142,6 +181,26 @@ struct hec_http *hec_http_new(const struct hec_http_opts *opts, char *errbuf, si
         snprintf(errbuf, errlen, "cannot initialise libcurl");
         hec_http_free(h);
         return NULL;
+    }
+    int bad = 0;
+    if (strncasecmp(opts->base_url, "https:", 6) == 0 &&
+        (h->trust = load_trust(h->ca_file, &bad)) == NULL) {
+        if (bad) {
+            snprintf(errbuf, errlen, "cannot read the CA file %s",
+                     h->ca_file ? h->ca_file : "of libcurl");
+        }
+        else {
+            snprintf(errbuf, errlen, "out of memory");
+        }
+        hec_http_free(h);
+        return NULL;
+    }
+    /* a new easy handle per request: the TLS session cache is shared so that a connection the
+     * receiver closed after its answer is resumed, not negotiated and verified again. One
+     * thread uses the handles: no locks. */
+    h->share = curl_share_init();
+    if (h->share != NULL) {
+        curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     }
     curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, opts->max_connections);
     curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, opts->max_connections);
@@ -253,8 +312,16 @@ dfw_err hec_http_post(
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (h->ca_file != NULL) {
-        curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
+    if (h->trust != NULL && curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, use_trust) == CURLE_OK) {
+        curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, h->trust);
+        curl_easy_setopt(e, CURLOPT_CAINFO, NULL); /* loaded already */
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    }
+    else if (h->ca_file != NULL) {
+        curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file); /* a TLS library other than OpenSSL */
+    }
+    if (h->share != NULL) {
+        curl_easy_setopt(e, CURLOPT_SHARE, h->share);
     }
     curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);

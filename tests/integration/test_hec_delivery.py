@@ -31,6 +31,31 @@ class HecDeliveryTest(unittest.TestCase):
                                     outputs, forwarder=forwarder or None,
                                     streams=getattr(self, "streams", None))
 
+    def test_a_receiver_whose_certificate_is_not_trusted_gets_nothing(self):
+        """TLS verification stays on with the CAs loaded once: HEC's certificate from a CA that
+        is neither in the system store (no ca_file) nor the ca_file given (another CA's) fails
+        the run with the reason, delivers nothing and moves no checkpoint; with its CA it
+        delivers."""
+        self.emu = harness.Emulator(self.work.path, tenants=1, records=5)
+        self.col = hh.Collector(self.work.path, tls=True)
+        token = hh.write_token(self.work.path)
+        for ca in (None, self.emu.ca_file):
+            out = hh.hec_output(self.col.url, token, ca, max_retries=1, retry_min_ms=100,
+                                retry_max_ms=200)
+            conf = self.config([("splunk", out)], max_retries=1)
+            r = harness.run_forwarder(conf, "run", "--once", timeout=120)
+            self.assertEqual(r.returncode, 1, r.stderr[-3000:])
+            self.assertIn("HEC request failed", r.stderr)
+            self.assertRegex(r.stderr, r"(?i)certificate")
+            self.assertEqual(harness.parse_summary(r.stdout)["delivered"], "0")
+            self.assertIsNone(harness.checkpoint(self.state, "contoso", "mde-alerts"))
+            self.assertEqual(self.col.count(), 0)
+        out = hh.hec_output(self.col.url, token, self.col.ca_file)
+        r = harness.run_forwarder(self.config([("splunk", out)]), "run", "--once", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+        expected = harness.expected_records(self.emu)
+        self.assertEqual(len(self.col.settle(len(expected))), len(expected))
+
     def test_every_record_once_over_tls_with_acks(self):
         """gzip + indexer acknowledgement over TLS: every record exactly once with its last-update
         time, the add-on sourcetype, tenant/stream fields; the checkpoint covers what was acked
