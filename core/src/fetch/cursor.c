@@ -136,10 +136,11 @@ static void put_string(struct text *t, const char *s)
     }
 }
 
-static void put_i64(struct text *t, const char *member, int64_t v)
+/* The literal text before, then v. */
+static void put_i64(struct text *t, const char *before, int64_t v)
 {
     if (t->err == DFW_OK) {
-        t->err = dfw_buf_printf(t->out, "%s\"%s\":%" PRId64, member[0] ? "," : "", member, v);
+        t->err = dfw_buf_printf(t->out, "%s%" PRId64, before, v);
     }
 }
 
@@ -150,26 +151,22 @@ static void put_pair(void *arg, const char *id, const char *updated, int64_t upd
     put_string(t, id);
     put(t, ",");
     put_string(t, updated);
-    if (t->err == DFW_OK) {
-        t->err = dfw_buf_printf(t->out, ",%" PRId64 "]", updated_ms);
-    }
+    put_i64(t, ",", updated_ms);
+    put(t, "]");
 }
 
 static void put_window(struct text *t, const struct dfw_window *w)
 {
-    put(t, ",\"sweep\":{");
-    if (t->err == DFW_OK) {
-        t->err = dfw_buf_printf(t->out, "\"from_ms\":%" PRId64, w->from_ms);
-    }
-    put_i64(t, "to_ms", w->to_ms);
-    put_i64(t, "pos_ms", w->pos_ms);
-    put_i64(t, "end_ms", w->end_ms);
-    put_i64(t, "width_ms", w->width_ms);
-    put_i64(t, "top", w->top);
+    put_i64(t, ",\"sweep\":{\"from_ms\":", w->from_ms);
+    put_i64(t, ",\"to_ms\":", w->to_ms);
+    put_i64(t, ",\"pos_ms\":", w->pos_ms);
+    put_i64(t, ",\"end_ms\":", w->end_ms);
+    put_i64(t, ",\"width_ms\":", w->width_ms);
+    put_i64(t, ",\"top\":", w->top);
     if (w->mode != DFW_WINDOW_TIME) {
         /* a cell split by creation time; its $skip passes are begun again after a restart */
-        put_i64(t, "cpos_ms", w->cpos_ms);
-        put_i64(t, "cend_ms", w->mode == DFW_WINDOW_CREATED ? w->cend_ms : w->cpos_ms + 1);
+        put_i64(t, ",\"cpos_ms\":", w->cpos_ms);
+        put_i64(t, ",\"cend_ms\":", w->mode == DFW_WINDOW_CREATED ? w->cend_ms : w->cpos_ms + 1);
     }
     put(t, "}");
 }
@@ -180,17 +177,16 @@ dfw_err dfw_cursor_to_text(const struct dfw_cursor *c, struct dfw_buf *out)
     struct text t = {out, DFW_OK};
     char ts[DFW_TIME_LEN];
     dfw_time_format(c->high_water_ms, ts, sizeof(ts));
-    if (t.err == DFW_OK) {
-        t.err = dfw_buf_printf(out, "{\"version\":%d,\"high_water\":", CHECKPOINT_VERSION);
-    }
+    put_i64(&t, "{\"version\":", CHECKPOINT_VERSION);
+    put(&t, ",\"high_water\":");
     put_string(&t, ts);
-    put_i64(&t, "high_water_ms", c->high_water_ms);
-    put_i64(&t, "prev_end_ms", c->prev_end_ms);
+    put_i64(&t, ",\"high_water_ms\":", c->high_water_ms);
+    put_i64(&t, ",\"prev_end_ms\":", c->prev_end_ms);
     if (c->win.to_ms != 0) {
         put_window(&t, &c->win);
     }
-    put_i64(&t, "delivered", (int64_t)c->delivered);
-    put_i64(&t, "late", (int64_t)c->late);
+    put_i64(&t, ",\"delivered\":", (int64_t)c->delivered);
+    put_i64(&t, ",\"late\":", (int64_t)c->late);
     put(&t, ",\"seen\":[");
     if (t.err == DFW_OK && c->seen != NULL) {
         dfw__seen_each(c->seen, put_pair, &t);
