@@ -94,7 +94,7 @@ static dfw_err file_format(const void *conf, const struct dfw_event *ev, struct 
         for (size_t i = 0; err == DFW_OK && i < sizeof(names) / sizeof(names[0]); i++) {
             err = dfw_buf_puts(out, names[i]);
             if (err == DFW_OK) {
-                err = dfw_json_append_string(out, v[i] ? v[i] : "");
+                err = dfw_json_append_string(out, v[i]);
             }
         }
         if (err == DFW_OK) {
