@@ -40,7 +40,6 @@ struct hec_out {
     struct hec_http *http;
     struct hec_queue q;
     struct dfw_buf ev;   /* one rendered event */
-    struct dfw_buf wire; /* gzip scratch */
     int in_flight;       /* event POSTs running */
     int ack_in_flight;   /* an ack query is running */
     int64_t next_ack_ms; /* monotonic: next ack query */
@@ -67,7 +66,6 @@ static void hec_destroy(void *self)
     }
     hec_queue_clear(&o->q);
     dfw_buf_free(&o->ev);
-    dfw_buf_free(&o->wire);
     dfw_out_splunk_hec_fmt_free(&o->fmt);
     free(o->ids);
     free(o->acked);
@@ -139,26 +137,45 @@ static dfw_err hec_format(const void *conf, const struct dfw_event *ev, struct d
 /* Bytes a compressed request may keep beyond its body. */
 #define GZIP_FIT_SLACK (64 * 1024)
 
-/* Put the request on the wire (gzip'd the first time). */
+/* A closed request's body in its gzip'd form (gzip = on), kept uncompressed when that fails. The
+ * raw allocation, every byte of it resident, goes to the next request to open; what this one
+ * keeps until acknowledged is its compressed bytes (a tenth). */
+static void compress_req(struct hec_out *o, struct hec_req *r)
+{
+    if (!o->conf->gzip || r->gzipped || r->events == 0) {
+        return;
+    }
+    struct dfw_buf gz = {0};
+    if (dfw_out_splunk_hec_gzip(r->body.data, r->body.len, (int)o->conf->gzip_level, &gz) !=
+        DFW_OK) {
+        dfw_buf_free(&gz);
+        return;
+    }
+    dfw_buf_fit(&gz, GZIP_FIT_SLACK);
+    hec_queue_recycle(&o->q, &r->body);
+    r->body = gz;
+    r->gzipped = 1;
+}
+
+/* Compress the requests closed since the last call, so that at most one request (the open one)
+ * holds uncompressed events: a page's raw bytes are not held twice. */
+static void compress_closed(struct hec_out *o)
+{
+    for (struct hec_req *r = o->q.head; o->conf->gzip && r != NULL; r = r->next) {
+        if (r->state == HEC_REQ_READY) {
+            compress_req(o, r);
+        }
+    }
+}
+
+/* Put the request on the wire (gzip'd by now, or here when it was closed elsewhere). */
 static void send_req(struct hec_out *o, struct hec_req *r, int64_t now)
 {
     if (r->events == 0) {
         hec_queue_finish(&o->q, r, DFW_OK); /* an allocation failed before its first event */
         return;
     }
-    if (o->conf->gzip && !r->gzipped) {
-        dfw_buf_reset(&o->wire);
-        if (dfw_out_splunk_hec_gzip(r->body.data, r->body.len, (int)o->conf->gzip_level,
-                                    &o->wire) == DFW_OK) {
-            struct dfw_buf raw = r->body;
-            r->body = o->wire; /* swap: the scratch keeps the raw allocation for next time */
-            o->wire = raw;
-            r->gzipped = 1;
-            /* the scratch held an earlier raw body, every byte of it resident: what the request
-             * keeps until acknowledged is its compressed bytes (a tenth), not that */
-            dfw_buf_fit(&r->body, GZIP_FIT_SLACK);
-        } /* else: send it uncompressed */
-    }
+    compress_req(o, r);
     if (hec_http_post(o->http, 0, r->body.data, r->body.len, r->gzipped, r) != DFW_OK) {
         r->state = HEC_REQ_BACKOFF;
         r->due_ms = now + o->conf->retry_min_ms;
@@ -240,6 +257,7 @@ static void fill(struct hec_out *o, int64_t now)
                 break;
             }
         }
+        compress_closed(o);
         if (s->b->done || s->next == s->n) {
             src_remove(o, &o->srcs, !s->b->done);
         }

@@ -11,15 +11,23 @@ void hec_queue_init(struct hec_queue *q, size_t max_events, size_t max_bytes)
     q->max_bytes = max_bytes;
 }
 
-static void req_free(struct hec_queue *q, struct hec_req *r)
+void hec_queue_recycle(struct hec_queue *q, struct dfw_buf *buf)
 {
-    if (q->nspare < HEC_QUEUE_SPARE && r->body.cap > 0) {
-        dfw_buf_reset(&r->body);
-        q->spare[q->nspare++] = r->body;
+    /* a small body (a gzip'd one) would be grown again, and the allocation it grows into kept
+     * beside the raw bodies here: only those of a raw request's size are worth keeping */
+    if (q->nspare < HEC_QUEUE_SPARE && buf->cap >= q->max_bytes / 2) {
+        dfw_buf_reset(buf);
+        q->spare[q->nspare++] = *buf; /* taken first by the next request (last in, first out) */
+        memset(buf, 0, sizeof(*buf));
     }
     else {
-        dfw_buf_free(&r->body);
+        dfw_buf_free(buf);
     }
+}
+
+static void req_free(struct hec_queue *q, struct hec_req *r)
+{
+    hec_queue_recycle(q, &r->body);
     free(r->batches);
     free(r);
 }

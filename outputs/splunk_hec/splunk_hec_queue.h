@@ -57,8 +57,9 @@ struct hec_queue {
     struct hec_req *open; /* the request taking events, or NULL */
     struct hec_batch *batches;
     unsigned next_id;
-    /* bodies of finished requests, kept for the next ones: a body of batch_max_bytes is above
-     * glibc's mmap threshold, and a fresh one would be mapped and faulted in page by page */
+    /* raw bodies of finished or compressed requests, kept for the next ones: a body of
+     * batch_max_bytes is above glibc's mmap threshold, and a fresh one would be mapped and
+     * faulted in page by page */
     struct dfw_buf spare[HEC_QUEUE_SPARE];
     size_t nspare;
 };
@@ -98,6 +99,11 @@ struct hec_req *hec_queue_close_open(struct hec_queue *q);
  * that its batches are acknowledged with. Acknowledges the batches that are complete now and
  * frees r. */
 void hec_queue_finish(struct hec_queue *q, struct hec_req *r, dfw_err result);
+
+/* Keep buf's allocation for the next request to open when it has room for half of max_bytes or
+ * more (else, or when HEC_QUEUE_SPARE are kept already, it is freed); *buf is left empty. For a
+ * finished request's body, and a raw body replaced by its gzip'd form. */
+void hec_queue_recycle(struct hec_queue *q, struct dfw_buf *buf);
 
 /* Requests not finished, the open one included. */
 size_t hec_queue_pending(const struct hec_queue *q);

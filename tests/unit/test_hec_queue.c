@@ -176,6 +176,41 @@ static void empty_abandoned_and_cleared(void **state)
     assert_int_equal(q.max_events, 10);
 }
 
+/* A raw body replaced by its gzip'd form is the next request's body (no allocation grown and
+ * faulted in again); a small one (a compressed body) is not kept beside it. */
+static void recycled_bodies(void **state)
+{
+    (void)state;
+    struct hec_queue q;
+    hec_queue_init(&q, 1000, 64);
+    struct hec_batch *b = hec_queue_batch(&q, 1, on_ack, NULL);
+    char big[64];
+    memset(big, 'x', sizeof(big));
+    assert_int_equal(hec_queue_add(&q, b, big, sizeof(big), 0), DFW_OK); /* full: closed */
+    struct hec_req *r = q.head;
+    assert_int_equal(r->state, HEC_REQ_READY);
+    char *raw = r->body.data;
+    size_t cap = r->body.cap;
+    hec_queue_recycle(&q, &r->body);
+    assert_null(r->body.data);
+    assert_int_equal(r->body.cap, 0);
+    assert_int_equal(q.nspare, 1);
+    /* the compressed form, smaller than half of max_bytes, is freed when it is recycled */
+    assert_int_equal(dfw_buf_append(&r->body, "gz", 2), DFW_OK);
+    dfw_buf_fit(&r->body, 0); /* as compress_req leaves it: its bytes and the NUL */
+    assert_true(r->body.cap < 32);
+    hec_queue_finish(&q, r, DFW_OK);
+    assert_int_equal(q.nspare, 1);
+    /* the next request writes into the raw allocation, emptied */
+    assert_int_equal(hec_queue_add(&q, b, "{}", 2, 0), DFW_OK);
+    assert_ptr_equal(q.open->body.data, raw);
+    assert_int_equal(q.open->body.cap, cap);
+    assert_string_equal(q.open->body.data, "{}\n");
+    assert_int_equal(q.nspare, 0);
+    hec_queue_seal(&q, b);
+    hec_queue_clear(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +219,7 @@ int main(void)
         cmocka_unit_test_setup(failure_acks_once_and_early, setup),
         cmocka_unit_test_setup(byte_limit_closes_requests, setup),
         cmocka_unit_test_setup(empty_abandoned_and_cleared, setup),
+        cmocka_unit_test_setup(recycled_bodies, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
