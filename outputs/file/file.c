@@ -137,7 +137,7 @@ static dfw_err write_all(int fd, const char *p, size_t len)
 
 /* Lines are written in chunks of about this many bytes, so the buffer stays small whatever the
  * batch (a 10,000-record page is some 25 MB of lines). */
-#define WRITE_CHUNK (1u << 20)
+#define WRITE_CHUNK (256u << 10)
 
 static dfw_err write_failed(const struct file_out *f)
 {
