@@ -59,6 +59,49 @@ static void dedup_by_id_and_update_time(void **state)
     dfw_cursor_clear(&c);
 }
 
+static void note_answers_before_it_adds(void **state)
+{
+    (void)state;
+    struct dfw_cursor c;
+    struct dfw_cursor_prior p;
+    dfw_cursor_init(&c, 100 * MIN);
+    dfw_cursor_begin(&c, 200 * MIN, 5 * MIN, 0, 100);
+    /* a record never seen: nothing known, and it is remembered (pending) from now on */
+    assert_int_equal(dfw_cursor_note(&c, "a1", "2026-01-01T00:00:00Z", 150 * MIN, &p), DFW_OK);
+    assert_false(p.present);
+    assert_false(p.id_known);
+    assert_int_equal(p.latest_ms, 0);
+    uint64_t first = p.pair_hash;
+    assert_true(dfw_cursor_seen(&c, "a1", "2026-01-01T00:00:00Z"));
+    /* the same pair again on the page: a duplicate, nothing added */
+    assert_int_equal(dfw_cursor_note(&c, "a1", "2026-01-01T00:00:00Z", 150 * MIN, &p), DFW_OK);
+    assert_true(p.present);
+    assert_true(p.pair_hash == first);
+    assert_int_equal(dfw_cursor_seen_count(&c), 1);
+    /* a later version: an update of a known id, whose latest version was the first */
+    assert_int_equal(dfw_cursor_note(&c, "a1", "2026-01-01T00:05:00Z", 155 * MIN, &p), DFW_OK);
+    assert_false(p.present);
+    assert_true(p.id_known);
+    assert_int_equal(p.latest_ms, 150 * MIN);
+    assert_true(p.pair_hash != first);
+    assert_int_equal(dfw_cursor_latest(&c, "a1"), 155 * MIN);
+    /* ids that share a prefix, or are one 8-byte word long, are other ids */
+    assert_int_equal(dfw_cursor_note(&c, "a", "2026-01-01T00:00:00Z", 150 * MIN, &p), DFW_OK);
+    assert_false(p.present);
+    assert_false(p.id_known);
+    assert_int_equal(dfw_cursor_note(&c, "a1234567", "2026-01-01T00:00:00Z", 1, &p), DFW_OK);
+    assert_false(p.id_known);
+    assert_int_equal(dfw_cursor_note(&c, "a12345678", "2026-01-01T00:00:00Z", 1, &p), DFW_OK);
+    assert_false(p.id_known);
+    assert_true(dfw_cursor_seen_id(&c, "a1234567"));
+    assert_false(dfw_cursor_seen_id(&c, "a123456"));
+    /* noted pairs are pending: a batch given up forgets them */
+    dfw_cursor_rollback(&c);
+    assert_int_equal(dfw_cursor_seen_count(&c), 0);
+    assert_false(dfw_cursor_seen(&c, "a1", "2026-01-01T00:00:00Z"));
+    dfw_cursor_clear(&c);
+}
+
 static void rollback_forgets_the_unacknowledged_batch(void **state)
 {
     (void)state;
@@ -218,6 +261,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sweep_window_uses_overlap_and_settle_delay),
         cmocka_unit_test(dedup_by_id_and_update_time),
+        cmocka_unit_test(note_answers_before_it_adds),
         cmocka_unit_test(rollback_forgets_the_unacknowledged_batch),
         cmocka_unit_test(forgets_pairs_no_slice_can_serve_again),
         cmocka_unit_test(many_pairs_grow_the_table),

@@ -52,6 +52,25 @@ int dfw_cursor_seen_id(const struct dfw_cursor *c, const char *id);
  * dfw_cursor_advance). */
 int64_t dfw_cursor_latest(const struct dfw_cursor *c, const char *id);
 
+/* What the cursor remembered of a record before dfw_cursor_note. */
+struct dfw_cursor_prior {
+    uint64_t pair_hash; /* 64-bit hash of (id, updated), for the window's pass bookkeeping
+                           (dfw_cell_page); in memory only: it may change between versions */
+    int present;        /* 1: the pair was delivered or is in the batch being built (a duplicate) */
+    int id_known;       /* 1: some pair of the id is remembered (as dfw_cursor_seen_id) */
+    int64_t latest_ms;  /* as dfw_cursor_latest: ms since the epoch, 0 when none */
+};
+
+/* dfw_cursor_seen, dfw_cursor_seen_id and dfw_cursor_latest of a record of the batch being
+ * built, all answered before dfw_cursor_add of the pair (when it was not present), with the text
+ * of id and updated measured and hashed once: the per-record path of a page. DFW_ERR_NOMEM (the
+ * pair is not added; *prior is filled). Not thread-safe (the cursor's job owns it). */
+dfw_err dfw_cursor_note(struct dfw_cursor *c,
+                        const char *id,
+                        const char *updated,
+                        int64_t updated_ms,
+                        struct dfw_cursor_prior *prior);
+
 /* Remember a pair of the batch being built (pending). DFW_ERR_NOMEM. */
 dfw_err
 dfw_cursor_add(struct dfw_cursor *c, const char *id, const char *updated, int64_t updated_ms);
@@ -77,8 +96,6 @@ void dfw_cursor_advance(struct dfw_cursor *c,
 size_t dfw_cursor_seen_count(const struct dfw_cursor *c);
 size_t dfw_cursor_seen_bytes(const struct dfw_cursor *c);
 
-/* 64-bit hash of a pair, for the window's pass bookkeeping (dfw_passes_add). */
-uint64_t dfw_cursor_pair_hash(const char *id, const char *updated);
 
 /* To and from JSON (the checkpoint file format, version 2; version 1 files are read too: their
  * sweep in progress is begun again). to_text appends the checkpoint with the committed pairs

@@ -185,21 +185,25 @@ dfw_err dfw__batch_build(struct job *j, const struct dfw_http_response *r, char 
         if (ev->updated_ms < j->slice.from_ms || ev->updated_ms >= j->slice.to_ms) {
             dfw__job_anomaly(j, AN_OUTSIDE_SLICE);
         }
-        if (passes) {
-            j->pairs[i] = dfw_cursor_pair_hash(id, updated);
+        struct dfw_cursor_prior prior;
+        if (dfw_cursor_note(&j->cursor, id, updated, ev->updated_ms, &prior) != DFW_OK) {
+            free(offs);
+            return fail(j, DFW_ERR_NOMEM, err, len, "out of memory");
         }
-        if (dfw_cursor_seen(&j->cursor, id, updated)) {
+        if (passes) {
+            j->pairs[i] = prior.pair_hash;
+        }
+        if (prior.present) {
             j->duplicates++;
             j->strs.len = mark; /* not an event: its strings go */
             continue;
         }
         /* what is known of its earlier versions (outputs that send parts of it use this) */
-        ev->prev_updated_ms = dfw_cursor_latest(&j->cursor, id);
+        ev->prev_updated_ms = prior.latest_ms;
         ev->window_from_ms = j->cursor.win.from_ms;
         /* an update: created before this window, or delivered before with another last-update */
-        ev->kind = key.created_ms < j->cursor.win.from_ms || dfw_cursor_seen_id(&j->cursor, id)
-                       ? DFW_EVENT_UPDATE
-                       : DFW_EVENT_NEW;
+        ev->kind = key.created_ms < j->cursor.win.from_ms || prior.id_known ? DFW_EVENT_UPDATE
+                                                                            : DFW_EVENT_NEW;
         if (ev->updated_ms < j->cursor.prev_end_ms) {
             /* its window was read before and it was not there: it became visible late */
             j->batch_late++;
@@ -207,10 +211,6 @@ dfw_err dfw__batch_build(struct job *j, const struct dfw_http_response *r, char 
             if (behind > j->batch_late_ms) {
                 j->batch_late_ms = behind;
             }
-        }
-        if (dfw_cursor_add(&j->cursor, id, updated, ev->updated_ms) != DFW_OK) {
-            free(offs);
-            return fail(j, DFW_ERR_NOMEM, err, len, "out of memory");
         }
         ev->tenant = tenant;
         ev->tenant_id = j->tenant->conf->tenant_id;

@@ -65,6 +65,15 @@ dfw_cursor_add(struct dfw_cursor *c, const char *id, const char *updated, int64_
     return dfw__seen_add(c->seen, id, updated, updated_ms, 1);
 }
 
+dfw_err dfw_cursor_note(struct dfw_cursor *c,
+                        const char *id,
+                        const char *updated,
+                        int64_t updated_ms,
+                        struct dfw_cursor_prior *prior)
+{
+    return dfw__seen_note(c->seen, id, updated, updated_ms, prior);
+}
+
 void dfw_cursor_commit(struct dfw_cursor *c, size_t events)
 {
     dfw__seen_commit(c->seen);
@@ -108,10 +117,6 @@ size_t dfw_cursor_seen_bytes(const struct dfw_cursor *c)
     return c->seen ? dfw__seen_bytes(c->seen) : 0;
 }
 
-uint64_t dfw_cursor_pair_hash(const char *id, const char *updated)
-{
-    return dfw__seen_pair_hash(id, updated);
-}
 
 /* ---- JSON ---- */
 

@@ -32,20 +32,46 @@ struct dfw_seen {
 #define MIN_BUCKETS 8
 #define MIN_PENDING 8
 
-#define FNV_OFFSET 1469598103934665603ULL
-#define FNV_PRIME  1099511628211ULL
+/* A pair looked up or added: its lengths and both hashes, worked out once. */
+struct seen_key {
+    const char *id, *updated;
+    size_t idlen, ulen;
+    uint64_t id_hash, hash;
+};
 
-static uint64_t fnv(uint64_t h, const char *s)
+/* xor-shift-multiply finaliser (a bijection of 64-bit words; the low bits, which pick a bucket,
+ * depend on every input bit) */
+static uint64_t mix(uint64_t h)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        h = (h ^ *p) * FNV_PRIME;
-    }
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ULL;
+    h ^= h >> 32;
     return h;
 }
 
-uint64_t dfw__seen_pair_hash(const char *id, const char *updated)
+/* Hash n bytes eight at a time, on from h. The values live in memory only (the checkpoint keeps
+ * the pairs' text): nothing depends on them staying the same between versions. */
+static uint64_t hash_bytes(uint64_t h, const char *s, size_t n)
 {
-    return fnv((fnv(FNV_OFFSET, id) ^ 0xff) * FNV_PRIME, updated);
+    uint64_t w;
+    for (; n >= sizeof(w); s += sizeof(w), n -= sizeof(w)) {
+        memcpy(&w, s, sizeof(w));
+        h = mix(h ^ w);
+    }
+    w = (uint64_t)n << 56; /* the tail's length in the byte the tail (at most 7 bytes) leaves */
+    uint64_t tail = 0;
+    memcpy(&tail, s, n);
+    return mix(h ^ w ^ tail);
+}
+
+static void key_of(struct seen_key *k, const char *id, const char *updated)
+{
+    k->id = id;
+    k->updated = updated;
+    k->idlen = strlen(id);
+    k->ulen = strlen(updated);
+    k->id_hash = hash_bytes(0x9e3779b97f4a7c15ULL, id, k->idlen);
+    k->hash = hash_bytes(k->id_hash, updated, k->ulen);
 }
 
 static int tables_new(struct dfw_seen *s, size_t nbuckets)
@@ -150,55 +176,63 @@ static dfw_err rehash(struct dfw_seen *s, size_t nbuckets)
     return DFW_OK;
 }
 
-static struct seen_entry *find(const struct dfw_seen *s, const char *id, const char *updated)
+static struct seen_entry *find(const struct dfw_seen *s, const struct seen_key *k)
 {
-    uint64_t h = dfw__seen_pair_hash(id, updated);
-    size_t idlen = strlen(id);
-    for (struct seen_entry *e = s->buckets[h & (s->nbuckets - 1)]; e != NULL; e = e->next) {
-        if (e->hash == h && e->idlen == idlen && memcmp(e->key, id, idlen) == 0 &&
-            strcmp(e->key + idlen + 1, updated) == 0) {
+    for (struct seen_entry *e = s->buckets[k->hash & (s->nbuckets - 1)]; e != NULL; e = e->next) {
+        if (e->hash == k->hash && e->idlen == k->idlen && memcmp(e->key, k->id, k->idlen) == 0 &&
+            memcmp(e->key + k->idlen + 1, k->updated, k->ulen + 1) == 0) {
             return e;
         }
     }
     return NULL;
 }
 
+/* The pairs of k's id: how many, and the latest last-update among them (0 when none). */
+static size_t id_pairs(const struct dfw_seen *s, const struct seen_key *k, int64_t *latest)
+{
+    size_t n = 0;
+    *latest = 0;
+    for (const struct seen_entry *e = s->id_buckets[k->id_hash & (s->nbuckets - 1)]; e != NULL;
+         e = e->next_id) {
+        if (e->id_hash == k->id_hash && e->idlen == k->idlen &&
+            memcmp(e->key, k->id, k->idlen + 1) == 0) {
+            n++;
+            if (e->updated_ms > *latest) {
+                *latest = e->updated_ms;
+            }
+        }
+    }
+    return n;
+}
+
 int dfw__seen_has(const struct dfw_seen *s, const char *id, const char *updated)
 {
-    return find(s, id, updated) != NULL;
+    struct seen_key k;
+    key_of(&k, id, updated);
+    return find(s, &k) != NULL;
 }
 
 int dfw__seen_has_id(const struct dfw_seen *s, const char *id)
 {
-    uint64_t h = fnv(FNV_OFFSET, id);
-    for (const struct seen_entry *e = s->id_buckets[h & (s->nbuckets - 1)]; e != NULL;
-         e = e->next_id) {
-        if (e->id_hash == h && strcmp(e->key, id) == 0) {
-            return 1;
-        }
-    }
-    return 0;
+    struct seen_key k;
+    int64_t latest;
+    key_of(&k, id, "");
+    return id_pairs(s, &k, &latest) > 0;
 }
 
 int64_t dfw__seen_latest(const struct dfw_seen *s, const char *id)
 {
-    uint64_t h = fnv(FNV_OFFSET, id);
-    int64_t latest = 0;
-    for (const struct seen_entry *e = s->id_buckets[h & (s->nbuckets - 1)]; e != NULL;
-         e = e->next_id) {
-        if (e->id_hash == h && strcmp(e->key, id) == 0 && e->updated_ms > latest) {
-            latest = e->updated_ms;
-        }
-    }
+    struct seen_key k;
+    int64_t latest;
+    key_of(&k, id, "");
+    id_pairs(s, &k, &latest);
     return latest;
 }
 
-dfw_err dfw__seen_add(
-    struct dfw_seen *s, const char *id, const char *updated, int64_t updated_ms, int pending)
+/* Add the pair of k, known to be absent. */
+static dfw_err
+add_key(struct dfw_seen *s, const struct seen_key *k, int64_t updated_ms, int pending)
 {
-    if (find(s, id, updated) != NULL) {
-        return DFW_OK;
-    }
     if (s->count >= s->nbuckets && rehash(s, s->nbuckets * 2) != DFW_OK) {
         return DFW_ERR_NOMEM;
     }
@@ -211,17 +245,16 @@ dfw_err dfw__seen_add(
         s->pend = n;
         s->cappend = cap;
     }
-    size_t idlen = strlen(id), ulen = strlen(updated);
-    struct seen_entry *e = malloc(sizeof(*e) + idlen + ulen + 2);
+    struct seen_entry *e = malloc(sizeof(*e) + k->idlen + k->ulen + 2);
     if (e == NULL) {
         return DFW_ERR_NOMEM;
     }
-    memcpy(e->key, id, idlen + 1);
-    memcpy(e->key + idlen + 1, updated, ulen + 1);
-    e->idlen = (uint32_t)idlen;
+    memcpy(e->key, k->id, k->idlen + 1);
+    memcpy(e->key + k->idlen + 1, k->updated, k->ulen + 1);
+    e->idlen = (uint32_t)k->idlen;
     e->updated_ms = updated_ms;
-    e->hash = dfw__seen_pair_hash(id, updated);
-    e->id_hash = fnv(FNV_OFFSET, id);
+    e->hash = k->hash;
+    e->id_hash = k->id_hash;
     e->pending = pending != 0;
     link_entry(s, e);
     s->count++;
@@ -230,6 +263,28 @@ dfw_err dfw__seen_add(
         s->pend[s->npend++] = e;
     }
     return DFW_OK;
+}
+
+dfw_err dfw__seen_add(
+    struct dfw_seen *s, const char *id, const char *updated, int64_t updated_ms, int pending)
+{
+    struct seen_key k;
+    key_of(&k, id, updated);
+    return find(s, &k) != NULL ? DFW_OK : add_key(s, &k, updated_ms, pending);
+}
+
+dfw_err dfw__seen_note(struct dfw_seen *s,
+                       const char *id,
+                       const char *updated,
+                       int64_t updated_ms,
+                       struct dfw_cursor_prior *prior)
+{
+    struct seen_key k;
+    key_of(&k, id, updated);
+    prior->pair_hash = k.hash;
+    prior->present = find(s, &k) != NULL;
+    prior->id_known = id_pairs(s, &k, &prior->latest_ms) > 0;
+    return prior->present ? DFW_OK : add_key(s, &k, updated_ms, 1);
 }
 
 void dfw__seen_commit(struct dfw_seen *s)

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "dfw/cursor.h"
 #include "dfw/err.h"
 
 struct dfw_seen;
@@ -37,8 +38,13 @@ dfw_err dfw__seen_prune(struct dfw_seen *s, int64_t keep_ms);
 /* Pairs in the set, and pending ones among them. */
 size_t dfw__seen_count(const struct dfw_seen *s);
 size_t dfw__seen_pending(const struct dfw_seen *s);
-/* 64-bit hash of a pair (also for the window's pass bookkeeping). */
-uint64_t dfw__seen_pair_hash(const char *id, const char *updated);
+/* dfw_cursor_note on the set: the pair is looked up (*prior) and added pending when absent, its
+ * text measured and hashed once for all of that. DFW_ERR_NOMEM (nothing added; *prior filled). */
+dfw_err dfw__seen_note(struct dfw_seen *s,
+                       const char *id,
+                       const char *updated,
+                       int64_t updated_ms,
+                       struct dfw_cursor_prior *prior);
 /* Call fn for every committed pair. */
 void dfw__seen_each(const struct dfw_seen *s, dfw__seen_visit_fn fn, void *arg);
 /* Bytes the set holds in memory (entries, tables), for metrics and docs. */
