@@ -18,7 +18,7 @@ void hec_queue_recycle(struct hec_queue *q, struct dfw_buf *buf)
     if (q->nspare < HEC_QUEUE_SPARE && buf->cap >= q->max_bytes / 2) {
         dfw_buf_reset(buf);
         q->spare[q->nspare++] = *buf; /* taken first by the next request (last in, first out) */
-        memset(buf, 0, sizeof(*buf));
+        *buf = (struct dfw_buf)DFW_BUF_INIT;
     }
     else {
         dfw_buf_free(buf);

@@ -96,7 +96,6 @@ void dfw_cursor_advance(struct dfw_cursor *c,
 size_t dfw_cursor_seen_count(const struct dfw_cursor *c);
 size_t dfw_cursor_seen_bytes(const struct dfw_cursor *c);
 
-
 /* To and from JSON (the checkpoint file format, version 2; version 1 files are read too: their
  * sweep in progress is begun again). to_text appends the checkpoint with the committed pairs
  * only to out, as one line of JSON text (json-c's plain form, the members in a fixed order);

@@ -117,7 +117,6 @@ size_t dfw_cursor_seen_bytes(const struct dfw_cursor *c)
     return c->seen ? dfw__seen_bytes(c->seen) : 0;
 }
 
-
 /* ---- JSON ---- */
 
 /* The text of json-c's JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, the checkpoint's
